@@ -1,0 +1,5 @@
+import sys
+
+from oceane2e.cli import main
+
+sys.exit(main())

@@ -1,0 +1,42 @@
+"""``oceane2e <command> ...``: one entry point, sub-commands imported lazily.
+
+Each sub-command lives in its own module exposing ``main(argv: list[str] | None) -> int``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMANDS: dict[str, tuple[str, str]] = {
+    "synth": ("oceane2e.data.synthetic", "generate the embedded synthetic ocean data folder"),
+    "check": ("oceane2e.data.check", "validate a data folder against the data contract"),
+    "prepare-data": ("oceane2e.data.prepare", "convert CMEMS/OISST/OSTIA/ERA5 files to the data contract"),
+    "detect": ("oceane2e.mhw.cli", "detect marine heatwaves in a CSV series or a NetCDF grid"),
+    "evaluate": ("oceane2e.evaluation.evaluate", "score every model in results/ and write the report"),
+    "pipeline": ("oceane2e.pipeline", "run the whole pipeline (data, stage 1, stage 2, baselines, report)"),
+}
+
+
+def _usage() -> str:
+    width = max(len(c) for c in COMMANDS)
+    lines = ["usage: oceane2e <command> [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help"):
+        print(_usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"oceane2e: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    return int(module.main(rest) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""The ``data`` section shared by every stage's config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+
+from oceane2e.config import StrictModel
+
+
+class DataConfig(StrictModel):
+    """Where the data folder is and how its years are split.
+
+    Train / validation / test years must be disjoint: normalisation statistics come from the
+    training years only, the best checkpoint is chosen on the validation years, and the test
+    years are used for nothing but the final scores.
+    """
+
+    root: Path = Field(Path("data/GS"), description="folder holding geo_YYYY.nc, mhw_YYYY.nc, mask.npy, clim.nc")
+    train_years: list[int] = Field(..., min_length=1, description="years used to fit the networks")
+    val_years: list[int] = Field(..., min_length=1, description="years used to choose the best checkpoint")
+    test_years: list[int] = Field(..., min_length=1, description="years used only for the final scores")
+    lat_bounds: tuple[float, float] | None = Field(
+        None, description="edge bounds (deg N) for reference-release files that carry no coordinates"
+    )
+    lon_bounds: tuple[float, float] | None = Field(
+        None, description="edge bounds (deg E) for reference-release files that carry no coordinates"
+    )
+    num_workers: int = Field(0, ge=0, description="DataLoader worker processes")
+
+    @model_validator(mode="after")
+    def _years_disjoint(self) -> DataConfig:
+        splits = {"train_years": self.train_years, "val_years": self.val_years, "test_years": self.test_years}
+        for name, years in splits.items():
+            if len(set(years)) != len(years):
+                raise ValueError(f"{name} lists a year twice: {years}")
+        names = list(splits)
+        for i, a in enumerate(names):
+            for b in names[i + 1 :]:
+                common = sorted(set(splits[a]) & set(splits[b]))
+                if common:
+                    raise ValueError(f"{a} and {b} overlap in {common}; the splits must be disjoint")
+        if (self.lat_bounds is None) != (self.lon_bounds is None):
+            raise ValueError("give both lat_bounds and lon_bounds, or neither")
+        return self
+
+    @property
+    def all_years(self) -> list[int]:
+        return sorted({*self.train_years, *self.val_years, *self.test_years})
