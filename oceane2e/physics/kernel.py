@@ -1,0 +1,353 @@
+"""The dynamic kernel: differentiable SST(A) advection on the sphere (DESIGN.md §1, §5).
+
+Integrates, for one forecast interval ``dt_s`` (one day by default),
+
+    ∂C/∂t = −∇·(u C) + κ ∇²C            (``form="flux"``, the default: conservative)
+    ∂C/∂t = −u·∇C + κ ∇²C                (``form="advective"``: flux differences minus C ∇·u)
+
+with a finite-volume scheme on the lat-lon grid of :class:`~oceane2e.physics.grid.SphericalGrid`:
+
+* velocities given at cell centres are averaged to the faces; a face between an ocean and a land
+  cell is closed (no flux through coastlines); region-edge faces carry zero-gradient inflow/outflow
+  (the ghost cell copies the edge cell's value and velocity);
+* MUSCL reconstruction: piecewise-linear cells with limited slopes (van Leer, minmod, superbee),
+  upwind face values; the slope is zero next to closed faces and region edges;
+* SSP Runge–Kutta (2 or 3 stages) in time, with the number of equal sub-steps chosen from the
+  largest Courant number over the batch so that each sub-step stays below ``max_courant``;
+* optional explicit diffusion κ∇²C in flux form (closed at coasts, zero flux at region edges).
+
+For non-divergent face velocities both forms coincide. The flux form conserves Σ area·C exactly in a
+closed basin whatever the velocity; the advective form keeps a uniform anomaly uniform under a
+divergent velocity (e.g. a learned correction, or flow towards a coast where the face is closed),
+but conserves heat only when the discrete flow is non-divergent.
+
+``scheme="reference"`` runs the reference release's scheme instead (see
+:mod:`oceane2e.physics.reference`).
+
+The functions are pure (no parameters, no I/O), batched over the leading axis, differentiable with
+``torch.autograd`` and device/dtype agnostic (float32 or float64; the grid is cast to ``c``'s dtype).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from oceane2e.physics.grid import SphericalGrid
+
+Scheme = Literal["muscl", "reference"]
+Limiter = Literal["van_leer", "minmod", "superbee"]
+TimeStepper = Literal["ssp_rk2", "ssp_rk3"]
+Form = Literal["flux", "advective"]
+
+_SCHEMES = ("muscl", "reference")
+_LIMITERS = ("van_leer", "minmod", "superbee")
+_STEPPERS = ("ssp_rk2", "ssp_rk3")
+_FORMS = ("flux", "advective")
+
+
+class CourantError(ValueError):
+    """The requested step would exceed the maximum Courant number and sub-stepping is not allowed."""
+
+
+@dataclass(frozen=True)
+class KernelOptions:
+    """Numerical options of :func:`advect`.
+
+    Attributes:
+        scheme: ``"muscl"`` (ours) or ``"reference"`` (forward Euler + centred differences + 1-2-1
+            filter after each fixed 1800 s sub-step, the reference release's scheme).
+        limiter: slope limiter of the MUSCL reconstruction.
+        time_stepper: ``"ssp_rk2"`` (Heun) or ``"ssp_rk3"`` (Shu–Osher).
+        max_courant: largest Courant number ``dt_sub·(|u|/dx + |v|/dy)`` (sum over directions) allowed
+            per sub-step (+ 2× the diffusion number when κ > 0). 0.5 keeps MUSCL free of new extrema.
+        diffusivity: explicit horizontal diffusivity κ in m² s⁻¹ (0 disables diffusion).
+        substeps: fixed number of sub-steps per call; None chooses it from the Courant number.
+        allow_substeps: if False, the whole interval is one step and a Courant number above
+            ``max_courant`` raises :class:`CourantError`.
+        form: ``"flux"`` (conservative) or ``"advective"`` (see the module docstring).
+        max_substeps: safety bound; more sub-steps than this raise (runaway velocities).
+        reference_substep_s: the reference scheme's fixed sub-step (s); 48 of them make one day.
+    """
+
+    scheme: Scheme = "muscl"
+    limiter: Limiter = "van_leer"
+    time_stepper: TimeStepper = "ssp_rk3"
+    max_courant: float = 0.5
+    diffusivity: float = 0.0
+    substeps: int | None = None
+    allow_substeps: bool = True
+    form: Form = "flux"
+    max_substeps: int = 10_000
+    reference_substep_s: float = 1800.0
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (
+            ("scheme", self.scheme, _SCHEMES),
+            ("limiter", self.limiter, _LIMITERS),
+            ("time_stepper", self.time_stepper, _STEPPERS),
+            ("form", self.form, _FORMS),
+        ):
+            if value not in allowed:
+                raise ValueError(f"KernelOptions.{name}={value!r} is not one of {allowed}")
+        if not (self.max_courant > 0 and math.isfinite(self.max_courant)):
+            raise ValueError(f"KernelOptions.max_courant must be a positive number, got {self.max_courant}")
+        if not (self.diffusivity >= 0 and math.isfinite(self.diffusivity)):
+            raise ValueError(f"KernelOptions.diffusivity must be >= 0 m2/s, got {self.diffusivity}")
+        if self.substeps is not None and self.substeps < 1:
+            raise ValueError(f"KernelOptions.substeps must be None (automatic) or >= 1, got {self.substeps}")
+        if self.max_substeps < 1:
+            raise ValueError(f"KernelOptions.max_substeps must be >= 1, got {self.max_substeps}")
+        if not self.reference_substep_s > 0:
+            raise ValueError(f"KernelOptions.reference_substep_s must be > 0 s, got {self.reference_substep_s}")
+        if self.scheme == "reference" and self.diffusivity > 0:
+            raise ValueError("KernelOptions: the reference scheme has no explicit diffusion; set diffusivity=0")
+
+
+# ---------------------------------------------------------------------------------------------
+# limiters: slope from the backward difference a and the forward difference b (same shape)
+
+
+def _van_leer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Harmonic-mean slope 2ab/(a+b) when a, b share a sign, else 0 (smooth, NaN-free gradient)."""
+    abs_a, abs_b = a.abs(), b.abs()
+    den = abs_a + abs_b
+    num = a * abs_b + abs_a * b
+    return num / torch.where(den > 0, den, torch.ones_like(den))
+
+
+def _minmod(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (torch.sign(a) + torch.sign(b)) * torch.minimum(a.abs(), b.abs())
+
+
+def _superbee(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    abs_a, abs_b = a.abs(), b.abs()
+    big = torch.maximum(torch.minimum(2 * abs_a, abs_b), torch.minimum(abs_a, 2 * abs_b))
+    return 0.5 * (torch.sign(a) + torch.sign(b)) * big
+
+
+LIMITERS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+    "van_leer": _van_leer,
+    "minmod": _minmod,
+    "superbee": _superbee,
+}
+
+
+# ---------------------------------------------------------------------------------------------
+# validation and per-call precomputation
+
+
+def _check_inputs(c: torch.Tensor, u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, dt_s: float) -> None:
+    if c.ndim != 3:
+        raise ValueError(f"advect: c must be (B, H, W) in K, got shape {tuple(c.shape)}")
+    if u.shape != c.shape or v.shape != c.shape:
+        raise ValueError(
+            f"advect: u {tuple(u.shape)} and v {tuple(v.shape)} must have c's shape {tuple(c.shape)} (cell-centre m/s)"
+        )
+    if tuple(c.shape[-2:]) != grid.shape:
+        raise ValueError(f"advect: field grid {tuple(c.shape[-2:])} differs from the SphericalGrid {grid.shape}")
+    if not c.is_floating_point() or c.dtype not in (torch.float32, torch.float64):
+        raise TypeError(f"advect: c must be float32 or float64, got {c.dtype}")
+    if not (dt_s > 0 and math.isfinite(dt_s)):
+        raise ValueError(f"advect: dt_s must be a positive number of seconds, got {dt_s}")
+
+
+@dataclass(frozen=True)
+class _Operator:
+    """Everything of one call that does not change between sub-steps (velocities are frozen)."""
+
+    ocean: torch.Tensor  # (H, W) bool
+    ap_x: torch.Tensor  # (B, H, W-1) positive part of interior x volume fluxes U·len (m² s⁻¹)
+    am_x: torch.Tensor  # (B, H, W-1) negative part
+    ap_y: torch.Tensor  # (B, H-1, W)
+    am_y: torch.Tensor  # (B, H-1, W)
+    open_xi: torch.Tensor  # (H, W-1) float 1/0 for interior x-faces
+    open_yi: torch.Tensor  # (H-1, W)
+    lin: torch.Tensor  # (B, H, W) s⁻¹ coefficient of C (edge inflow/outflow, −∇·u in advective form)
+    kx: torch.Tensor | None  # (H, W-1) κ·len/dist (m² s⁻¹) or None
+    ky: torch.Tensor | None  # (H-1, W)
+    inv_area: torch.Tensor  # (H, W) m⁻²
+    rate: torch.Tensor  # (B,) s⁻¹, largest Courant number per second over ocean cells
+
+
+def _build_operator(u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, options: KernelOptions) -> _Operator:
+    ocean = grid.mask
+    zero = torch.zeros((), dtype=u.dtype, device=u.device)
+    u = torch.where(ocean, u, zero) * grid.x_sign
+    v = torch.where(ocean, v, zero) * grid.y_sign
+    open_x = grid.open_x.to(u.dtype)
+    open_y = grid.open_y.to(u.dtype)
+    # face volume fluxes (m² s⁻¹ per metre depth): interior = mean of the two centres, edge = edge cell
+    fx = torch.cat([u[..., :1], 0.5 * (u[..., 1:] + u[..., :-1]), u[..., -1:]], dim=-1) * (open_x * grid.len_x)
+    fy = torch.cat([v[..., :1, :], 0.5 * (v[..., 1:, :] + v[..., :-1, :]), v[..., -1:, :]], dim=-2) * (
+        open_y * grid.len_y
+    )
+    fx_i, fy_i = fx[..., 1:-1], fy[..., 1:-1, :]
+    # C enters linearly at region edges (zero-gradient ghost cells): + inflow on the low side, − on the high side
+    lin = torch.zeros_like(u)
+    lin = lin + torch.nn.functional.pad(fx[..., :1], (0, u.shape[-1] - 1))
+    lin = lin - torch.nn.functional.pad(fx[..., -1:], (u.shape[-1] - 1, 0))
+    lin = lin + torch.nn.functional.pad(fy[..., :1, :], (0, 0, 0, u.shape[-2] - 1))
+    lin = lin - torch.nn.functional.pad(fy[..., -1:, :], (0, 0, u.shape[-2] - 1, 0))
+    if options.form == "advective":
+        # + C ∇·u (outward volume flux) turns −∇·(uC) into −u·∇C
+        lin = lin + (fx[..., 1:] - fx[..., :-1]) + (fy[..., 1:, :] - fy[..., :-1, :])
+    inv_area = 1.0 / grid.area
+    lin = lin * inv_area
+
+    kappa = options.diffusivity
+    kx = ky = None
+    if kappa > 0:
+        kx = kappa * open_x[:, 1:-1] * grid.len_x[:, 1:-1] / grid.dist_x
+        ky = kappa * open_y[1:-1, :] * grid.len_y[1:-1, :] / grid.dist_y
+
+    with torch.no_grad():
+        abs_fx, abs_fy = fx.abs(), fy.abs()
+        per_cell = torch.maximum(abs_fx[..., 1:], abs_fx[..., :-1]) + torch.maximum(abs_fy[..., 1:, :], abs_fy[..., :-1, :])
+        per_cell = per_cell * inv_area
+        if kappa > 0:
+            per_cell = per_cell + 4.0 * kappa * (1.0 / grid.dx**2 + 1.0 / grid.dy**2)
+        rate = torch.where(ocean, per_cell, zero).amax(dim=(-2, -1))
+
+    return _Operator(
+        ocean=ocean,
+        ap_x=fx_i.clamp(min=0),
+        am_x=fx_i.clamp(max=0),
+        ap_y=fy_i.clamp(min=0),
+        am_y=fy_i.clamp(max=0),
+        open_xi=open_x[:, 1:-1],
+        open_yi=open_y[1:-1, :],
+        lin=lin,
+        kx=kx,
+        ky=ky,
+        inv_area=inv_area,
+        rate=rate,
+    )
+
+
+def _tendency(c: torch.Tensor, op: _Operator, limiter: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """dC/dt (B, H, W) in K s⁻¹ for land-zeroed ``c`` (B, H, W)."""
+    # x-direction: differences across interior faces (0 across closed faces = zero-gradient at coasts)
+    dx_ = (c[..., 1:] - c[..., :-1]) * op.open_xi  # (B, H, W-1)
+    hx = 0.5 * limiter(dx_[..., :-1], dx_[..., 1:])  # (B, H, W-2) half slopes of cells 1..W-2
+    hx = torch.nn.functional.pad(hx, (1, 1))  # edge cells: slope 0
+    flux_x = op.ap_x * (c[..., :-1] + hx[..., :-1]) + op.am_x * (c[..., 1:] - hx[..., 1:])
+    dy_ = (c[..., 1:, :] - c[..., :-1, :]) * op.open_yi  # (B, H-1, W)
+    hy = 0.5 * limiter(dy_[..., :-1, :], dy_[..., 1:, :])
+    hy = torch.nn.functional.pad(hy, (0, 0, 1, 1))
+    flux_y = op.ap_y * (c[..., :-1, :] + hy[..., :-1, :]) + op.am_y * (c[..., 1:, :] - hy[..., 1:, :])
+    if op.kx is not None and op.ky is not None:
+        flux_x = flux_x - op.kx * dx_
+        flux_y = flux_y - op.ky * dy_
+    # convergence of the interior fluxes: zero flux padded at the region edges (edge terms live in `lin`)
+    fx = torch.nn.functional.pad(flux_x, (1, 1))
+    fy = torch.nn.functional.pad(flux_y, (0, 0, 1, 1))
+    conv = (fx[..., :-1] - fx[..., 1:]) + (fy[..., :-1, :] - fy[..., 1:, :])
+    return conv * op.inv_area + op.lin * c
+
+
+# ---------------------------------------------------------------------------------------------
+# public API
+
+
+def courant_number(u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, dt_s: float) -> torch.Tensor:
+    """Largest advective Courant number ``dt·(|U|/dx + |V|/dy)`` (face-based) over ocean cells.
+
+    Args:
+        u, v: (B, H, W) eastward/northward velocity at cell centres, m s⁻¹ (land values ignored).
+        grid: the grid; dt_s: the step in seconds.
+
+    Returns:
+        (B,) dimensionless, without gradient.
+    """
+    grid = grid.to(device=u.device, dtype=u.dtype)
+    op = _build_operator(u.detach(), v.detach(), grid, KernelOptions())
+    return op.rate * dt_s
+
+
+def advect(
+    c: torch.Tensor,
+    u: torch.Tensor,
+    v: torch.Tensor,
+    grid: SphericalGrid,
+    dt_s: float = 86400.0,
+    options: KernelOptions | None = None,
+) -> torch.Tensor:
+    """Advance the SST anomaly ``c`` by ``dt_s`` seconds under the frozen velocity (u, v).
+
+    Args:
+        c: (B, H, W) SST anomaly in K (any value, even NaN, over land).
+        u: (B, H, W) eastward velocity at cell centres, m s⁻¹ (land values ignored, may be NaN).
+        v: (B, H, W) northward velocity at cell centres, m s⁻¹.
+        grid: :class:`SphericalGrid` of the data (cast to ``c``'s dtype/device here).
+        dt_s: interval in seconds (default one day).
+        options: :class:`KernelOptions` (default: MUSCL van Leer, SSP-RK3, Courant ≤ 0.5).
+
+    Returns:
+        (B, H, W) the anomaly after ``dt_s``, in K; land cells hold their input values unchanged.
+
+    Raises:
+        CourantError: the Courant number exceeds ``max_courant`` and sub-stepping is disabled, or the
+            needed sub-steps exceed ``max_substeps``, or the velocity over the ocean is not finite.
+    """
+    options = options or KernelOptions()
+    _check_inputs(c, u, v, grid, dt_s)
+    if u.dtype != c.dtype or v.dtype != c.dtype:
+        u, v = u.to(c.dtype), v.to(c.dtype)
+    if grid.dtype != c.dtype or grid.device != c.device:
+        grid = grid.to(device=c.device, dtype=c.dtype)
+    if options.scheme == "reference":
+        from oceane2e.physics.reference import reference_advect
+
+        return reference_advect(c, u, v, grid, dt_s, substep_s=options.reference_substep_s)
+
+    op = _build_operator(u, v, grid, options)
+    n_sub = _substep_count(op.rate, dt_s, options)
+    h = dt_s / n_sub
+    limiter = LIMITERS[options.limiter]
+    zero = torch.zeros((), dtype=c.dtype, device=c.device)
+    state = torch.where(op.ocean, c, zero)
+
+    def euler(x: torch.Tensor) -> torch.Tensor:
+        return x + h * _tendency(x, op, limiter)
+
+    for _ in range(n_sub):
+        if options.time_stepper == "ssp_rk2":
+            s1 = euler(state)
+            state = 0.5 * (state + euler(s1))
+        else:
+            s1 = euler(state)
+            s2 = 0.75 * state + 0.25 * euler(s1)
+            state = state / 3.0 + (2.0 / 3.0) * euler(s2)
+    return torch.where(op.ocean, state, c)
+
+
+def _substep_count(rate: torch.Tensor, dt_s: float, options: KernelOptions) -> int:
+    """Number of equal sub-steps so that each stays below ``options.max_courant``."""
+    worst = float(rate.max().item()) * dt_s if rate.numel() else 0.0
+    if not math.isfinite(worst):
+        raise CourantError("advect: the velocity over ocean cells is not finite (NaN/inf); check the inputs")
+    if options.substeps is not None:
+        n = options.substeps
+        if worst / n > options.max_courant * (1 + 1e-12):
+            raise CourantError(
+                f"advect: {n} fixed sub-steps give Courant number {worst / n:.3f} > max_courant "
+                f"{options.max_courant}; raise KernelOptions.substeps or set it to None (automatic)"
+            )
+        return n
+    needed = max(1, math.ceil(worst / options.max_courant - 1e-9))
+    if needed > 1 and not options.allow_substeps:
+        raise CourantError(
+            f"advect: Courant number {worst:.3f} over dt_s exceeds max_courant {options.max_courant} and "
+            "allow_substeps=False; allow sub-steps, shorten dt_s or raise max_courant"
+        )
+    if needed > options.max_substeps:
+        raise CourantError(
+            f"advect: {needed} sub-steps needed (Courant {worst:.1f}) > max_substeps {options.max_substeps}; "
+            "the velocity is unrealistically large (m/s expected)"
+        )
+    return needed
