@@ -115,9 +115,9 @@ class KernelOptions:
 def _van_leer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Harmonic-mean slope 2ab/(a+b) when a, b share a sign, else 0 (smooth, NaN-free gradient)."""
     abs_a, abs_b = a.abs(), b.abs()
-    den = abs_a + abs_b
-    num = a * abs_b + abs_a * b
-    return num / torch.where(den > 0, den, torch.ones_like(den))
+    num = torch.addcmul(a * abs_b, abs_a, b)
+    # num is exactly 0 (with a zero derivative) wherever the denominator is 0
+    return num / (abs_a + abs_b).clamp_min(torch.finfo(a.dtype).tiny)
 
 
 def _minmod(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -158,16 +158,20 @@ def _check_inputs(c: torch.Tensor, u: torch.Tensor, v: torch.Tensor, grid: Spher
 
 @dataclass(frozen=True)
 class _Operator:
-    """Everything of one call that does not change between sub-steps (velocities are frozen)."""
+    """Everything of one call that does not change between sub-steps (velocities are frozen).
+
+    Volume fluxes are per metre of depth (m² s⁻¹); ``lin`` multiplies C (s⁻¹): the zero-gradient
+    region edges, and −∇·u in the advective form.
+    """
 
     ocean: torch.Tensor  # (H, W) bool
-    ap_x: torch.Tensor  # (B, H, W-1) positive part of interior x volume fluxes U·len (m² s⁻¹)
+    ap_x: torch.Tensor  # (B, H, W-1) positive part of the interior x volume fluxes U·len
     am_x: torch.Tensor  # (B, H, W-1) negative part
     ap_y: torch.Tensor  # (B, H-1, W)
     am_y: torch.Tensor  # (B, H-1, W)
-    open_xi: torch.Tensor  # (H, W-1) float 1/0 for interior x-faces
-    open_yi: torch.Tensor  # (H-1, W)
-    lin: torch.Tensor  # (B, H, W) s⁻¹ coefficient of C (edge inflow/outflow, −∇·u in advective form)
+    open_x: torch.Tensor  # (H, W+1) float 1/0; region-edge entries are irrelevant (their differences are 0)
+    open_y: torch.Tensor  # (H+1, W)
+    lin: torch.Tensor  # (B, H, W) s⁻¹
     kx: torch.Tensor | None  # (H, W-1) κ·len/dist (m² s⁻¹) or None
     ky: torch.Tensor | None  # (H-1, W)
     inv_area: torch.Tensor  # (H, W) m⁻²
@@ -181,18 +185,21 @@ def _build_operator(u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, optio
     v = torch.where(ocean, v, zero) * grid.y_sign
     open_x = grid.open_x.to(u.dtype)
     open_y = grid.open_y.to(u.dtype)
-    # face volume fluxes (m² s⁻¹ per metre depth): interior = mean of the two centres, edge = edge cell
+    # face volume fluxes: interior = mean of the two centres, region edge = the edge cell's velocity
     fx = torch.cat([u[..., :1], 0.5 * (u[..., 1:] + u[..., :-1]), u[..., -1:]], dim=-1) * (open_x * grid.len_x)
     fy = torch.cat([v[..., :1, :], 0.5 * (v[..., 1:, :] + v[..., :-1, :]), v[..., -1:, :]], dim=-2) * (
         open_y * grid.len_y
     )
     fx_i, fy_i = fx[..., 1:-1], fy[..., 1:-1, :]
-    # C enters linearly at region edges (zero-gradient ghost cells): + inflow on the low side, − on the high side
-    lin = torch.zeros_like(u)
-    lin = lin + torch.nn.functional.pad(fx[..., :1], (0, u.shape[-1] - 1))
-    lin = lin - torch.nn.functional.pad(fx[..., -1:], (u.shape[-1] - 1, 0))
-    lin = lin + torch.nn.functional.pad(fy[..., :1, :], (0, 0, 0, u.shape[-2] - 1))
-    lin = lin - torch.nn.functional.pad(fy[..., -1:, :], (0, 0, u.shape[-2] - 1, 0))
+    # zero-gradient ghost cells: the edge flux U·C_edge is linear in C; + on the low side, − on the high side
+    h, w = grid.shape
+    pad = torch.nn.functional.pad
+    lin = (
+        pad(fx[..., :1], (0, w - 1))
+        - pad(fx[..., -1:], (w - 1, 0))
+        + pad(fy[..., :1, :], (0, 0, 0, h - 1))
+        - pad(fy[..., -1:, :], (0, 0, h - 1, 0))
+    )
     if options.form == "advective":
         # + C ∇·u (outward volume flux) turns −∇·(uC) into −u·∇C
         lin = lin + (fx[..., 1:] - fx[..., :-1]) + (fy[..., 1:, :] - fy[..., :-1, :])
@@ -219,8 +226,8 @@ def _build_operator(u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, optio
         am_x=fx_i.clamp(max=0),
         ap_y=fy_i.clamp(min=0),
         am_y=fy_i.clamp(max=0),
-        open_xi=open_x[:, 1:-1],
-        open_yi=open_y[1:-1, :],
+        open_x=open_x,
+        open_y=open_y,
         lin=lin,
         kx=kx,
         ky=ky,
@@ -229,25 +236,45 @@ def _build_operator(u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, optio
     )
 
 
+def _interior_fluxes(
+    c: torch.Tensor,
+    dim: int,
+    open_faces: torch.Tensor,
+    a_plus: torch.Tensor,
+    a_minus: torch.Tensor,
+    k_diff: torch.Tensor | None,
+    limiter: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+) -> torch.Tensor:
+    """MUSCL upwind (+ diffusive) fluxes through the interior faces along ``dim`` (-1 or -2).
+
+    Differences across closed faces and the region edges are 0, so slopes vanish next to coasts
+    and edges (zero-gradient). Returns (B, n-1) along ``dim``, in K m² s⁻¹.
+    """
+    n = c.shape[dim]
+    first, last = c.narrow(dim, 0, 1), c.narrow(dim, n - 1, 1)
+    d = torch.diff(c, dim=dim, prepend=first, append=last) * open_faces  # (n+1) face differences
+    slope = limiter(d.narrow(dim, 0, n), d.narrow(dim, 1, n))  # (n) limited cell slopes
+    high = torch.add(c, slope, alpha=0.5).narrow(dim, 0, n - 1)  # value at the high-index face of cells 0..n-2
+    low = torch.add(c, slope, alpha=-0.5).narrow(dim, 1, n - 1)  # value at the low-index face of cells 1..n-1
+    flux = torch.addcmul(a_plus * high, a_minus, low)
+    if k_diff is not None:
+        flux = flux - k_diff * d.narrow(dim, 1, n - 1)
+    return flux
+
+
+def _convergence(flux_x: torch.Tensor, flux_y: torch.Tensor) -> torch.Tensor:
+    """−(flux divergence) summed over the cell faces; region-edge fluxes are left to ``lin``."""
+    pad = torch.nn.functional.pad
+    fx = pad(flux_x, (1, 1))
+    fy = pad(flux_y, (0, 0, 1, 1))
+    return (fx[..., :-1] - fx[..., 1:]) + (fy[..., :-1, :] - fy[..., 1:, :])
+
+
 def _tendency(c: torch.Tensor, op: _Operator, limiter: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """dC/dt (B, H, W) in K s⁻¹ for land-zeroed ``c`` (B, H, W)."""
-    # x-direction: differences across interior faces (0 across closed faces = zero-gradient at coasts)
-    dx_ = (c[..., 1:] - c[..., :-1]) * op.open_xi  # (B, H, W-1)
-    hx = 0.5 * limiter(dx_[..., :-1], dx_[..., 1:])  # (B, H, W-2) half slopes of cells 1..W-2
-    hx = torch.nn.functional.pad(hx, (1, 1))  # edge cells: slope 0
-    flux_x = op.ap_x * (c[..., :-1] + hx[..., :-1]) + op.am_x * (c[..., 1:] - hx[..., 1:])
-    dy_ = (c[..., 1:, :] - c[..., :-1, :]) * op.open_yi  # (B, H-1, W)
-    hy = 0.5 * limiter(dy_[..., :-1, :], dy_[..., 1:, :])
-    hy = torch.nn.functional.pad(hy, (0, 0, 1, 1))
-    flux_y = op.ap_y * (c[..., :-1, :] + hy[..., :-1, :]) + op.am_y * (c[..., 1:, :] - hy[..., 1:, :])
-    if op.kx is not None and op.ky is not None:
-        flux_x = flux_x - op.kx * dx_
-        flux_y = flux_y - op.ky * dy_
-    # convergence of the interior fluxes: zero flux padded at the region edges (edge terms live in `lin`)
-    fx = torch.nn.functional.pad(flux_x, (1, 1))
-    fy = torch.nn.functional.pad(flux_y, (0, 0, 1, 1))
-    conv = (fx[..., :-1] - fx[..., 1:]) + (fy[..., :-1, :] - fy[..., 1:, :])
-    return conv * op.inv_area + op.lin * c
+    """dC/dt (B, H, W) in K s⁻¹ for land-zeroed ``c`` (B, H, W) in K."""
+    flux_x = _interior_fluxes(c, -1, op.open_x, op.ap_x, op.am_x, op.kx, limiter)
+    flux_y = _interior_fluxes(c, -2, op.open_y, op.ap_y, op.am_y, op.ky, limiter)
+    return torch.addcmul(_convergence(flux_x, flux_y) * op.inv_area, op.lin, c)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -313,16 +340,14 @@ def advect(
     state = torch.where(op.ocean, c, zero)
 
     def euler(x: torch.Tensor) -> torch.Tensor:
-        return x + h * _tendency(x, op, limiter)
+        return torch.add(x, _tendency(x, op, limiter), alpha=h)
 
     for _ in range(n_sub):
-        if options.time_stepper == "ssp_rk2":
-            s1 = euler(state)
-            state = 0.5 * (state + euler(s1))
-        else:
-            s1 = euler(state)
-            s2 = 0.75 * state + 0.25 * euler(s1)
-            state = state / 3.0 + (2.0 / 3.0) * euler(s2)
+        if options.time_stepper == "ssp_rk2":  # Heun: x + ½(E(E(x)) − x)
+            state = torch.lerp(state, euler(euler(state)), 0.5)
+        else:  # Shu–Osher SSP-RK3
+            s2 = torch.lerp(state, euler(euler(state)), 0.25)
+            state = torch.lerp(state, euler(s2), 2.0 / 3.0)
     return torch.where(op.ocean, state, c)
 
 
