@@ -44,6 +44,8 @@ def solid_body_velocity(
     pole_lon: float,
     omega: float,
     radius: float = EARTH_RADIUS_M,
+    taper_start_m: float | None = None,
+    taper_width_m: float = 300e3,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Eastward and northward velocity (m s⁻¹) of solid-body rotation at the given points.
 
@@ -51,11 +53,20 @@ def solid_body_velocity(
         lat_deg, lon_deg: point coordinates in degrees, e.g. ``lat[:, None]``, ``lon[None, :]``.
         pole_lat, pole_lon: the rotation axis (degrees); omega: angular speed in rad s⁻¹
             (positive = anticlockwise seen from above the axis).
+        taper_start_m: if given, beyond this great-circle distance from the pole the angular speed
+            decays as ``exp(−((d − start)/width)²)``: still a non-divergent circular vortex, and the
+            rotation stays rigid (exact solution unchanged) inside ``taper_start_m``; keeps the
+            speed realistic over large regions.
     """
     lat, lon = np.broadcast_arrays(np.asarray(lat_deg, float) * _DEG, np.asarray(lon_deg, float) * _DEG)
     r = unit_vectors(lat_deg, lon_deg)
     k = unit_vectors(np.array(pole_lat), np.array(pole_lon))
-    vel = omega * radius * np.cross(k, r)
+    rate = np.full(lat.shape, float(omega))
+    if taper_start_m is not None:
+        dist = radius * np.arccos(np.clip((r * k).sum(axis=-1), -1.0, 1.0))
+        beyond = np.clip(dist - taper_start_m, 0.0, None)
+        rate = rate * np.exp(-((beyond / taper_width_m) ** 2))
+    vel = rate[..., None] * radius * np.cross(k, r)
     east = np.stack([-np.sin(lon), np.cos(lon), np.zeros_like(lon)], axis=-1)
     north = np.stack([-np.sin(lat) * np.cos(lon), -np.sin(lat) * np.sin(lon), np.cos(lat)], axis=-1)
     return (vel * east).sum(axis=-1), (vel * north).sum(axis=-1)

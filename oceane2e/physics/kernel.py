@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import torch
+import torch.utils.checkpoint
 
 from oceane2e.physics.grid import SphericalGrid
 
@@ -72,6 +73,9 @@ class KernelOptions:
         form: ``"flux"`` (conservative) or ``"advective"`` (see the module docstring).
         max_substeps: safety bound; more sub-steps than this raise (runaway velocities).
         reference_substep_s: the reference scheme's fixed sub-step (s); 48 of them make one day.
+        checkpoint: recompute each sub-step in the backward pass instead of storing its
+            intermediates (``torch.utils.checkpoint``); cuts autograd memory by ~10× at ~1.4× the
+            backward cost. Only acts when gradients are being recorded.
     """
 
     scheme: Scheme = "muscl"
@@ -84,6 +88,7 @@ class KernelOptions:
     form: Form = "flux"
     max_substeps: int = 10_000
     reference_substep_s: float = 1800.0
+    checkpoint: bool = False
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
@@ -342,12 +347,18 @@ def advect(
     def euler(x: torch.Tensor) -> torch.Tensor:
         return torch.add(x, _tendency(x, op, limiter), alpha=h)
 
-    for _ in range(n_sub):
+    def substep(x: torch.Tensor) -> torch.Tensor:
         if options.time_stepper == "ssp_rk2":  # Heun: x + ½(E(E(x)) − x)
-            state = torch.lerp(state, euler(euler(state)), 0.5)
-        else:  # Shu–Osher SSP-RK3
-            s2 = torch.lerp(state, euler(euler(state)), 0.25)
-            state = torch.lerp(state, euler(s2), 2.0 / 3.0)
+            return torch.lerp(x, euler(euler(x)), 0.5)
+        x2 = torch.lerp(x, euler(euler(x)), 0.25)  # Shu–Osher SSP-RK3
+        return torch.lerp(x, euler(x2), 2.0 / 3.0)
+
+    recompute = options.checkpoint and torch.is_grad_enabled()
+    for _ in range(n_sub):
+        if recompute:
+            state = torch.utils.checkpoint.checkpoint(substep, state, use_reentrant=False)
+        else:
+            state = substep(state)
     return torch.where(op.ocean, state, c)
 
 
