@@ -1,0 +1,251 @@
+"""Benchmark of the dynamic kernel: ours (MUSCL + SSP-RK, CFL sub-steps) vs the reference scheme.
+
+For each grid (the demo grid, 48×96 cells at 1/4° over 32–44N 76–52W, and the paper's 480×600 at
+1/12° over 20–60N 80–30W) and each scheme it measures, for one simulated day:
+
+* wall time (median of ``--repeats`` after one warm-up) of the forward pass without autograd, and
+  of forward + backward (training), in a fresh subprocess each so that the peak resident memory
+  above the pre-run level can be read from ``ru_maxrss``;
+* throughput as cell-days per second (cells advanced one simulated day per second) and as
+  cell-updates per second (cells × sub-steps per second);
+* accuracy: the area-weighted relative L2 error against the exact solution of solid-body rotation
+  (a tapered rotation so speeds stay realistic, ≤ 1.25 m s⁻¹; a Gaussian blob of 6 cells' radius,
+  a quarter revolution = 14.5 days in daily calls) and the fraction of the blob's peak kept.
+
+The timing velocity is a meandering jet (1.5 m s⁻¹ peak speed) with four rings, non-divergent,
+the same field for every scheme. Run: ``python benchmarks/bench_kernel.py`` (prints a markdown
+table; ``--grids demo`` for a quick run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from oceane2e.physics import KernelOptions, SphericalGrid, advect, courant_number  # noqa: E402
+from oceane2e.physics.analytic import gaussian_blob, rotated_blob_centre, solid_body_velocity  # noqa: E402
+from oceane2e.physics.grid import EARTH_RADIUS_M  # noqa: E402
+
+DAY = 86400.0
+DEG = math.pi / 180.0
+
+GRIDS: dict[str, dict[str, float]] = {
+    # name: south, north, west, east (degrees), resolution (degrees)
+    "demo": {"south": 32.0, "north": 44.0, "west": -76.0, "east": -52.0, "res": 0.25},
+    "480x600": {"south": 20.0, "north": 60.0, "west": -80.0, "east": -30.0, "res": 1.0 / 12.0},
+}
+
+SCHEMES: dict[str, KernelOptions] = {
+    "reference (Euler + centred + 1-2-1, 48×1800 s)": KernelOptions(scheme="reference"),
+    "ours: MUSCL van Leer, SSP-RK3, Courant 0.5 (default)": KernelOptions(),
+    "ours: MUSCL van Leer, SSP-RK2, Courant 0.5": KernelOptions(time_stepper="ssp_rk2"),
+    "ours: MUSCL van Leer, SSP-RK2, Courant 1.0": KernelOptions(time_stepper="ssp_rk2", max_courant=1.0),
+}
+TRAIN_SCHEMES = {
+    "reference (Euler + centred + 1-2-1, 48×1800 s)": KernelOptions(scheme="reference"),
+    "ours: MUSCL van Leer, SSP-RK3, Courant 0.5 (default)": KernelOptions(),
+    "ours: default + checkpoint=True": KernelOptions(checkpoint=True),
+    "ours: MUSCL van Leer, SSP-RK2, Courant 1.0": KernelOptions(time_stepper="ssp_rk2", max_courant=1.0),
+}
+
+
+def grid_coords(name: str) -> tuple[np.ndarray, np.ndarray]:
+    """Cell-centre latitudes and longitudes (degrees) of a benchmark grid."""
+    g = GRIDS[name]
+    n_lat = round((g["north"] - g["south"]) / g["res"])
+    n_lon = round((g["east"] - g["west"]) / g["res"])
+    lat = g["south"] + g["res"] * (np.arange(n_lat) + 0.5)
+    lon = g["west"] + g["res"] * (np.arange(n_lon) + 0.5)
+    return lat, lon
+
+
+def jet_velocity(lat: np.ndarray, lon: np.ndarray, peak_speed: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+    """A meandering zonal jet along 38N with four rings, from a streamfunction; (H, W) m/s each."""
+    phi, lam = lat[:, None] * DEG, lon[None, :] * DEG
+    y = EARTH_RADIUS_M * (phi - 38.0 * DEG)
+    x = EARTH_RADIUS_M * math.cos(38.0 * DEG) * (lam + 64.0 * DEG)
+    width, amp, wavelength = 40e3, 100e3, 900e3
+    psi = -width * np.tanh((y - amp * np.sin(2 * np.pi * x / wavelength)) / width)
+    for k, (rx, ry, sign) in enumerate([(-600e3, 250e3, 1), (-200e3, -250e3, -1), (300e3, 220e3, 1), (700e3, -230e3, -1)]):
+        r2 = (x - rx) ** 2 + (y - ry) ** 2
+        psi = psi + sign * (0.35 + 0.05 * k) * 60e3 * np.exp(-r2 / (2 * 60e3**2))
+    # u = −∂ψ/∂y, v = ∂ψ/∂x with local metric distances
+    dy = EARTH_RADIUS_M * np.gradient(phi[:, 0])[:, None]
+    dx = EARTH_RADIUS_M * np.cos(phi) * np.gradient(lam[0, :])[None, :]
+    u = -np.gradient(psi, axis=0) / dy
+    v = np.gradient(psi, axis=1) / dx
+    scale = peak_speed / np.sqrt(u**2 + v**2).max()
+    return u * scale, v * scale
+
+
+def current_rss_bytes() -> int:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def run_timing_case(grid_name: str, options: KernelOptions, train: bool, repeats: int, dtype: torch.dtype) -> dict:
+    """Time one simulated day (median of ``repeats``) in this process; peak memory above the start."""
+    lat, lon = grid_coords(grid_name)
+    grid = SphericalGrid.from_coords(lat, lon, np.ones((lat.size, lon.size)), dtype=dtype)
+    u_np, v_np = jet_velocity(lat, lon)
+    u = torch.as_tensor(u_np, dtype=dtype)[None]
+    v = torch.as_tensor(v_np, dtype=dtype)[None]
+    c = torch.as_tensor(gaussian_blob(lat[:, None], lon[None, :], 38.0, -64.0, 300e3), dtype=dtype)[None]
+    rss0 = current_rss_bytes()
+    times = []
+    for k in range(repeats + 1):
+        if train:
+            cc, uu, vv = (t.clone().requires_grad_(True) for t in (c, u, v))
+            t0 = time.perf_counter()
+            out = advect(cc, uu, vv, grid, DAY, options)
+            out.square().sum().backward()
+            elapsed = time.perf_counter() - t0
+            del out, cc, uu, vv
+        else:
+            with torch.no_grad():
+                t0 = time.perf_counter()
+                advect(c, u, v, grid, DAY, options)
+                elapsed = time.perf_counter() - t0
+        if k > 0:  # the first run warms up
+            times.append(elapsed)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return {"seconds": statistics.median(times), "peak_extra_bytes": max(0, peak - rss0), "all": times}
+
+
+def substeps_per_day(grid_name: str, options: KernelOptions) -> int:
+    lat, lon = grid_coords(grid_name)
+    grid = SphericalGrid.from_coords(lat, lon, np.ones((lat.size, lon.size)))
+    u, v = (torch.as_tensor(a)[None] for a in jet_velocity(lat, lon))
+    if options.scheme == "reference":
+        return math.ceil(DAY / options.reference_substep_s)
+    return max(1, math.ceil(courant_number(u, v, grid, DAY).item() / options.max_courant - 1e-9))
+
+
+def rotation_error(grid_name: str, options: KernelOptions, dtype: torch.dtype) -> tuple[float, float]:
+    """Relative L2 error and kept peak fraction after a quarter revolution of a tapered rotation."""
+    lat, lon = grid_coords(grid_name)
+    grid = SphericalGrid.from_coords(lat, lon, np.ones((lat.size, lon.size)), dtype=dtype)
+    pole_lat, pole_lon = float(lat.mean()), float(lon.mean())
+    omega = 1.25e-6  # rad/s: 1.25 m/s at 1000 km; rigid inside 1000 km, tapered outside
+    u, v = solid_body_velocity(lat[:, None], lon[None, :], pole_lat, pole_lon, omega, taper_start_m=1000e3)
+    sigma = 6 * EARTH_RADIUS_M * (lat[1] - lat[0]) * DEG
+    blob_lon = pole_lon + 350e3 / (EARTH_RADIUS_M * math.cos(pole_lat * DEG)) / DEG
+    c0 = gaussian_blob(lat[:, None], lon[None, :], pole_lat, blob_lon, sigma)
+    quarter = 0.5 * math.pi / omega
+    days = round(quarter / DAY)
+    c = torch.as_tensor(c0, dtype=dtype)[None]
+    ut, vt = (torch.as_tensor(a, dtype=dtype)[None] for a in (u, v))
+    with torch.no_grad():
+        for _ in range(days):
+            c = advect(c, ut, vt, grid, quarter / days, options)
+    clat, clon = rotated_blob_centre(pole_lat, blob_lon, pole_lat, pole_lon, 0.5 * math.pi)
+    exact = gaussian_blob(lat[:, None], lon[None, :], clat, clon, sigma)
+    area = grid.area.double().numpy()
+    out = c[0].double().numpy()
+    err = float(np.sqrt(((out - exact) ** 2 * area).sum() / (exact**2 * area).sum()))
+    return err, float(out.max() / exact.max())
+
+
+def worker(spec: str) -> None:
+    """Subprocess entry: run one timing case given as JSON and print the result as JSON."""
+    args = json.loads(spec)
+    torch.set_num_threads(args["threads"])
+    options = KernelOptions(**args["options"])
+    dtype = getattr(torch, args["dtype"])
+    result = run_timing_case(args["grid"], options, args["train"], args["repeats"], dtype)
+    print(json.dumps(result))
+
+
+def timing_in_subprocess(grid: str, options: KernelOptions, train: bool, repeats: int, threads: int, dtype: str) -> dict:
+    spec = json.dumps(
+        {"grid": grid, "options": asdict(options), "train": train, "repeats": repeats, "threads": threads, "dtype": dtype}
+    )
+    proc = subprocess.run(
+        [sys.executable, __file__, "--worker", spec], capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark worker failed for {grid} {options}:\n{proc.stderr}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--grids", default="demo,480x600", help="comma-separated subset of: " + ", ".join(GRIDS))
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per case (median reported)")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
+    parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    parser.add_argument("--no-train", action="store_true", help="skip the forward+backward timings")
+    parser.add_argument("--no-accuracy", action="store_true", help="skip the rotation accuracy runs")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        worker(args.worker)
+        return
+    grids = [g.strip() for g in args.grids.split(",") if g.strip()]
+    for g in grids:
+        if g not in GRIDS:
+            parser.error(f"unknown grid {g!r}; choose from {', '.join(GRIDS)}")
+    torch.set_num_threads(args.threads)
+    dtype = getattr(torch, args.dtype)
+
+    cases = [(g, name, opts, False) for g in grids for name, opts in SCHEMES.items()]
+    if not args.no_train:
+        cases += [(g, name, opts, True) for g in grids for name, opts in TRAIN_SCHEMES.items()]
+    results: dict[tuple[str, str, bool], dict] = {}
+    for g, name, opts, train in tqdm(cases, desc="timing", unit="case"):
+        results[(g, name, train)] = timing_in_subprocess(g, opts, train, args.repeats, args.threads, args.dtype)
+    accuracy: dict[tuple[str, str], tuple[float, float]] = {}
+    if not args.no_accuracy:
+        names = dict(SCHEMES)
+        for g, name in tqdm([(g, n) for g in grids for n in names], desc="rotation accuracy", unit="case"):
+            accuracy[(g, name)] = rotation_error(g, names[name], dtype)
+
+    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"{args.threads} threads, {args.dtype}, median of {args.repeats} runs\n")
+    ref = next(iter(SCHEMES))
+    print("| grid | scheme | sub-steps/day | forward s/day | ours/ref time | cell-days/s | cell-updates/s | "
+          "peak extra MiB | rotation rel. L2 error | peak kept |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for g in grids:
+        lat, lon = grid_coords(g)
+        cells = lat.size * lon.size
+        for name, opts in SCHEMES.items():
+            r = results[(g, name, False)]
+            n_sub = substeps_per_day(g, opts)
+            stages = n_sub * (1 if opts.scheme == "reference" else (2 if opts.time_stepper == "ssp_rk2" else 3))
+            ratio = r["seconds"] / results[(g, ref, False)]["seconds"]
+            err, kept = accuracy.get((g, name), (float("nan"), float("nan")))
+            print(f"| {lat.size}×{lon.size} | {name} | {n_sub} ({stages} stages) | {r['seconds']:.4f} | {ratio:.2f} | "
+                  f"{cells / r['seconds']:.3g} | {cells * n_sub / r['seconds']:.3g} | "
+                  f"{r['peak_extra_bytes'] / 2**20:.0f} | {err:.3f} | {kept:.2f} |")
+    if not args.no_train:
+        print("\nForward + backward (training) of one simulated day, batch 1:\n")
+        print("| grid | scheme | fwd+bwd s/day | ours/ref time | peak extra MiB |")
+        print("|---|---|---:|---:|---:|")
+        for g in grids:
+            lat, lon = grid_coords(g)
+            for name in TRAIN_SCHEMES:
+                r = results[(g, name, True)]
+                ratio = r["seconds"] / results[(g, ref, True)]["seconds"]
+                print(f"| {lat.size}×{lon.size} | {name} | {r['seconds']:.4f} | {ratio:.2f} | "
+                      f"{r['peak_extra_bytes'] / 2**20:.0f} |")
+
+
+if __name__ == "__main__":
+    main()
