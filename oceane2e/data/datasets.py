@@ -1,0 +1,407 @@
+"""Windowed datasets over a contract data folder (DESIGN.md §3, docs/dev/INTERFACES.md).
+
+* :class:`DataFolder` validates the grid, channels and day counts of every yearly file once,
+  holds the land mask, and reads any run of days (also across a year boundary) lazily from files
+  that are opened once per process: the open handles live in a dict keyed by the process id, so a
+  DataLoader worker (fork or spawn) opens its own handles on first use and pickling the dataset
+  never pickles a handle.
+* :class:`VelocityWindowDataset` (stage 1) and :class:`SSTAWindowDataset` (stage 2 and baselines)
+  cut windows of days out of the years of one split. A window belongs to a split when every day
+  it touches lies in that split's years; windows may cross from one year into the next when both
+  are in the split.
+
+Samples are dicts of float32 tensors in physical units (K, m s-1) with land set to 0.0 and the
+ocean mask given explicitly (``mask``, (H, W) bool, True over the ocean); ``time0`` is the date of
+the initial state (the last observed day) as int64 days since 1970-01-01, and lead k is the day
+``time0 + k``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from oceane2e.data.config import DataConfig
+from oceane2e.data.contract import (
+    GEO_CHANNELS,
+    KIND_CHANNELS,
+    DataContractError,
+    GridCoords,
+    YearFile,
+    days_in_year,
+    read_mask,
+    year_path,
+)
+from oceane2e.data.forecast_files import VelocityForecastFile
+
+SPLITS = ("train", "val", "test")
+ATMOS_CHANNELS: tuple[str, ...] = ("u10", "v10", "t2m")
+VELOCITY_CHANNELS: tuple[str, ...] = GEO_CHANNELS
+
+
+def split_years(data_cfg: DataConfig, split: str) -> list[int]:
+    """The sorted years of ``split`` (``"train"``, ``"val"`` or ``"test"``)."""
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    return sorted(getattr(data_cfg, f"{split}_years"))
+
+
+def year_runs(years: Sequence[int]) -> list[tuple[int, int]]:
+    """Runs of consecutive years as (first, last) pairs: [2001, 2002, 2005] -> [(2001, 2002), (2005, 2005)]."""
+    runs: list[tuple[int, int]] = []
+    for y in sorted(set(int(y) for y in years)):
+        if runs and y == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], y)
+        else:
+            runs.append((y, y))
+    return runs
+
+
+def window_starts(years: Sequence[int], n_before: int, n_after: int, stride: int = 1) -> np.ndarray:
+    """All ``time0`` (datetime64[D]) whose window ``time0 - n_before .. time0 + n_after`` lies in ``years``.
+
+    Windows step by ``stride`` days from the first valid ``time0`` of each run of consecutive years.
+    """
+    if n_before < 0 or n_after < 0 or stride < 1:
+        raise ValueError(f"need n_before >= 0, n_after >= 0, stride >= 1 (got {n_before}, {n_after}, {stride})")
+    starts = []
+    for first, last in year_runs(years):
+        d0 = np.datetime64(f"{first:04d}-01-01", "D") + n_before
+        d1 = np.datetime64(f"{last:04d}-12-31", "D") - n_after
+        if d1 >= d0:
+            starts.append(np.arange(d0, d1 + 1, stride))
+    return np.concatenate(starts) if starts else np.array([], dtype="datetime64[D]")
+
+
+class DataFolder:
+    """The yearly files of some years in a data folder, validated once and read lazily.
+
+    Args:
+        root: the data folder (``geo_YYYY.nc``, ``mhw_YYYY.nc``, ``mask.npy``).
+        years: years to use; every one must have a file of each of ``kinds``.
+        lat_bounds, lon_bounds: region edges (degrees) for files without coordinates
+            (reference-release layout); when given, files with coordinates must match them.
+        kinds: which file kinds to open (``"geo"``, ``"mhw"``).
+        channels: kind -> channels that must be present (default: all of the kind).
+
+    Attributes:
+        coords: the grid shared by every file; mask: (H, W) bool, True over the ocean.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        years: Sequence[int],
+        *,
+        lat_bounds: Sequence[float] | None = None,
+        lon_bounds: Sequence[float] | None = None,
+        kinds: Sequence[str] = ("geo", "mhw"),
+        channels: dict[str, Sequence[str]] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.years = sorted(int(y) for y in years)
+        self.kinds = tuple(kinds)
+        if not self.years:
+            raise DataContractError(f"{self.root}: no years given")
+        if not self.root.is_dir():
+            raise DataContractError(f"{self.root}: data folder not found; generate it (`oceane2e synth`) or fix data.root")
+        self.mask = read_mask(self.root)
+        bounds_grid = None
+        if lat_bounds is not None and lon_bounds is not None:
+            bounds_grid = GridCoords.from_bounds(lat_bounds, lon_bounds, self.mask.shape)
+        self._open: dict[int, dict[tuple[str, int], YearFile]] = {}
+        self._bounds_grid = bounds_grid
+        required = {k: tuple((channels or {}).get(k, KIND_CHANNELS[k])) for k in self.kinds}
+        grid = bounds_grid
+        for kind in self.kinds:
+            for year in self.years:
+                yf = self._open_file(kind, year, grid)
+                if grid is None:
+                    grid = yf.coords
+                if yf.n_days != days_in_year(year):
+                    raise DataContractError(
+                        f"{yf.path}: {yf.n_days} days, but {year} has {days_in_year(year)}; "
+                        f"write one step per calendar day (run `oceane2e check {self.root}`)"
+                    )
+                for name in required[kind]:
+                    yf.index(name)
+        assert grid is not None
+        self.coords: GridCoords = grid
+        if self.mask.shape != self.coords.shape:
+            raise DataContractError(
+                f"{self.root / 'mask.npy'}: mask shape {self.mask.shape} != data grid {self.coords.shape}; "
+                f"write the mask on the data grid"
+            )
+
+    @classmethod
+    def from_config(
+        cls, data_cfg: DataConfig, years: Sequence[int] | None = None, kinds: Sequence[str] = ("geo", "mhw")
+    ) -> DataFolder:
+        """A folder over ``years`` (default: all years of the config) of ``data_cfg.root``."""
+        return cls(
+            data_cfg.root,
+            data_cfg.all_years if years is None else years,
+            lat_bounds=data_cfg.lat_bounds,
+            lon_bounds=data_cfg.lon_bounds,
+            kinds=kinds,
+        )
+
+    # ---- per-process handle cache -------------------------------------------------------
+
+    def _handles(self) -> dict[tuple[str, int], YearFile]:
+        return self._open.setdefault(os.getpid(), {})
+
+    def _open_file(self, kind: str, year: int, grid: GridCoords | None) -> YearFile:
+        handles = self._handles()
+        key = (kind, year)
+        if key not in handles:
+            handles[key] = YearFile(year_path(self.root, kind, year), kind, coords=grid)
+        return handles[key]
+
+    def file(self, kind: str, year: int) -> YearFile:
+        """The open :class:`YearFile` of ``kind``/``year`` in this process (opened on first use)."""
+        if kind not in self.kinds or year not in self.years:
+            raise DataContractError(
+                f"{year_path(self.root, kind, year)}: not among the files of this DataFolder "
+                f"(kinds {list(self.kinds)}, years {self.years[0]}..{self.years[-1]})"
+            )
+        return self._open_file(kind, year, self.coords)
+
+    def close(self) -> None:
+        """Close the handles this process opened."""
+        for yf in self._open.pop(os.getpid(), {}).values():
+            yf.close()
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_open"] = {}  # handles never travel; each process opens its own
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+
+    # ---- reading ------------------------------------------------------------------------
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.coords.shape
+
+    def read(
+        self, kind: str, first: np.datetime64, n_days: int, channels: Sequence[str], *, fill_land: bool = True
+    ) -> np.ndarray:
+        """Days ``first .. first + n_days - 1`` of ``channels`` -> (n_days, C, H, W) float32.
+
+        The days may span several years. With ``fill_land`` land cells are set to 0.0 and a
+        NaN/inf over the ocean raises :class:`DataContractError` naming the file and the date.
+        """
+        first = np.datetime64(first, "D")
+        out = np.empty((n_days, len(channels), *self.shape), dtype=np.float32)
+        done = 0
+        while done < n_days:
+            day = first + done
+            year = int(day.astype("datetime64[Y]").astype(int)) + 1970
+            start = int((day - np.datetime64(f"{year:04d}-01-01", "D")).astype(int))
+            take = min(n_days - done, days_in_year(year) - start)
+            yf = self.file(kind, year)
+            block = yf.read(start, start + take, channels)
+            if fill_land:
+                ocean = block[:, :, self.mask]
+                if not np.all(np.isfinite(ocean)):
+                    bad = int(np.flatnonzero(~np.isfinite(ocean).all(axis=(1, 2)))[0])
+                    raise DataContractError(
+                        f"{yf.path}: NaN/inf over the ocean on {day + bad}; "
+                        f"run `oceane2e check {self.root}` and fix the data or the mask"
+                    )
+                block[:, :, ~self.mask] = 0.0
+            out[done : done + take] = block
+            done += take
+        return out
+
+
+def _mask_tensor(mask: np.ndarray) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(mask, dtype=bool))
+
+
+class VelocityWindowDataset(Dataset):
+    """Stage 1: ``n_in`` observed days of geostrophic velocity -> the next ``n_out`` days.
+
+    Args:
+        data_cfg: the ``data`` config section.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        n_in: input days, ending on ``time0``.
+        n_out: target days ``time0 + 1 .. time0 + n_out``.
+        stride: days between consecutive ``time0`` of a run of consecutive years.
+
+    Items: ``{"inputs": (n_in, 2, H, W), "targets": (n_out, 2, H, W)`` float32 m s-1 (land 0.0),
+    ``"mask": (H, W) bool, "time0": int64}``; channels in the order of :attr:`channels`.
+    """
+
+    channels: tuple[str, ...] = VELOCITY_CHANNELS
+
+    def __init__(self, data_cfg: DataConfig, split: str, n_in: int, n_out: int, stride: int = 1) -> None:
+        if n_in < 1 or n_out < 1:
+            raise ValueError(f"n_in and n_out must be >= 1 (got {n_in}, {n_out})")
+        self.split, self.n_in, self.n_out, self.stride = split, int(n_in), int(n_out), int(stride)
+        self.years = split_years(data_cfg, split)
+        self.folder = DataFolder.from_config(data_cfg, self.years, kinds=("geo",))
+        self.time0s = window_starts(self.years, self.n_in - 1, self.n_out, self.stride)
+        if self.time0s.size == 0:
+            raise ValueError(
+                f"no {split} window of {self.n_in}+{self.n_out} days fits in the years {self.years}; "
+                f"use shorter windows or more consecutive years"
+            )
+
+    @property
+    def coords(self) -> GridCoords:
+        return self.folder.coords
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.folder.mask
+
+    def __len__(self) -> int:
+        return int(self.time0s.size)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        time0 = self.time0s[index]
+        block = self.folder.read("geo", time0 - (self.n_in - 1), self.n_in + self.n_out, self.channels)
+        return {
+            "inputs": torch.from_numpy(block[: self.n_in]),
+            "targets": torch.from_numpy(block[self.n_in :]),
+            "mask": _mask_tensor(self.folder.mask),
+            "time0": torch.tensor(int(time0.astype("int64")), dtype=torch.int64),
+        }
+
+
+class SSTAWindowDataset(Dataset):
+    """Stage 2 and baselines: the SSTA trajectory from ``time0`` with its forcing.
+
+    Args:
+        data_cfg: the ``data`` config section.
+        split: ``"train"``, ``"val"`` or ``"test"``.
+        n_lead: number of forecast days; a window covers ``time0 .. time0 + n_lead``.
+        velocity: ``"observed"`` (geostrophic velocity of the geo files) or ``"forecast"``
+            (index 0 observed, indices 1.. the stage-1 forecast started on ``time0``).
+        forecast_path: ``MultiConv_data.nc`` (default: ``<root>/MultiConv_data.nc``).
+        stride: days between consecutive ``time0``.
+        missing_forecast: ``"error"`` (default) stops when a window's start date has no
+            stage-1 forecast; ``"skip"`` drops such windows.
+
+    Items (index 0 is day ``time0``, index k is lead k), float32, land 0.0:
+    ``{"ssta": (n_lead+1, H, W) K, "velocity": (n_lead+1, 2, H, W) m s-1,
+    "atmos": (n_lead+1, 3, H, W) (u10, v10 m s-1; t2m K), "mask": (H, W) bool, "time0": int64}``.
+    """
+
+    atmos_channels: tuple[str, ...] = ATMOS_CHANNELS
+    velocity_channels: tuple[str, ...] = VELOCITY_CHANNELS
+
+    def __init__(
+        self,
+        data_cfg: DataConfig,
+        split: str,
+        n_lead: int,
+        velocity: str = "observed",
+        forecast_path: str | Path | None = None,
+        stride: int = 1,
+        missing_forecast: str = "error",
+    ) -> None:
+        if n_lead < 1:
+            raise ValueError(f"n_lead must be >= 1 (got {n_lead})")
+        if velocity not in ("observed", "forecast"):
+            raise ValueError(f"velocity must be 'observed' or 'forecast', got {velocity!r}")
+        if missing_forecast not in ("error", "skip"):
+            raise ValueError(f"missing_forecast must be 'error' or 'skip', got {missing_forecast!r}")
+        self.split, self.n_lead, self.velocity, self.stride = split, int(n_lead), velocity, int(stride)
+        self.years = split_years(data_cfg, split)
+        self.folder = DataFolder.from_config(data_cfg, self.years, kinds=("geo", "mhw"))
+        self.time0s = window_starts(self.years, 0, self.n_lead, self.stride)
+        self.forecast_path: Path | None = None
+        self._forecast: dict[int, VelocityForecastFile] = {}
+        if velocity == "forecast":
+            self.forecast_path = Path(forecast_path) if forecast_path else Path(data_cfg.root) / "MultiConv_data.nc"
+            self._validate_forecast(missing_forecast)
+        if self.time0s.size == 0:
+            raise ValueError(
+                f"no {split} window of {self.n_lead + 1} days fits in the years {self.years}"
+                + (" with a stage-1 forecast" if velocity == "forecast" else "")
+            )
+
+    def _forecast_file(self) -> VelocityForecastFile:
+        pid = os.getpid()
+        if pid not in self._forecast:
+            self._forecast[pid] = VelocityForecastFile(self.forecast_path)
+        return self._forecast[pid]
+
+    def _validate_forecast(self, missing_forecast: str) -> None:
+        f = self._forecast_file()
+        if f.n_lead < self.n_lead:
+            raise DataContractError(
+                f"{f.path}: holds {f.n_lead} leads but {self.n_lead} are needed; "
+                f"re-run inference_vel.py with at least {self.n_lead} output days"
+            )
+        for name in self.velocity_channels:
+            if name not in f.channels:
+                raise DataContractError(f"{f.path}: channel {name!r} missing (file has {list(f.channels)})")
+        if not f.coords.allclose(self.folder.coords):
+            raise DataContractError(
+                f"{f.path}: its grid {f.coords.shape} (lat {f.coords.lat[0]:.4f}.., lon {f.coords.lon[0]:.4f}..) "
+                f"differs from the data folder's {self.folder.coords.shape}; re-run inference_vel.py on this data"
+            )
+        if f.mask is not None and not np.array_equal(f.mask, self.folder.mask):
+            raise DataContractError(f"{f.path}: its land mask differs from {self.folder.root / 'mask.npy'}")
+        available = np.isin(self.time0s, f.time0)
+        if not available.all():
+            missing = self.time0s[~available]
+            if missing_forecast == "error":
+                raise DataContractError(
+                    f"{f.path}: no stage-1 forecast for {missing.size} of the {self.time0s.size} {self.split} start "
+                    f"dates (first {missing[0]}, last {missing[-1]}); re-run inference_vel.py over the "
+                    f"{self.split} years {self.years}, or pass missing_forecast='skip'"
+                )
+            self.time0s = self.time0s[available]
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_forecast"] = {}
+        return state
+
+    @property
+    def coords(self) -> GridCoords:
+        return self.folder.coords
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.folder.mask
+
+    def __len__(self) -> int:
+        return int(self.time0s.size)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        time0 = self.time0s[index]
+        n = self.n_lead + 1
+        mhw = self.folder.read("mhw", time0, n, ("ssta", *self.atmos_channels))
+        if self.velocity == "observed":
+            vel = self.folder.read("geo", time0, n, self.velocity_channels)
+        else:
+            vel = np.empty((n, len(self.velocity_channels), *self.folder.shape), dtype=np.float32)
+            vel[:1] = self.folder.read("geo", time0, 1, self.velocity_channels)
+            f = self._forecast_file()
+            lead = f.read(time0, self.n_lead)
+            idx = [f.channels.index(c) for c in self.velocity_channels]
+            lead = lead[:, idx]
+            if not np.all(np.isfinite(lead[:, :, self.folder.mask])):
+                raise DataContractError(f"{f.path}: NaN/inf over the ocean in the forecast started on {time0}")
+            lead[:, :, ~self.folder.mask] = 0.0
+            vel[1:] = lead
+        return {
+            "ssta": torch.from_numpy(np.ascontiguousarray(mhw[:, 0])),
+            "velocity": torch.from_numpy(vel),
+            "atmos": torch.from_numpy(np.ascontiguousarray(mhw[:, 1:])),
+            "mask": _mask_tensor(self.folder.mask),
+            "time0": torch.tensor(int(time0.astype("int64")), dtype=torch.int64),
+        }
