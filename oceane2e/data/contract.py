@@ -437,7 +437,11 @@ class YearFile:
             raise DataContractError(
                 f"{self.path}: {VARIABLE} has dims {self._var.dimensions}, expected (time, channel, lat, lon)"
             )
-        self.channels = self._read_channel_names()
+        try:
+            self.channels = self._read_channel_names()
+        except DataContractError:
+            self.close()
+            raise
         self.n_days = int(self._var.shape[0])
         shape = tuple(int(s) for s in self._var.shape[2:])
         if "lat" in self._ds.variables and "lon" in self._ds.variables:
@@ -481,12 +485,14 @@ class YearFile:
         elif "channel_names" in self._var.ncattrs():
             names = tuple(self._var.getncattr("channel_names").split(","))
         else:
+            # reference-release layout: the channels are in the contract's order, all of them
             default = KIND_CHANNELS[self.kind]
-            if n > len(default):
+            if n != len(default):
                 raise DataContractError(
-                    f"{self.path}: {n} channels but no channel names; expected at most {list(default)}"
+                    f"{self.path}: {n} channels but no channel names; a {self.kind} file without names "
+                    f"must hold exactly {list(default)} in this order (add a 'channel' coordinate otherwise)"
                 )
-            names = default[:n]
+            names = default
         if len(names) != n:
             raise DataContractError(f"{self.path}: {n} channels but {len(names)} channel names")
         return names
