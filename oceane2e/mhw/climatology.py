@@ -113,6 +113,7 @@ def compute_climatology(
     window_half_width: int = 5,
     smooth_width: int = 31,
     percentile: float = 90.0,
+    progress: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Hobday (2016) day-of-year climatology ``seas`` and threshold ``thresh``.
 
@@ -126,6 +127,7 @@ def compute_climatology(
         smooth_width: width in days of the circular running mean applied to both outputs
             (1 or 0: no smoothing).
         percentile: threshold percentile (90 for MHWs).
+        progress: show a progress bar over the 366 days of year.
     Returns:
         ``(seas, thresh)``, each (366, ...) float64 in the units of ``temp``; index 0 is 1 January
         and index 59 is 29 February.
@@ -162,7 +164,12 @@ def compute_climatology(
 
     seas = np.full((DAYS_IN_CLIM_YEAR, flat.shape[1]), np.nan)
     thresh = np.full_like(seas, np.nan)
-    for d in range(DAYS_IN_CLIM_YEAR):
+    days = range(DAYS_IN_CLIM_YEAR)
+    if progress:
+        from tqdm.auto import tqdm
+
+        days = tqdm(days, desc="climatology (days of year)", unit="doy")
+    for d in days:
         if d == FEB29_INDEX:
             continue
         centres = clim_start + np.flatnonzero(base_doy == d)

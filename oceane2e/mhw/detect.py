@@ -1,0 +1,177 @@
+"""Hobday et al. (2016) MHW event detection, vectorised over any number of grid cells.
+
+A day *exceeds* when ``temp > thresh`` (strictly). Runs of at least ``min_duration`` exceeding
+days are events; two events separated by at most ``max_gap`` non-exceeding days are joined into
+one (the gap days belong to the joined event). Missing temperatures count as ``seas`` (they do
+not exceed), as in the reference implementation. Runs are found for all cells at once from the
+sign changes of the exceedance along time; there is no Python loop over cells or events.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from oceane2e.mhw.categories import category_number, daily_category
+from oceane2e.mhw.climatology import check_daily_dates, compute_climatology, doy_index
+from oceane2e.mhw.events import EventSpans, event_metrics
+
+
+def find_events(
+    exceed: np.ndarray, *, min_duration: int = 5, max_gap: int = 2, join_across_gaps: bool = True
+) -> EventSpans:
+    """Events in a boolean exceedance array.
+
+    Args:
+        exceed: (T, N) bool, True where the threshold is exceeded (N cells, may be 1).
+        min_duration: shortest run of exceeding days that makes an event (days).
+        max_gap: longest gap (days) across which two events are joined.
+        join_across_gaps: join events across short gaps at all.
+    Returns:
+        :class:`EventSpans` (cell, start, inclusive end), sorted by cell then time.
+    """
+    exceed = np.asarray(exceed, dtype=bool)
+    if exceed.ndim != 2:
+        raise ValueError(f"exceed must be (T, N), got shape {exceed.shape}")
+    if min_duration < 1 or max_gap < 0:
+        raise ValueError(f"need min_duration >= 1 and max_gap >= 0, got {min_duration}, {max_gap}")
+    n_steps, n_cells = exceed.shape
+    padded = np.zeros((n_cells, n_steps + 2), dtype=np.int8)
+    padded[:, 1:-1] = exceed.T
+    change = np.diff(padded, axis=1)  # (N, T+1): +1 at a run's first day, -1 after its last
+    cell, start = np.nonzero(change == 1)  # row-major: by cell, then time
+    _, stop = np.nonzero(change == -1)
+    keep = stop - start >= min_duration
+    cell, start, end = cell[keep], start[keep], stop[keep] - 1
+    if join_across_gaps and cell.size > 1:
+        gap = start[1:] - end[:-1] - 1
+        new_event = np.concatenate([[True], (cell[1:] != cell[:-1]) | (gap > max_gap)])
+        first = np.flatnonzero(new_event)
+        last = np.append(first[1:] - 1, cell.size - 1)
+        cell, start, end = cell[first], start[first], end[last]
+    return EventSpans(cell=cell.astype(np.int64), start=start.astype(np.int64), end=end.astype(np.int64))
+
+
+def spans_to_flags(spans: EventSpans, n_steps: int, n_cells: int) -> np.ndarray:
+    """(T, N) bool, True on every day of every event (joined gap days included)."""
+    flags = np.zeros((n_steps, n_cells), dtype=bool)
+    if spans.n_events:
+        event_id, t_idx, _, _ = spans.event_days()
+        flags[t_idx, spans.cell[event_id]] = True
+    return flags
+
+
+def mhw_flags(exceed: np.ndarray, *, min_duration: int = 5, max_gap: int = 2) -> np.ndarray:
+    """Daily MHW flags from exceedance: (T, ...) bool in, (T, ...) bool out (same shape)."""
+    exceed = np.asarray(exceed, dtype=bool)
+    flat = exceed.reshape(exceed.shape[0], -1)
+    spans = find_events(flat, min_duration=min_duration, max_gap=max_gap)
+    return spans_to_flags(spans, *flat.shape).reshape(exceed.shape)
+
+
+@dataclass
+class MHWResult:
+    """Output of :func:`detect` for a series (grid shape ``()``) or a grid (grid shape (H, W), ...).
+
+    Attributes:
+        events: one row per event, reference column names (see ``events.EVENT_COLUMNS``), plus
+            ``cell`` (flat index into the grid dims, C order; 0 for a single series).
+        flags: (T, *grid) bool, True on MHW days.
+        category: (T, *grid) int8, 0 none, 1 Moderate, 2 Strong, 3 Severe, 4 Extreme.
+        seas, thresh: (366, *grid) day-of-year climatology and threshold (units of temp).
+        dates: (T,) datetime64[D].
+    """
+
+    events: pd.DataFrame
+    flags: np.ndarray
+    category: np.ndarray
+    seas: np.ndarray
+    thresh: np.ndarray
+    dates: np.ndarray
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        return tuple(self.flags.shape[1:])
+
+
+def detect(
+    temp: np.ndarray,
+    dates: np.ndarray,
+    *,
+    baseline: Sequence[int] | None = None,
+    clim: tuple[np.ndarray, np.ndarray] | None = None,
+    window_half_width: int = 5,
+    smooth_width: int = 31,
+    percentile: float = 90.0,
+    min_duration: int = 5,
+    max_gap: int = 2,
+    join_across_gaps: bool = True,
+    progress: bool = False,
+) -> MHWResult:
+    """Detect MHWs in a daily series or a grid of series (Hobday 2016, categories Hobday 2018).
+
+    Args:
+        temp: (T, ...) daily temperature (°C or K), any trailing grid dims; NaN = missing/land.
+        dates: (T,) consecutive days, datetime64.
+        baseline: (first_year, last_year) of the climatology; ``None``: the whole record.
+        clim: precomputed ``(seas, thresh)``, each (366, ...); if given, ``baseline`` and the
+            climatology options are ignored.
+        window_half_width, smooth_width, percentile: climatology options (see
+            :func:`oceane2e.mhw.climatology.compute_climatology`).
+        min_duration, max_gap, join_across_gaps: event rules (days).
+        progress: show a progress bar over the days of year while computing the climatology.
+    Returns:
+        :class:`MHWResult`.
+    """
+    temp = np.asarray(temp, dtype=np.float64)
+    if temp.ndim < 1:
+        raise ValueError("temp must have a time axis first: (T, ...)")
+    dates = check_daily_dates(dates, temp.shape[0])
+    if clim is None:
+        seas366, thresh366 = compute_climatology(
+            temp,
+            dates,
+            baseline=baseline,
+            window_half_width=window_half_width,
+            smooth_width=smooth_width,
+            percentile=percentile,
+            progress=progress,
+        )
+    else:
+        seas366, thresh366 = (np.asarray(a, dtype=np.float64) for a in clim)
+        for name, arr in (("seas", seas366), ("thresh", thresh366)):
+            if arr.shape != (366, *temp.shape[1:]):
+                raise ValueError(f"clim {name} has shape {arr.shape}, expected {(366, *temp.shape[1:])}")
+    n_steps, grid_shape = temp.shape[0], temp.shape[1:]
+    flat = temp.reshape(n_steps, -1)
+    seas_flat = seas366.reshape(366, -1)
+    thresh_flat = thresh366.reshape(366, -1)
+    doy = doy_index(dates)
+
+    seas_t = seas_flat[doy]  # (T, N)
+    thresh_t = thresh_flat[doy]
+    filled = np.where(np.isnan(flat), seas_t, flat)
+    with np.errstate(invalid="ignore"):
+        exceed = filled > thresh_t  # NaN (land) never exceeds
+    spans = find_events(exceed, min_duration=min_duration, max_gap=max_gap, join_across_gaps=join_across_gaps)
+
+    events = event_metrics(filled, seas_t, thresh_t, dates, spans)
+    flags = np.zeros(flat.shape, dtype=bool)
+    category = np.zeros(flat.shape, dtype=np.int8)
+    if spans.n_events:
+        event_id, t_idx, _, _ = spans.event_days()
+        cells = spans.cell[event_id]
+        flags[t_idx, cells] = True
+        number = category_number(filled[t_idx, cells], seas_t[t_idx, cells], thresh_t[t_idx, cells])
+        category[t_idx, cells] = daily_category(number, np.ones_like(number, dtype=bool))
+    return MHWResult(
+        events=events,
+        flags=flags.reshape(n_steps, *grid_shape),
+        category=category.reshape(n_steps, *grid_shape),
+        seas=seas366,
+        thresh=thresh366,
+        dates=dates,
+    )
