@@ -28,7 +28,8 @@ class Normalizer(nn.Module):
         channels: the ordered channel names; channel ``i`` of a tensor given to
             :meth:`normalize` is ``channels[i]``.
 
-    Buffers ``mean`` and ``std`` have shape ``(len(channels),)`` and are saved in ``state_dict``.
+    Buffers ``mean`` and ``std`` (float64, cast to the input's dtype on use) have shape
+    ``(len(channels),)`` and are saved in ``state_dict``.
     """
 
     def __init__(self, stats: NormStats, channels: Sequence[str]) -> None:
@@ -57,8 +58,8 @@ class Normalizer(nn.Module):
             means.append(mean)
             stds.append(std)
         self.channels: tuple[str, ...] = channels
-        self.register_buffer("mean", torch.tensor(means, dtype=torch.float32))
-        self.register_buffer("std", torch.tensor(stds, dtype=torch.float32))
+        self.register_buffer("mean", torch.tensor(means, dtype=torch.float64))
+        self.register_buffer("std", torch.tensor(stds, dtype=torch.float64))
 
     def extra_repr(self) -> str:
         return f"channels={self.channels}"
