@@ -5,7 +5,8 @@ Configs select a network by name with typed sizes: a ``model:`` section validate
 :data:`ModelConfig` (``name: MultiConv | SimVP | ConvLSTM`` plus that model's sizes; unknown keys
 fail), built with :func:`build_model_from_config` together with what comes from the data (channel
 names, normalisation statistics, numbers of days). :func:`build_model` does the same from keyword
-arguments.
+arguments. The hybrid (``name: Oceane2e``, in ``hybrid.py``) is reachable through the same two
+functions; it is imported only when asked for.
 """
 
 from __future__ import annotations
@@ -76,21 +77,36 @@ MODEL_CONFIGS: dict[str, type[StrictModel]] = {
 _MODEL_CLASSES: dict[str, type[nn.Module]] = {"MultiConv": MultiConv, "SimVP": SimVP, "ConvLSTM": ConvLSTM}
 
 
+HYBRID_NAME = "Oceane2e"
+
+
+def _hybrid():  # noqa: ANN202
+    """The hybrid's (config class, model class), imported on demand (hybrid.py needs the physics)."""
+    from model_baselines import hybrid
+
+    return hybrid.HybridConfig, hybrid.Oceane2e
+
+
 def _config_class(name: str) -> type[StrictModel]:
+    if name == HYBRID_NAME:
+        return _hybrid()[0]
     if name not in MODEL_CONFIGS:
-        raise ValueError(f"unknown model {name!r}; choose one of {sorted(MODEL_CONFIGS)}")
+        raise ValueError(f"unknown model {name!r}; choose one of {sorted([*MODEL_CONFIGS, HYBRID_NAME])}")
     return MODEL_CONFIGS[name]
 
 
 def parse_model_config(data: str | dict[str, Any], source: str = "model") -> StrictModel:
     """Validate a ``model:`` section: a name (default sizes) or ``{name: ..., <sizes>}``.
 
+    Names: ``MultiConv``, ``SimVP``, ``ConvLSTM`` and ``Oceane2e`` (the hybrid's ``HybridConfig``).
     Raises :class:`oceane2e.config.ConfigError` naming the bad key, ``ValueError`` for an unknown name.
     """
     if isinstance(data, str):
         data = {"name": data}
     if not isinstance(data, dict) or "name" not in data:
-        raise ValueError(f"{source}: give the model as a name or a mapping with 'name' ({sorted(MODEL_CONFIGS)})")
+        raise ValueError(
+            f"{source}: give the model as a name or a mapping with 'name' ({sorted([*MODEL_CONFIGS, HYBRID_NAME])})"
+        )
     return validate_config(_config_class(str(data["name"])), data, source=source)
 
 
@@ -98,19 +114,23 @@ def build_model_from_config(config: StrictModel, **data_kwargs: Any) -> nn.Modul
     """Build the network of a validated model config.
 
     ``data_kwargs`` are what the data decides: for MultiConv ``channels``, ``n_in``, ``n_out``; for
-    SimVP and ConvLSTM ``norm_stats`` and optionally ``velocity_channels``, ``atmos_channels``.
+    SimVP and ConvLSTM ``norm_stats`` and optionally ``velocity_channels``, ``atmos_channels``; for
+    the hybrid (``Oceane2e``) also ``lat``, ``lon`` and ``mask`` (it takes the whole config).
     """
+    name = config.name  # type: ignore[attr-defined]
+    if name == HYBRID_NAME:
+        return _hybrid()[1](config=config, **data_kwargs)
     sizes = config.model_dump(exclude={"name"})
     overlap = sorted(set(sizes) & set(data_kwargs))
     if overlap:
         raise ValueError(f"build_model: {overlap} are config sizes; set them in the config, not as data arguments")
-    return _MODEL_CLASSES[config.name](**data_kwargs, **sizes)  # type: ignore[attr-defined]
+    return _MODEL_CLASSES[name](**data_kwargs, **sizes)
 
 
 def build_model(name: str, **kwargs: Any) -> nn.Module:
-    """Build model ``name`` from keyword arguments: its config sizes (validated) plus data arguments."""
+    """Build model ``name`` from keyword arguments: its config fields (validated) plus data arguments."""
     cls = _config_class(name)
-    sizes = {k: v for k, v in kwargs.items() if k in cls.model_fields and k != "name"}
-    data = {k: v for k, v in kwargs.items() if k not in sizes}
-    config = validate_config(cls, {"name": name, **sizes}, source=f"build_model({name!r})")
+    fields = {k: v for k, v in kwargs.items() if k in cls.model_fields and k != "name"}
+    data = {k: v for k, v in kwargs.items() if k not in fields}
+    config = validate_config(cls, {"name": name, **fields}, source=f"build_model({name!r})")
     return build_model_from_config(config, **data)

@@ -222,6 +222,7 @@ def test_configs_select_models_and_reject_unknown_keys() -> None:
         parse_model_config({"name": "SimVP", "hid_s": 8})
     with pytest.raises(ConfigError, match="hidden"):
         parse_model_config({"name": "ConvLSTM", "hidden": "32,32"})
+    assert parse_model_config("Oceane2e").name == "Oceane2e"  # the hybrid, imported on demand
     with pytest.raises(ValueError, match="unknown model 'UNet'"):
         build_model("UNet")
     with pytest.raises(ConfigError, match="N_T"):
