@@ -1,0 +1,286 @@
+"""``oceane2e detect``: Hobday MHW detection on a ``date,temp`` CSV series or an SST NetCDF grid.
+
+Outputs an events CSV (one row per event, column names of the reference implementations
+marineHeatWaves / heatwaveR; grids add ``lat`` and ``lon``) and, for grids, a NetCDF file with the
+daily MHW flags and categories plus the day-of-year climatology ``seas`` and ``thresh``.
+
+Examples::
+
+    oceane2e detect sst_WA.csv --baseline 1983 2012 -o wa_events.csv
+    oceane2e detect oisst.nc --var sst --baseline 1983 2012 -o events.csv --netcdf mhw.nc
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from oceane2e.mhw.categories import CATEGORY_NAMES
+from oceane2e.mhw.detect import MHWResult, detect
+
+LAT_NAMES = ("lat", "latitude", "y", "nav_lat")
+LON_NAMES = ("lon", "longitude", "x", "nav_lon")
+
+
+class InputError(ValueError):
+    """The input file cannot be used; the message names the file and the fix."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="oceane2e detect",
+        description="Detect marine heatwaves (Hobday et al. 2016; categories Hobday et al. 2018).",
+    )
+    p.add_argument("input", type=Path, help="a 'date,temp' CSV series or an SST NetCDF grid (time, lat, lon)")
+    p.add_argument("--var", default="sst", help="NetCDF variable holding the temperature (default: sst)")
+    p.add_argument(
+        "--baseline",
+        nargs=2,
+        type=int,
+        metavar=("FIRST", "LAST"),
+        default=None,
+        help="climatology baseline years, inclusive (default: the whole record)",
+    )
+    p.add_argument("--min-duration", type=int, default=5, help="shortest event in days (default 5)")
+    p.add_argument("--max-gap", type=int, default=2, help="longest gap joined, in days (default 2)")
+    p.add_argument("--no-join", action="store_true", help="do not join events across short gaps")
+    p.add_argument(
+        "--window", type=int, default=5, help="half-width of the climatology window, days (default 5)"
+    )
+    p.add_argument(
+        "--smooth", type=int, default=31, help="width of the threshold smoothing, days; 1 = none (default 31)"
+    )
+    p.add_argument("--pctile", type=float, default=90.0, help="threshold percentile (default 90)")
+    p.add_argument(
+        "-o", "--output", type=Path, default=None, help="events CSV (default: <input stem>_mhw_events.csv)"
+    )
+    p.add_argument(
+        "--netcdf",
+        type=Path,
+        default=None,
+        help="grids only: NetCDF of daily flags/categories and seas/thresh (default: <input stem>_mhw.nc)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    return p
+
+
+# --------------------------------------------------------------------------------------------
+# reading
+
+
+def _complete_days(dates: np.ndarray, values: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """Sort by date, reject duplicates and insert missing days as NaN -> (dates, values, n_inserted)."""
+    order = np.argsort(dates, kind="stable")
+    dates, values = dates[order], values[order]
+    if dates.size and np.any(np.diff(dates).astype(np.int64) == 0):
+        dup = dates[1:][np.diff(dates).astype(np.int64) == 0][0]
+        raise InputError(f"{path}: date {dup} appears more than once; keep one value per day")
+    full = np.arange(dates[0], dates[-1] + 1, dtype="datetime64[D]")
+    if full.size == dates.size:
+        return dates, values, 0
+    out = np.full((full.size, *values.shape[1:]), np.nan)
+    out[(dates - full[0]).astype(np.int64)] = values
+    return full, out, int(full.size - dates.size)
+
+
+def read_csv_series(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
+    """``date,temp`` CSV -> (dates (T,) datetime64[D], temp (T,) float64, missing days inserted)."""
+    try:
+        df = pd.read_csv(path)
+    except Exception as err:  # noqa: BLE001 - any parse failure is a bad file
+        raise InputError(f"{path}: cannot read as CSV ({err})") from err
+    cols = {c.strip().lower(): c for c in df.columns}
+    date_col = cols.get("date") or cols.get("t") or cols.get("time")
+    temp_col = cols.get("temp") or cols.get("sst") or cols.get("temperature")
+    if date_col is None or temp_col is None:
+        raise InputError(f"{path}: needs columns 'date' and 'temp' (found {list(df.columns)}); rename them")
+    try:
+        dates = np.asarray(pd.to_datetime(df[date_col]).to_numpy(), dtype="datetime64[D]")
+    except Exception as err:  # noqa: BLE001
+        raise InputError(f"{path}: column {date_col!r} is not a date (YYYY-MM-DD) column ({err})") from err
+    temp = pd.to_numeric(df[temp_col], errors="coerce").to_numpy(dtype=np.float64)
+    if dates.size < 366:
+        raise InputError(
+            f"{path}: only {dates.size} days; MHW detection needs at least one year of daily data"
+        )
+    return _complete_days(dates, temp, path)
+
+
+def _find_coord(ds, names: Sequence[str], path: Path, what: str) -> str:
+    for name in ds.variables:
+        if str(name).lower() in names:
+            return str(name)
+    raise InputError(f"{path}: no {what} coordinate (looked for {list(names)}); name it 'lat'/'lon'")
+
+
+def read_netcdf_grid(path: Path, var: str):
+    """SST NetCDF -> (dates (T,), temp (T, H, W) float64, lat (H,), lon (W,), missing days inserted)."""
+    import xarray as xr
+
+    try:
+        ds = xr.open_dataset(path)
+    except Exception as err:  # noqa: BLE001
+        raise InputError(f"{path}: cannot open as NetCDF ({err})") from err
+    with ds:
+        if var not in ds.data_vars:
+            raise InputError(f"{path}: no variable {var!r}; pass --var with one of {list(ds.data_vars)}")
+        da = ds[var]
+        time_dims = [d for d in da.dims if np.issubdtype(ds[d].dtype, np.datetime64)] if da.dims else []
+        if not time_dims:
+            raise InputError(
+                f"{path}: variable {var!r} has no decodable time dimension (CF 'days since ...')"
+            )
+        lat_name = _find_coord(ds, LAT_NAMES, path, "latitude")
+        lon_name = _find_coord(ds, LON_NAMES, path, "longitude")
+        extra = [d for d in da.dims if d not in (time_dims[0], lat_name, lon_name)]
+        for d in extra:
+            if da.sizes[d] != 1:
+                raise InputError(
+                    f"{path}: {var!r} has an extra dimension {d!r} of size {da.sizes[d]}; select one level"
+                )
+        da = da.squeeze(extra).transpose(time_dims[0], lat_name, lon_name)
+        dates = np.asarray(da[time_dims[0]].values, dtype="datetime64[D]")
+        temp = np.asarray(da.values, dtype=np.float64)
+        lat = np.asarray(ds[lat_name].values, dtype=np.float64)
+        lon = np.asarray(ds[lon_name].values, dtype=np.float64)
+    if lat.ndim != 1 or lon.ndim != 1:
+        raise InputError(f"{path}: lat/lon must be 1-D coordinates (regular grid)")
+    dates, temp, n_inserted = _complete_days(dates, temp, path)
+    return dates, temp, lat, lon, n_inserted
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+
+def events_table(
+    result: MHWResult, lat: np.ndarray | None = None, lon: np.ndarray | None = None
+) -> pd.DataFrame:
+    """Events in the reference layout; for grids ``lat``/``lon`` columns first (cell centres)."""
+    events = result.events.copy()
+    for col in ("date_start", "date_end", "date_peak"):
+        events[col] = pd.to_datetime(events[col]).dt.strftime("%Y-%m-%d")
+    cell = events.pop("cell").to_numpy()
+    if lat is not None and lon is not None:
+        iy, ix = np.unravel_index(cell, (lat.size, lon.size))
+        events.insert(0, "lon", lon[ix])
+        events.insert(0, "lat", lat[iy])
+    return events
+
+
+def write_grid_netcdf(path: Path, result: MHWResult, lat: np.ndarray, lon: np.ndarray, attrs: dict) -> Path:
+    """NetCDF with daily ``mhw`` flags and ``category`` (time, lat, lon) and ``seas``/``thresh`` (doy, lat, lon)."""
+    import xarray as xr
+
+    ds = xr.Dataset(
+        {
+            "mhw": (("time", "lat", "lon"), result.flags.astype(np.int8)),
+            "category": (("time", "lat", "lon"), result.category),
+            "seas": (("doy", "lat", "lon"), result.seas.astype(np.float32)),
+            "thresh": (("doy", "lat", "lon"), result.thresh.astype(np.float32)),
+        },
+        coords={
+            "time": result.dates.astype("datetime64[ns]"),
+            "doy": np.arange(1, 367, dtype=np.int16),
+            "lat": lat,
+            "lon": lon,
+        },
+        attrs=attrs,
+    )
+    ds["mhw"].attrs = {"long_name": "marine heatwave day (Hobday et al. 2016)", "flag_values": [0, 1]}
+    ds["category"].attrs = {
+        "long_name": "marine heatwave category (Hobday et al. 2018)",
+        "flag_values": [0, 1, 2, 3, 4],
+        "flag_meanings": "none " + " ".join(n.lower() for n in CATEGORY_NAMES),
+    }
+    ds["seas"].attrs = {"long_name": "seasonal climatology", "units": attrs.get("units", "")}
+    ds["thresh"].attrs = {
+        "long_name": f"{attrs['percentile']:g}th percentile threshold",
+        "units": attrs.get("units", ""),
+    }
+    ds["doy"].attrs = {"long_name": "day of year (366-day calendar; 60 is 29 February)"}
+    ds["lat"].attrs = {"units": "degrees_north", "standard_name": "latitude"}
+    ds["lon"].attrs = {"units": "degrees_east", "standard_name": "longitude"}
+    encoding = {name: {"zlib": True, "complevel": 1} for name in ("mhw", "category", "seas", "thresh")}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    ds.to_netcdf(tmp, encoding=encoding)
+    tmp.replace(path)
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace) -> dict[str, Path]:
+    """Detect MHWs as the parsed ``args`` say; returns the written paths by kind."""
+    path: Path = args.input
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    is_csv = path.suffix.lower() in (".csv", ".txt")
+    t0 = time.perf_counter()
+    if is_csv:
+        dates, temp, n_inserted = read_csv_series(path)
+        lat = lon = None
+    else:
+        dates, temp, lat, lon, n_inserted = read_netcdf_grid(path, args.var)
+    if n_inserted:
+        print(f"{path}: {n_inserted} missing days inserted as NaN", file=sys.stderr)
+    baseline = tuple(args.baseline) if args.baseline else None
+    result = detect(
+        temp,
+        dates,
+        baseline=baseline,
+        window_half_width=args.window,
+        smooth_width=args.smooth,
+        percentile=args.pctile,
+        min_duration=args.min_duration,
+        max_gap=args.max_gap,
+        join_across_gaps=not args.no_join,
+        progress=not args.no_progress,
+    )
+    out = args.output or Path(f"{path.stem}_mhw_events.csv")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    events_table(result, lat, lon).to_csv(out, index=False)
+    written = {"events": out}
+    if not is_csv:
+        nc_out = args.netcdf or Path(f"{path.stem}_mhw.nc")
+        attrs = {
+            "title": "Marine heatwaves (Hobday et al. 2016, 2018) detected by oceane2e detect",
+            "source_file": str(path),
+            "variable": args.var,
+            "baseline": f"{baseline[0]}-{baseline[1]}" if baseline else "whole record",
+            "window_half_width": args.window,
+            "smooth_width": args.smooth,
+            "percentile": float(args.pctile),
+            "min_duration": args.min_duration,
+            "max_gap": args.max_gap,
+            "join_across_gaps": int(not args.no_join),
+        }
+        written["netcdf"] = write_grid_netcdf(nc_out, result, lat, lon, attrs)
+    n_cells = int(np.prod(result.grid_shape)) if result.grid_shape else 1
+    print(
+        f"{len(result.events)} events in {n_cells} cell(s) over {dates.size} days "
+        f"({time.perf_counter() - t0:.2f} s); wrote " + ", ".join(str(p) for p in written.values())
+    )
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        run(args)
+    except (InputError, ValueError) as err:
+        print(f"oceane2e detect: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
