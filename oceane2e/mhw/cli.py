@@ -174,6 +174,28 @@ def events_table(
     return events
 
 
+def write_events_csv(path: Path, events: pd.DataFrame) -> Path:
+    """Write the events table as CSV, floats at full (round-trip) precision, NaN as empty.
+
+    About twice as fast as ``DataFrame.to_csv`` for the tens of thousands of events of a grid.
+    """
+    columns = []
+    for name in events.columns:
+        values = events[name].to_numpy()
+        if np.issubdtype(values.dtype, np.floating):
+            text = ["" if v != v else repr(v) for v in values.tolist()]
+        else:
+            text = [str(v) for v in values.tolist()]
+        columns.append(text)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(",".join(events.columns) + "\n")
+        fh.writelines(",".join(row) + "\n" for row in zip(*columns, strict=True))
+    tmp.replace(path)
+    return path
+
+
 def write_grid_netcdf(path: Path, result: MHWResult, lat: np.ndarray, lon: np.ndarray, attrs: dict) -> Path:
     """NetCDF with daily ``mhw`` flags and ``category`` (time, lat, lon) and ``seas``/``thresh`` (doy, lat, lon)."""
     import xarray as xr
@@ -246,8 +268,7 @@ def run(args: argparse.Namespace) -> dict[str, Path]:
         progress=not args.no_progress,
     )
     out = args.output or Path(f"{path.stem}_mhw_events.csv")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    events_table(result, lat, lon).to_csv(out, index=False)
+    write_events_csv(out, events_table(result, lat, lon))
     written = {"events": out}
     if not is_csv:
         nc_out = args.netcdf or Path(f"{path.stem}_mhw.nc")

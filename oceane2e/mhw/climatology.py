@@ -80,29 +80,24 @@ def _lerp(lower: np.ndarray, upper: np.ndarray, frac: np.ndarray) -> np.ndarray:
     return np.where(frac >= 0.5, upper - diff * (1.0 - frac), lower + diff * frac)
 
 
-def nan_percentile_axis0(pool: np.ndarray, percentile: float) -> np.ndarray:
-    """``np.nanpercentile(pool, percentile, axis=0)`` (linear method) without a loop over columns.
+def _pool_mean_and_percentile(pool: np.ndarray, percentile: float) -> tuple[np.ndarray, np.ndarray]:
+    """NaN-ignoring mean and percentile of each row of ``pool`` (N, n) -> two (N,) arrays.
 
-    Args:
-        pool: (n, M) samples in the columns; NaN are ignored, an all-NaN column gives NaN.
-    Returns:
-        (M,) percentiles.
+    Same as ``np.nanmean`` and ``np.nanpercentile(..., method="linear")`` along axis 1, without a
+    loop over rows: the rows are sorted in place (NaN last) and the order statistics picked by the
+    number of valid values of each row. An all-NaN row gives NaN.
     """
-    q = percentile / 100.0
-    n_valid = np.count_nonzero(~np.isnan(pool), axis=0)
-    out = np.full(pool.shape[1], np.nan)
-    full = n_valid == pool.shape[0]
-    if full.any():  # fast path: no NaN, constant rank -> partition
-        out[full] = np.percentile(pool[:, full], percentile, axis=0)
-    partial = ~full & (n_valid > 0)
-    if partial.any():
-        ordered = np.sort(pool[:, partial], axis=0)  # NaN sort last
-        rank = (n_valid[partial] - 1) * q
-        lo = np.floor(rank).astype(np.int64)
-        hi = np.minimum(lo + 1, n_valid[partial] - 1)
-        cols = np.arange(ordered.shape[1])
-        out[partial] = _lerp(ordered[lo, cols], ordered[hi, cols], rank - lo)
-    return out
+    n_valid = pool.shape[1] - np.count_nonzero(np.isnan(pool), axis=1)
+    has_data = n_valid > 0
+    safe_n = np.maximum(n_valid, 1)
+    mean = np.where(has_data, np.nansum(pool, axis=1) / safe_n, np.nan)
+    pool.sort(axis=1)
+    rank = (safe_n - 1) * (percentile / 100.0)
+    lo = np.floor(rank).astype(np.int64)
+    hi = np.minimum(lo + 1, safe_n - 1)
+    rows = np.arange(pool.shape[0])
+    value = _lerp(pool[rows, lo], pool[rows, hi], rank - lo)
+    return mean, np.where(has_data, value, np.nan)
 
 
 def compute_climatology(
@@ -160,7 +155,7 @@ def compute_climatology(
 
     doy = doy_index(dates)
     base_doy = doy[clim_start : clim_end + 1]
-    offsets = np.arange(-window_half_width, window_half_width + 1)
+    cells_by_time = np.ascontiguousarray(flat.T)  # (N, T): each window is a contiguous slice
 
     seas = np.full((DAYS_IN_CLIM_YEAR, flat.shape[1]), np.nan)
     thresh = np.full_like(seas, np.nan)
@@ -175,13 +170,14 @@ def compute_climatology(
         centres = clim_start + np.flatnonzero(base_doy == d)
         if centres.size == 0:
             continue
-        idx = (centres[:, None] + offsets[None, :]).ravel()
-        idx = idx[(idx >= 0) & (idx < n_steps)]
-        pool = flat[idx]
-        n_valid = np.count_nonzero(~np.isnan(pool), axis=0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            seas[d] = np.where(n_valid > 0, np.nansum(pool, axis=0) / n_valid, np.nan)
-        thresh[d] = nan_percentile_axis0(pool, percentile)
+        pool = np.concatenate(
+            [
+                cells_by_time[:, max(c - window_half_width, 0) : min(c + window_half_width + 1, n_steps)]
+                for c in centres
+            ],
+            axis=1,
+        )  # (N, n_pool)
+        seas[d], thresh[d] = _pool_mean_and_percentile(pool, percentile)
     seas[FEB29_INDEX] = 0.5 * (seas[FEB29_INDEX - 1] + seas[FEB29_INDEX + 1])
     thresh[FEB29_INDEX] = 0.5 * (thresh[FEB29_INDEX - 1] + thresh[FEB29_INDEX + 1])
 
