@@ -114,28 +114,29 @@ class KernelOptions:
 
 
 # ---------------------------------------------------------------------------------------------
-# limiters: slope from the backward difference a and the forward difference b (same shape)
+# limiters: cell slope from the backward difference a and the forward difference b (same shape),
+# with their absolute values precomputed once per face array
 
 
-def _van_leer(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+def _van_leer(a: torch.Tensor, b: torch.Tensor, abs_a: torch.Tensor, abs_b: torch.Tensor) -> torch.Tensor:
     """Harmonic-mean slope 2ab/(a+b) when a, b share a sign, else 0 (smooth, NaN-free gradient)."""
-    abs_a, abs_b = a.abs(), b.abs()
     num = torch.addcmul(a * abs_b, abs_a, b)
     # num is exactly 0 (with a zero derivative) wherever the denominator is 0
     return num / (abs_a + abs_b).clamp_min(torch.finfo(a.dtype).tiny)
 
 
-def _minmod(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    return 0.5 * (torch.sign(a) + torch.sign(b)) * torch.minimum(a.abs(), b.abs())
+def _minmod(a: torch.Tensor, b: torch.Tensor, abs_a: torch.Tensor, abs_b: torch.Tensor) -> torch.Tensor:
+    return 0.5 * (torch.sign(a) + torch.sign(b)) * torch.minimum(abs_a, abs_b)
 
 
-def _superbee(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    abs_a, abs_b = a.abs(), b.abs()
+def _superbee(a: torch.Tensor, b: torch.Tensor, abs_a: torch.Tensor, abs_b: torch.Tensor) -> torch.Tensor:
     big = torch.maximum(torch.minimum(2 * abs_a, abs_b), torch.minimum(abs_a, 2 * abs_b))
     return 0.5 * (torch.sign(a) + torch.sign(b)) * big
 
 
-LIMITERS: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
+LimiterFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+LIMITERS: dict[str, LimiterFn] = {
     "van_leer": _van_leer,
     "minmod": _minmod,
     "superbee": _superbee,
@@ -248,7 +249,7 @@ def _interior_fluxes(
     a_plus: torch.Tensor,
     a_minus: torch.Tensor,
     k_diff: torch.Tensor | None,
-    limiter: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    limiter: LimiterFn,
 ) -> torch.Tensor:
     """MUSCL upwind (+ diffusive) fluxes through the interior faces along ``dim`` (-1 or -2).
 
@@ -258,7 +259,8 @@ def _interior_fluxes(
     n = c.shape[dim]
     first, last = c.narrow(dim, 0, 1), c.narrow(dim, n - 1, 1)
     d = torch.diff(c, dim=dim, prepend=first, append=last) * open_faces  # (n+1) face differences
-    slope = limiter(d.narrow(dim, 0, n), d.narrow(dim, 1, n))  # (n) limited cell slopes
+    abs_d = d.abs()
+    slope = limiter(d.narrow(dim, 0, n), d.narrow(dim, 1, n), abs_d.narrow(dim, 0, n), abs_d.narrow(dim, 1, n))
     high = torch.add(c, slope, alpha=0.5).narrow(dim, 0, n - 1)  # value at the high-index face of cells 0..n-2
     low = torch.add(c, slope, alpha=-0.5).narrow(dim, 1, n - 1)  # value at the low-index face of cells 1..n-1
     flux = torch.addcmul(a_plus * high, a_minus, low)
@@ -275,11 +277,17 @@ def _convergence(flux_x: torch.Tensor, flux_y: torch.Tensor) -> torch.Tensor:
     return (fx[..., :-1] - fx[..., 1:]) + (fy[..., :-1, :] - fy[..., 1:, :])
 
 
-def _tendency(c: torch.Tensor, op: _Operator, limiter: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """dC/dt (B, H, W) in K s⁻¹ for land-zeroed ``c`` (B, H, W) in K."""
+def _euler_step(
+    c: torch.Tensor, op: _Operator, limiter: LimiterFn, one_plus_h_lin: torch.Tensor, h_inv_area: torch.Tensor
+) -> torch.Tensor:
+    """One forward-Euler step ``c + h·dC/dt`` (B, H, W) in K for land-zeroed ``c``.
+
+    ``one_plus_h_lin`` = 1 + h·lin (B, H, W) and ``h_inv_area`` = h / area (H, W) fold the step ``h``
+    into the coefficients, so the update is two tensor passes.
+    """
     flux_x = _interior_fluxes(c, -1, op.open_x, op.ap_x, op.am_x, op.kx, limiter)
     flux_y = _interior_fluxes(c, -2, op.open_y, op.ap_y, op.am_y, op.ky, limiter)
-    return torch.addcmul(_convergence(flux_x, flux_y) * op.inv_area, op.lin, c)
+    return torch.addcmul(c * one_plus_h_lin, _convergence(flux_x, flux_y), h_inv_area)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -344,8 +352,11 @@ def advect(
     zero = torch.zeros((), dtype=c.dtype, device=c.device)
     state = torch.where(op.ocean, c, zero)
 
+    one_plus_h_lin = 1.0 + h * op.lin
+    h_inv_area = h * op.inv_area
+
     def euler(x: torch.Tensor) -> torch.Tensor:
-        return torch.add(x, _tendency(x, op, limiter), alpha=h)
+        return _euler_step(x, op, limiter, one_plus_h_lin, h_inv_area)
 
     def substep(x: torch.Tensor) -> torch.Tensor:
         if options.time_stepper == "ssp_rk2":  # Heun: x + ½(E(E(x)) − x)

@@ -6,7 +6,9 @@ Per fixed sub-step of ``substep_s`` seconds (48 × 1800 s make one day):
    cells read as 0 (the reference release fills land NaN with 0);
 2. forward Euler on the advective form ``C ← C − dt (u ∂C/∂x + v ∂C/∂y)``, tendency masked to ocean;
 3. a 3×3 ``[1 2 1]ᵀ[1 2 1] / 16`` smoothing filter (zero padding at region edges, land as 0),
-   then masked to ocean.
+   then masked to ocean. The reference release applies it with ``F.conv2d``; here it is applied as
+   two separable 1-2-1 passes (the same numbers to round-off, 2–4× faster on CPU), so that timing
+   comparisons are against an efficient implementation of the scheme, not a slow one.
 
 This is the published behaviour, including its weaknesses (stable only to Courant ~0.7 per step,
 strong implicit diffusion from the filter, coastal cells relaxed towards the 0 of land). The only
@@ -62,10 +64,22 @@ def reference_advect(
     # per-cell coefficients −h·u/dx and −h·v/dy, masked to ocean once
     ax = torch.where(ocean, u, zero) * (-h * grid.x_sign / grid.dx)
     ay = torch.where(ocean, v, zero) * (-h * grid.y_sign / grid.dy)
-    kernel = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], dtype=c.dtype, device=c.device) / 16.0
-    kernel = kernel.view(1, 1, 3, 3)
+    mask16 = maskf / 16.0
     state = torch.where(ocean, c, zero)
     for _ in range(n_sub):
         state = state + ax * _centred_diff(state, -1) + ay * _centred_diff(state, -2)
-        state = F.conv2d(state.unsqueeze(1), kernel, padding=1).squeeze(1) * maskf
+        state = _filter_121(state) * mask16
     return torch.where(ocean, state, c)
+
+
+def _filter_121(c: torch.Tensor) -> torch.Tensor:
+    """16 × the 3×3 [1 2 1]ᵀ[1 2 1] filter of (B, H, W) with zero padding, as two separable passes."""
+    p = F.pad(c, (1, 1, 1, 1))
+    rows = torch.add(p[..., :, :-2] + p[..., :, 2:], p[..., :, 1:-1], alpha=2.0)
+    return torch.add(rows[..., :-2, :] + rows[..., 2:, :], rows[..., 1:-1, :], alpha=2.0)
+
+
+def filter_121_conv2d(c: torch.Tensor) -> torch.Tensor:
+    """The same filter (divided by 16) as the reference release applies it, with ``F.conv2d``."""
+    kernel = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], dtype=c.dtype, device=c.device) / 16.0
+    return F.conv2d(c.unsqueeze(1), kernel.view(1, 1, 3, 3), padding=1).squeeze(1)
