@@ -1,0 +1,360 @@
+"""Stage 1: the velocity model M_θ (MultiConv) — config, training, autoregressive inference, scores.
+
+    train(cfg)  : fit M_θ on the geostrophic velocity of the training years (``geo_YYYY.nc``) with a
+                  next-day and, by config, multi-day autoregressive masked MSE in normalised units;
+                  the best checkpoint is chosen on the validation years.
+    infer(cfg)  : roll M_θ from every start date of the inference splits (default: test years) to
+                  ``inference.lead_days`` leads; N processes split the dates and write ONE file
+                  (``data/GS/MultiConv_data.nc``), identical to a one-process run.
+    score_velocity_forecast(...) : RMSE per lead (ocean, cos-latitude weighted) of M_θ and of
+                  persistence of the last observed day.
+
+The entry points ``train_vel.py`` and ``inference_vel.py`` only parse arguments and call these.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import torch
+from pydantic import Field, model_validator
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint as grad_checkpoint_fn
+from tqdm.auto import tqdm
+
+from model_baselines import MultiConvConfig, Normalizer, build_model_from_config
+from oceane2e.config import ConfigError, StrictModel, load_config, validate_config
+from oceane2e.data.config import DataConfig
+from oceane2e.engine.config import TrainConfig
+from oceane2e.engine.distributed import DistInfo, barrier, current_dist_info
+from oceane2e.engine.trainer import StepContext, StepOutput, Trainer, TrainResult
+
+VELOCITY_CHANNELS: tuple[str, ...] = ("u_g", "v_g")
+
+
+# ------------------------------------------------------------------------------------------ config
+class WindowConfig(StrictModel):
+    """Training windows of stage 1."""
+
+    n_in: int = Field(4, ge=1, description="observed input days (ending on the start date)")
+    n_out: int = Field(1, ge=1, description="days M_θ predicts per call")
+    rollout_weights: list[float] | None = Field(
+        None, description="loss weight of each autoregressive call (>= train's longest rollout); default equal")
+
+    @model_validator(mode="after")
+    def _weights(self) -> WindowConfig:
+        if self.rollout_weights is not None and (min(self.rollout_weights) < 0 or sum(self.rollout_weights) <= 0):
+            raise ValueError("rollout_weights must be >= 0 with a positive sum")
+        return self
+
+
+class InferenceConfig(StrictModel):
+    """Autoregressive forecasts written to ``MultiConv_data.nc``."""
+
+    lead_days: int = Field(40, ge=1, description="forecast leads 1..lead_days (days)")
+    stride: int = Field(1, ge=1, description="days between start dates")
+    splits: list[Literal["train", "val", "test"]] = Field(
+        ["test"], min_length=1, description="whose start dates to forecast (stage 2 may need train/val too)")
+    output: Path = Field(Path("data/GS/MultiConv_data.nc"), description="output NetCDF file")
+    checkpoint: Path | None = Field(None, description="weights to use (default: the best checkpoint of train)")
+    batch_size: int = Field(8, ge=1, description="start dates per forward pass (per process)")
+
+
+class Stage1Config(StrictModel):
+    """``configs/config_vel.yaml``: data + model sizes + training + windows + inference."""
+
+    data: DataConfig
+    model: MultiConvConfig = Field(default_factory=MultiConvConfig, description="MultiConv sizes")
+    train: TrainConfig
+    window: WindowConfig = Field(default_factory=WindowConfig)
+    inference: InferenceConfig = Field(default_factory=InferenceConfig)
+
+    @model_validator(mode="after")
+    def _cross(self) -> Stage1Config:
+        w = self.window.rollout_weights
+        if w is not None and len(w) < self.train.max_rollout_length:
+            raise ValueError(
+                f"window.rollout_weights has {len(w)} entries but train.rollout_schedule reaches "
+                f"{self.train.max_rollout_length} calls; give one weight per call")
+        return self
+
+
+def load_stage1_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Stage1Config:
+    """Read and validate a stage-1 YAML config (unknown keys fail, naming the key)."""
+    return load_config(Stage1Config, path, overrides)
+
+
+# ------------------------------------------------------------------------------------------- model
+class VelocityForecaster(nn.Module):
+    """M_θ with its normalisation: physical (u_g, v_g) history -> normalised autoregressive forecast.
+
+    Args:
+        net: a MultiConv mapping (B, n_in, 2, H, W) -> (B, n_out, 2, H, W) in normalised units.
+        normalizer: per-channel statistics of the training years (buffers; saved with the weights).
+    """
+
+    def __init__(self, net: nn.Module, normalizer: Normalizer) -> None:
+        super().__init__()
+        self.net, self.normalizer = net, normalizer
+        self.n_in, self.n_out = int(net.n_in), int(net.n_out)  # type: ignore[arg-type]
+
+    def forward(self, inputs: Tensor, mask: Tensor, n_days: int, grad_checkpoint: bool = False) -> Tensor:
+        """Autoregressive forecast.
+
+        Args:
+            inputs: (B, n_in, 2, H, W) velocity in m s⁻¹ (land 0), oldest day first.
+            mask: (B, H, W) bool, True over the ocean.
+            n_days: days to forecast (ceil(n_days / n_out) calls of the network).
+            grad_checkpoint: recompute each call in the backward pass (memory for long rollouts).
+
+        Returns:
+            (B, n_days, 2, H, W) normalised velocity, land 0; day 1 first.
+        """
+        m = mask.to(inputs.dtype)[:, None, None]
+        x = self.normalizer.normalize(inputs, dim=2) * m
+        outs: list[Tensor] = []
+        produced = 0
+        while produced < n_days:
+            if grad_checkpoint and torch.is_grad_enabled():
+                y = grad_checkpoint_fn(self.net, x, mask, use_reentrant=False)
+            else:
+                y = self.net(x, mask)
+            outs.append(y)
+            produced += y.shape[1]
+            x = torch.cat([x, y.to(x.dtype)], dim=1)[:, -self.n_in :]
+        return torch.cat(outs, dim=1)[:, :n_days]
+
+    def forecast(self, inputs: Tensor, mask: Tensor, n_days: int) -> Tensor:
+        """(B, n_days, 2, H, W) forecast in m s⁻¹, land 0."""
+        y = self.normalizer.denormalize(self.forward(inputs, mask, n_days).float(), dim=2)
+        return y * mask.to(y.dtype)[:, None, None]
+
+
+def build_forecaster(cfg: Stage1Config, norm_stats: dict[str, dict[str, float]]) -> VelocityForecaster:
+    net = build_model_from_config(cfg.model, channels=len(VELOCITY_CHANNELS), n_in=cfg.window.n_in,
+                                  n_out=cfg.window.n_out)
+    return VelocityForecaster(net, Normalizer(norm_stats, VELOCITY_CHANNELS))
+
+
+def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Mean over ocean cells of the squared error: pred/target (B, T, C, H, W), mask (B, H, W) -> (B, T)."""
+    m = mask.to(pred.dtype)[:, None, None]
+    se = ((pred.float() - target.float()) ** 2 * m).sum(dim=(2, 3, 4))
+    return se / (m.sum(dim=(2, 3, 4)) * pred.shape[2]).clamp_min(1.0)
+
+
+class VelocityStepper:
+    """Stage-1 loss: weighted masked MSE of each autoregressive call in normalised units.
+
+    Validation always uses the longest rollout of the schedule (comparable across epochs) and also
+    reports ``persistence`` (the last observed day held fixed) under the same loss.
+    """
+
+    def __init__(self, model: VelocityForecaster, cfg: Stage1Config) -> None:
+        self.model = model
+        self.n_out = cfg.window.n_out
+        self.max_calls = cfg.train.max_rollout_length
+        weights = cfg.window.rollout_weights or [1.0] * self.max_calls
+        self.weights = torch.tensor(weights[: self.max_calls], dtype=torch.float32)
+
+    def compute_loss(self, model: nn.Module, batch: dict[str, Tensor], ctx: StepContext) -> StepOutput:
+        calls = ctx.rollout_length if ctx.training else self.max_calls
+        n_days = calls * self.n_out
+        mask = batch["mask"]
+        pred = model(batch["inputs"], mask, n_days, ctx.grad_checkpoint)
+        norm = self.model.normalizer
+        m5 = mask.to(torch.float32)[:, None, None]
+        target = norm.normalize(batch["targets"][:, :n_days], dim=2) * m5
+        w = self.weights[:calls].to(pred.device).repeat_interleave(self.n_out) / self.n_out
+        w = w / w.sum()
+        per_day = masked_mse(pred, target, mask)  # (B, n_days)
+        loss = (per_day * w).sum(dim=1).mean()
+        metrics: dict[str, Tensor | float] = {}
+        if not ctx.training:
+            last = norm.normalize(batch["inputs"][:, -1:], dim=2) * m5
+            metrics["persistence"] = (masked_mse(last.expand_as(target), target, mask) * w).sum(dim=1).mean()
+            metrics["day1_mse"] = per_day[:, 0].mean()
+        return StepOutput(loss, int(pred.shape[0]), metrics)
+
+
+# ------------------------------------------------------------------------------------------- train
+def _grid_extras(coords: Any, mask: np.ndarray) -> dict[str, np.ndarray]:
+    return {"lat": np.asarray(coords.lat, dtype=np.float64), "lon": np.asarray(coords.lon, dtype=np.float64),
+            "mask": np.asarray(mask, dtype=bool)}
+
+
+def train(cfg: Stage1Config, *, resume: bool = False, dist_info: DistInfo | None = None,
+          show_progress: bool = True) -> TrainResult:
+    """Train M_θ; writes ``<train.checkpoint_dir>/<train.name>_best_model.pth`` and the logs."""
+    from oceane2e.data.datasets import VelocityWindowDataset
+    from oceane2e.data.normalization import ensure_stats
+
+    info = dist_info or current_dist_info()
+    if info.is_main:  # statistics of the training years, computed once (rank 0) and reused
+        ensure_stats(cfg.data, progress=show_progress)
+    barrier(info)
+    stats = ensure_stats(cfg.data, progress=False)
+    days = cfg.train.max_rollout_length * cfg.window.n_out
+    train_ds = VelocityWindowDataset(cfg.data, "train", cfg.window.n_in, days)
+    val_ds = VelocityWindowDataset(cfg.data, "val", cfg.window.n_in, days)
+    torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank and every run
+    model = build_forecaster(cfg, stats)
+    extras = {"config": cfg.model_dump(mode="json"), "norm_stats": stats,
+              "grid": _grid_extras(train_ds.coords, train_ds.mask), "channels": VELOCITY_CHANNELS}
+    trainer = Trainer(cfg.train, VelocityStepper(model, cfg), train_ds, val_ds, dist_info=info, extras=extras,
+                      num_workers=cfg.data.num_workers, show_progress=show_progress)
+    return trainer.train(resume=resume)
+
+
+# --------------------------------------------------------------------------------------- inference
+def load_forecaster(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[VelocityForecaster, dict]:
+    """Rebuild M_θ from a self-contained stage-1 checkpoint; returns the model and the checkpoint."""
+    from oceane2e.engine.checkpoint import load_checkpoint
+
+    state = load_checkpoint(path, map_location="cpu")
+    extras = state.get("extras", {})
+    if "config" not in extras or "norm_stats" not in extras:
+        raise ConfigError(f"{path}: not a stage-1 checkpoint (no config / normalisation statistics inside)")
+    ckpt_cfg = validate_config(Stage1Config, extras["config"], source=f"{path} (stored config)")
+    model = build_forecaster(ckpt_cfg, extras["norm_stats"])
+    model.load_state_dict(state["model"])
+    return model.to(map_location).eval(), state
+
+
+def _check_grid(path: Path, grid: dict[str, np.ndarray], coords: Any, mask: np.ndarray) -> None:
+    same = (grid["lat"].shape == coords.lat.shape and grid["lon"].shape == coords.lon.shape
+            and np.allclose(grid["lat"], coords.lat, atol=1e-6) and np.allclose(grid["lon"], coords.lon, atol=1e-6))
+    if not same:
+        raise ConfigError(
+            f"{path}: the checkpoint was trained on a {grid['lat'].size}x{grid['lon'].size} grid "
+            f"(lat {grid['lat'][0]:.3f}..{grid['lat'][-1]:.3f}, lon {grid['lon'][0]:.3f}..{grid['lon'][-1]:.3f}) "
+            f"but the data grid is {coords.lat.size}x{coords.lon.size}; use the matching checkpoint or data.root")
+    if not np.array_equal(grid["mask"], mask):
+        raise ConfigError(f"{path}: the land mask differs from the data's mask.npy; retrain on this data")
+
+
+class _Windows(torch.utils.data.Dataset):
+    """Concatenation of the forecast windows of several splits, sorted by start date."""
+
+    def __init__(self, datasets: Sequence[Any]) -> None:
+        self.items = sorted(((int(t.astype("int64")), d, i) for d in datasets for i, t in enumerate(d.time0s)),
+                            key=lambda x: x[0])
+        self.time0 = np.array([t for t, _, _ in self.items], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, k: int) -> dict[str, Tensor]:
+        _, ds, i = self.items[k]
+        return ds[i]
+
+
+def infer(cfg: Stage1Config, *, dist_info: DistInfo | None = None, checkpoint: str | Path | None = None,
+          show_progress: bool = True) -> Path:
+    """Forecast ``inference.lead_days`` leads from every start date; rank 0 writes ``inference.output``.
+
+    Start dates are split across ranks (rank r takes every world-th date); each rank writes its rows
+    into a shared on-disk array (memory stays bounded at paper scale), and rank 0 writes the NetCDF
+    in date order, so N processes give the same file as one.
+    """
+    from oceane2e.data.datasets import VelocityWindowDataset
+    from oceane2e.data.forecast_files import write_velocity_forecast
+
+    info = dist_info or current_dist_info()
+    if cfg.train.num_threads:
+        torch.set_num_threads(cfg.train.num_threads)
+    path = Path(checkpoint or cfg.inference.checkpoint or cfg.train.best_checkpoint)
+    model, state = load_forecaster(path, map_location=info.device)
+    inf = cfg.inference
+    splits = [VelocityWindowDataset(cfg.data, s, model.n_in, inf.lead_days, stride=inf.stride) for s in inf.splits]
+    _check_grid(path, state["extras"]["grid"], splits[0].coords, splits[0].mask)
+    windows = _Windows(splits)
+    n, h, w = len(windows), *splits[0].coords.shape
+    shape = (n, inf.lead_days, len(VELOCITY_CHANNELS), h, w)
+    out_path = Path(inf.output)
+    parts = out_path.with_name(out_path.name + ".parts")
+    if info.is_main:
+        parts.mkdir(parents=True, exist_ok=True)
+        for name in ("outputs", "targets"):
+            np.lib.format.open_memmap(parts / f"{name}.npy", mode="w+", dtype=np.float32, shape=shape).flush()
+    barrier(info)
+    outputs = np.load(parts / "outputs.npy", mmap_mode="r+")
+    targets = np.load(parts / "targets.npy", mmap_mode="r+")
+    mine = list(range(info.rank, n, info.world_size))
+    bs = inf.batch_size
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.train.bf16 and info.device.type == "cuda"
+                else torch.autocast("cpu", enabled=False))
+    with torch.no_grad():
+        for start in tqdm(range(0, len(mine), bs), desc="MultiConv inference", disable=not (info.is_main and show_progress)):
+            idx = mine[start : start + bs]
+            items = [windows[k] for k in idx]
+            inputs = torch.stack([it["inputs"] for it in items]).to(info.device)
+            mask = torch.stack([it["mask"] for it in items]).to(info.device)
+            with autocast:
+                pred = model.forecast(inputs, mask, inf.lead_days)
+            outputs[idx] = pred.float().cpu().numpy()
+            targets[idx] = torch.stack([it["targets"] for it in items]).numpy()
+    outputs.flush()
+    targets.flush()
+    del outputs, targets
+    barrier(info)
+    if info.is_main:
+        write_velocity_forecast(
+            out_path, np.load(parts / "outputs.npy", mmap_mode="r"), windows.time0, splits[0].coords,
+            splits[0].mask, np.load(parts / "targets.npy", mmap_mode="r"), channels=VELOCITY_CHANNELS,
+            attrs={"model": cfg.train.name, "checkpoint": str(path), "splits": ",".join(inf.splits),
+                   "n_in": model.n_in, "stride_days": inf.stride},
+        )
+        shutil.rmtree(parts, ignore_errors=True)
+    barrier(info)
+    return out_path
+
+
+# ------------------------------------------------------------------------------------------ scores
+def score_velocity_forecast(cfg: Stage1Config, path: str | Path | None = None,
+                            leads: Sequence[int] = (1, 5, 10, 20, 40)) -> dict[str, dict[int, float]]:
+    """RMSE (m s⁻¹, both components, ocean, cos-latitude weighted) per lead of M_θ and of persistence.
+
+    Persistence holds the velocity of the start date (the last observed day) for every lead.
+    Returns ``{"MultiConv": {lead: rmse}, "persistence": {lead: rmse}}``.
+    """
+    from oceane2e.data.datasets import DataFolder
+    from oceane2e.data.forecast_files import VelocityForecastFile
+
+    path = Path(path or cfg.inference.output)
+    with VelocityForecastFile(path) as f:
+        leads = [int(k) for k in leads if k <= f.n_lead]
+        folder = DataFolder.from_config(cfg.data, kinds=("geo",))
+        mask = folder.mask
+        wlat = np.cos(np.deg2rad(np.asarray(f.coords.lat)))[:, None] * mask
+        wsum = wlat.sum() * len(VELOCITY_CHANNELS)
+        se_m = np.zeros(len(leads))
+        se_p = np.zeros(len(leads))
+        li = np.asarray(leads) - 1
+        for t0 in f.time0:
+            out = np.nan_to_num(f.read(t0)[li])
+            tgt = np.nan_to_num(f.read(t0, targets=True)[li])
+            obs = folder.read("geo", t0, 1, f.channels)[0]
+            se_m += ((out - tgt) ** 2 * wlat).sum(axis=(1, 2, 3)) / wsum
+            se_p += ((obs[None] - tgt) ** 2 * wlat).sum(axis=(1, 2, 3)) / wsum
+        n = max(f.time0.size, 1)
+    return {"MultiConv": {k: math.sqrt(v / n) for k, v in zip(leads, se_m, strict=True)},
+            "persistence": {k: math.sqrt(v / n) for k, v in zip(leads, se_p, strict=True)}}
+
+
+def format_scores(scores: dict[str, dict[int, float]]) -> str:
+    """A small table of :func:`score_velocity_forecast`'s result."""
+    lines = ["lead  RMSE MultiConv  RMSE persistence  (m/s, ocean, cos-lat weighted)"]
+    lines += [f"{k:>4}  {scores['MultiConv'][k]:14.4f}  {scores['persistence'][k]:16.4f}" for k in scores["MultiConv"]]
+    return "\n".join(lines)
+
+
+__all__ = [
+    "InferenceConfig", "Stage1Config", "VelocityForecaster", "VelocityStepper", "WindowConfig", "build_forecaster", "format_scores",
+    "infer", "load_forecaster", "load_stage1_config", "masked_mse", "score_velocity_forecast", "train",
+]
