@@ -195,11 +195,11 @@ def _rates(temp, seas, spans, rel_seas, offsets, peak, i_max, n_steps):
     return onset, decline
 
 
-def _dtype_of(column: str) -> str:
+def _dtype_of(column: str):
     if column.startswith("date_"):
-        return "datetime64[ns]"
+        return "datetime64[s]"
     if column == "category":
-        return "object"
+        return "str"
     if column in ("cell", "event_no", "duration") or column.startswith(("index_", "duration_")):
         return "int64"
     return "float64"
