@@ -3,9 +3,11 @@
 For each grid (the demo grid, 48×96 cells at 1/4° over 32–44N 76–52W, and the paper's 480×600 at
 1/12° over 20–60N 80–30W) and each scheme it measures, for one simulated day:
 
-* wall time (median of ``--repeats`` after one warm-up) of the forward pass without autograd, and
-  of forward + backward (training), in a fresh subprocess each so that the peak resident memory
-  above the pre-run level can be read from ``ru_maxrss``;
+* wall time (median of ``--repeats`` rounds after one warm-up round; in each round every scheme
+  runs once, so changes of load on a shared machine hit all schemes alike) of the forward pass
+  without autograd, and of forward + backward (training);
+* peak resident memory above the pre-run level (VmHWM after resetting it), one fresh subprocess per
+  case;
 * throughput as cell-days per second (cells advanced one simulated day per second) and as
   cell-updates per second (cells × sub-steps per second);
 * accuracy: the area-weighted relative L2 error against the exact solution of solid-body rotation
@@ -38,7 +40,7 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from oceane2e.physics import KernelOptions, SphericalGrid, advect, courant_number  # noqa: E402
+from oceane2e.physics import KernelOptions, SphericalGrid, advect, courant_number, reference_advect  # noqa: E402
 from oceane2e.physics.analytic import gaussian_blob, rotated_blob_centre, solid_body_velocity  # noqa: E402
 from oceane2e.physics.grid import EARTH_RADIUS_M  # noqa: E402
 
@@ -51,14 +53,17 @@ GRIDS: dict[str, dict[str, float]] = {
     "480x600": {"south": 20.0, "north": 60.0, "west": -80.0, "east": -30.0, "res": 1.0 / 12.0},
 }
 
-SCHEMES: dict[str, KernelOptions] = {
-    "reference (Euler + centred + 1-2-1, 48×1800 s)": KernelOptions(scheme="reference"),
+RELEASED = "released"  # the reference scheme with the release's conv2d filter (timing only)
+REF = "reference (Euler + centred + 1-2-1, 48×1800 s)"
+SCHEMES: dict[str, KernelOptions | str] = {
+    REF: KernelOptions(scheme="reference"),
+    "reference, filter by conv2d as released": RELEASED,
     "ours: MUSCL van Leer, SSP-RK3, Courant 0.5 (default)": KernelOptions(),
     "ours: MUSCL van Leer, SSP-RK2, Courant 0.5": KernelOptions(time_stepper="ssp_rk2"),
     "ours: MUSCL van Leer, SSP-RK2, Courant 1.0": KernelOptions(time_stepper="ssp_rk2", max_courant=1.0),
 }
-TRAIN_SCHEMES = {
-    "reference (Euler + centred + 1-2-1, 48×1800 s)": KernelOptions(scheme="reference"),
+TRAIN_SCHEMES: dict[str, KernelOptions | str] = {
+    REF: KernelOptions(scheme="reference"),
     "ours: MUSCL van Leer, SSP-RK3, Courant 0.5 (default)": KernelOptions(),
     "ours: default + checkpoint=True": KernelOptions(checkpoint=True),
     "ours: MUSCL van Leer, SSP-RK2, Courant 1.0": KernelOptions(time_stepper="ssp_rk2", max_courant=1.0),
@@ -99,33 +104,91 @@ def current_rss_bytes() -> int:
         return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
-def run_timing_case(grid_name: str, options: KernelOptions, train: bool, repeats: int, dtype: torch.dtype) -> dict:
-    """Time one simulated day (median of ``repeats``) in this process; peak memory above the start."""
+def reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS mark (Linux ≥ 4.0: ``5`` into ``/proc/self/clear_refs``)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory since the last reset (VmHWM), else since the process started."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def build_inputs(grid_name: str, dtype: torch.dtype) -> tuple[SphericalGrid, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The grid (all ocean), the jet velocity (1, H, W) m/s and a smooth anomaly (1, H, W) K."""
     lat, lon = grid_coords(grid_name)
     grid = SphericalGrid.from_coords(lat, lon, np.ones((lat.size, lon.size)), dtype=dtype)
     u_np, v_np = jet_velocity(lat, lon)
     u = torch.as_tensor(u_np, dtype=dtype)[None]
     v = torch.as_tensor(v_np, dtype=dtype)[None]
     c = torch.as_tensor(gaussian_blob(lat[:, None], lon[None, :], 38.0, -64.0, 300e3), dtype=dtype)[None]
+    return grid, u, v, c
+
+
+def one_day(inputs: tuple, options: KernelOptions | str, train: bool) -> float:
+    """Seconds for one simulated day (forward, or forward + backward when ``train``)."""
+    grid, u, v, c = inputs
+    if options == RELEASED:
+        def fn(c: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            return reference_advect(c, u, v, grid, DAY, use_conv2d=True)
+    else:
+        def fn(c: torch.Tensor, u: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+            return advect(c, u, v, grid, DAY, options)
+    if train:
+        cc, uu, vv = (t.clone().requires_grad_(True) for t in (c, u, v))
+        t0 = time.perf_counter()
+        fn(cc, uu, vv).square().sum().backward()
+        return time.perf_counter() - t0
+    with torch.no_grad():
+        t0 = time.perf_counter()
+        fn(c, u, v)
+        return time.perf_counter() - t0
+
+
+def interleaved_timings(grid_name: str, schemes: dict, train: bool, repeats: int, dtype: torch.dtype) -> dict:
+    """Median seconds per scheme; the schemes take turns in every round so load changes hit all alike."""
+    inputs = build_inputs(grid_name, dtype)
+    times: dict[str, list[float]] = {name: [] for name in schemes}
+    for rnd in tqdm(range(repeats + 1), desc=f"{grid_name} {'fwd+bwd' if train else 'forward'}", unit="round"):
+        for name, opts in schemes.items():
+            elapsed = one_day(inputs, opts, train)
+            if rnd > 0:  # round 0 warms up
+                times[name].append(elapsed)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def worker(spec: str) -> None:
+    """Subprocess entry: peak resident memory above the start of one simulated day, printed as JSON."""
+    args = json.loads(spec)
+    torch.set_num_threads(args["threads"])
+    options = RELEASED if args["options"] == RELEASED else KernelOptions(**args["options"])
+    inputs = build_inputs(args["grid"], getattr(torch, args["dtype"]))
     rss0 = current_rss_bytes()
-    times = []
-    for k in range(repeats + 1):
-        if train:
-            cc, uu, vv = (t.clone().requires_grad_(True) for t in (c, u, v))
-            t0 = time.perf_counter()
-            out = advect(cc, uu, vv, grid, DAY, options)
-            out.square().sum().backward()
-            elapsed = time.perf_counter() - t0
-            del out, cc, uu, vv
-        else:
-            with torch.no_grad():
-                t0 = time.perf_counter()
-                advect(c, u, v, grid, DAY, options)
-                elapsed = time.perf_counter() - t0
-        if k > 0:  # the first run warms up
-            times.append(elapsed)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    return {"seconds": statistics.median(times), "peak_extra_bytes": max(0, peak - rss0), "all": times}
+    reset_peak_rss()
+    one_day(inputs, options, args["train"])
+    peak = peak_rss_bytes()
+    print(json.dumps({"peak_extra_bytes": max(0, peak - rss0)}))
+
+
+def peak_memory_in_subprocess(grid: str, options: KernelOptions | str, train: bool, threads: int, dtype: str) -> int:
+    opts = options if options == RELEASED else asdict(options)
+    spec = json.dumps({"grid": grid, "options": opts, "train": train, "threads": threads, "dtype": dtype})
+    proc = subprocess.run([sys.executable, __file__, "--worker", spec], capture_output=True, text=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark worker failed for {grid} {options}:\n{proc.stderr}")
+    return int(json.loads(proc.stdout.strip().splitlines()[-1])["peak_extra_bytes"])
 
 
 def substeps_per_day(grid_name: str, options: KernelOptions) -> int:
@@ -162,35 +225,15 @@ def rotation_error(grid_name: str, options: KernelOptions, dtype: torch.dtype) -
     return err, float(out.max() / exact.max())
 
 
-def worker(spec: str) -> None:
-    """Subprocess entry: run one timing case given as JSON and print the result as JSON."""
-    args = json.loads(spec)
-    torch.set_num_threads(args["threads"])
-    options = KernelOptions(**args["options"])
-    dtype = getattr(torch, args["dtype"])
-    result = run_timing_case(args["grid"], options, args["train"], args["repeats"], dtype)
-    print(json.dumps(result))
-
-
-def timing_in_subprocess(grid: str, options: KernelOptions, train: bool, repeats: int, threads: int, dtype: str) -> dict:
-    spec = json.dumps(
-        {"grid": grid, "options": asdict(options), "train": train, "repeats": repeats, "threads": threads, "dtype": dtype}
-    )
-    proc = subprocess.run(
-        [sys.executable, __file__, "--worker", spec], capture_output=True, text=True, check=False
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"benchmark worker failed for {grid} {options}:\n{proc.stderr}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--grids", default="demo,480x600", help="comma-separated subset of: " + ", ".join(GRIDS))
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs per case (median reported)")
-    parser.add_argument("--threads", type=int, default=torch.get_num_threads(), help="torch CPU threads")
+    parser.add_argument("--repeats", type=int, default=5, help="timed rounds of forward runs (median reported)")
+    parser.add_argument("--train-repeats", type=int, default=3, help="timed rounds of forward+backward runs")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (1: stable on a shared machine)")
     parser.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     parser.add_argument("--no-train", action="store_true", help="skip the forward+backward timings")
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory subprocesses")
     parser.add_argument("--no-accuracy", action="store_true", help="skip the rotation accuracy runs")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -204,47 +247,54 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
 
-    cases = [(g, name, opts, False) for g in grids for name, opts in SCHEMES.items()]
-    if not args.no_train:
-        cases += [(g, name, opts, True) for g in grids for name, opts in TRAIN_SCHEMES.items()]
-    results: dict[tuple[str, str, bool], dict] = {}
-    for g, name, opts, train in tqdm(cases, desc="timing", unit="case"):
-        results[(g, name, train)] = timing_in_subprocess(g, opts, train, args.repeats, args.threads, args.dtype)
+    fwd = {g: interleaved_timings(g, SCHEMES, False, args.repeats, dtype) for g in grids}
+    bwd = {} if args.no_train else {g: interleaved_timings(g, TRAIN_SCHEMES, True, args.train_repeats, dtype) for g in grids}
+    memory: dict[tuple[str, str, bool], int] = {}
+    if not args.no_memory:
+        cases = [(g, n, o, False) for g in grids for n, o in SCHEMES.items()]
+        if not args.no_train:
+            cases += [(g, n, o, True) for g in grids for n, o in TRAIN_SCHEMES.items()]
+        for g, name, opts, train in tqdm(cases, desc="peak memory", unit="case"):
+            memory[(g, name, train)] = peak_memory_in_subprocess(g, opts, train, args.threads, args.dtype)
     accuracy: dict[tuple[str, str], tuple[float, float]] = {}
     if not args.no_accuracy:
-        names = dict(SCHEMES)
-        for g, name in tqdm([(g, n) for g in grids for n in names], desc="rotation accuracy", unit="case"):
-            accuracy[(g, name)] = rotation_error(g, names[name], dtype)
+        acc_cases = [(g, n) for g in grids for n, o in SCHEMES.items() if o != RELEASED]
+        for g, name in tqdm(acc_cases, desc="rotation accuracy", unit="case"):
+            accuracy[(g, name)] = rotation_error(g, SCHEMES[name], dtype)
 
-    print(f"\nmachine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{args.threads} threads, {args.dtype}, median of {args.repeats} runs\n")
-    ref = next(iter(SCHEMES))
-    print("| grid | scheme | sub-steps/day | forward s/day | ours/ref time | cell-days/s | cell-updates/s | "
+    def mib(key: tuple[str, str, bool]) -> str:
+        return f"{memory[key] / 2**20:.0f}" if key in memory else "–"
+
+    print(f"\nmachine: {platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}, "
+          f"{args.threads} thread(s), {args.dtype}, batch 1; median of {args.repeats} interleaved rounds\n")
+    print("| grid | scheme | sub-steps/day | forward s/day | time vs reference | cell-days/s | cell-updates/s | "
           "peak extra MiB | rotation rel. L2 error | peak kept |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for g in grids:
         lat, lon = grid_coords(g)
         cells = lat.size * lon.size
         for name, opts in SCHEMES.items():
-            r = results[(g, name, False)]
-            n_sub = substeps_per_day(g, opts)
-            stages = n_sub * (1 if opts.scheme == "reference" else (2 if opts.time_stepper == "ssp_rk2" else 3))
-            ratio = r["seconds"] / results[(g, ref, False)]["seconds"]
+            seconds = fwd[g][name]
+            if opts == RELEASED:
+                n_sub, stages = 48, 48
+            else:
+                n_sub = substeps_per_day(g, opts)
+                stages = n_sub * (1 if opts.scheme == "reference" else (2 if opts.time_stepper == "ssp_rk2" else 3))
             err, kept = accuracy.get((g, name), (float("nan"), float("nan")))
-            print(f"| {lat.size}×{lon.size} | {name} | {n_sub} ({stages} stages) | {r['seconds']:.4f} | {ratio:.2f} | "
-                  f"{cells / r['seconds']:.3g} | {cells * n_sub / r['seconds']:.3g} | "
-                  f"{r['peak_extra_bytes'] / 2**20:.0f} | {err:.3f} | {kept:.2f} |")
-    if not args.no_train:
+            acc = "= reference | = reference" if opts == RELEASED else f"{err:.3f} | {kept:.2f}"
+            print(f"| {lat.size}×{lon.size} | {name} | {n_sub} ({stages} stages) | {seconds:.4f} | "
+                  f"{seconds / fwd[g][REF]:.2f} | {cells / seconds:.3g} | {cells * n_sub / seconds:.3g} | "
+                  f"{mib((g, name, False))} | {acc} |")
+    if bwd:
         print("\nForward + backward (training) of one simulated day, batch 1:\n")
-        print("| grid | scheme | fwd+bwd s/day | ours/ref time | peak extra MiB |")
+        print("| grid | scheme | fwd+bwd s/day | time vs reference | peak extra MiB |")
         print("|---|---|---:|---:|---:|")
         for g in grids:
             lat, lon = grid_coords(g)
             for name in TRAIN_SCHEMES:
-                r = results[(g, name, True)]
-                ratio = r["seconds"] / results[(g, ref, True)]["seconds"]
-                print(f"| {lat.size}×{lon.size} | {name} | {r['seconds']:.4f} | {ratio:.2f} | "
-                      f"{r['peak_extra_bytes'] / 2**20:.0f} |")
+                seconds = bwd[g][name]
+                print(f"| {lat.size}×{lon.size} | {name} | {seconds:.4f} | {seconds / bwd[g][REF]:.2f} | "
+                      f"{mib((g, name, True))} |")
 
 
 if __name__ == "__main__":

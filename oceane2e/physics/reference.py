@@ -42,6 +42,7 @@ def reference_advect(
     grid: SphericalGrid,
     dt_s: float = 86400.0,
     substep_s: float = 1800.0,
+    use_conv2d: bool = False,
 ) -> torch.Tensor:
     """The reference release's scheme for ``dt_s`` seconds in ``ceil(dt_s / substep_s)`` equal sub-steps.
 
@@ -50,6 +51,7 @@ def reference_advect(
         u, v: (B, H, W) eastward/northward velocity at cell centres, m s⁻¹.
         grid: grid with the same dtype/device as ``c``.
         dt_s: interval in seconds; substep_s: the fixed sub-step (1800 s in the reference release).
+        use_conv2d: apply the filter with ``F.conv2d`` as the release does (slower, same numbers).
 
     Returns:
         (B, H, W) in K; land cells keep their input values.
@@ -68,7 +70,10 @@ def reference_advect(
     state = torch.where(ocean, c, zero)
     for _ in range(n_sub):
         state = state + ax * _centred_diff(state, -1) + ay * _centred_diff(state, -2)
-        state = _filter_121(state) * mask16
+        if use_conv2d:
+            state = filter_121_conv2d(state) * maskf
+        else:
+            state = _filter_121(state) * mask16
     return torch.where(ocean, state, c)
 
 
