@@ -22,6 +22,7 @@ from oceane2e.data.contract import (
     GridCoords,
     days_in_year,
     find_years,
+    read_channel_names,
     year_path,
 )
 
@@ -100,7 +101,7 @@ def _channel_names(path: Path, ds, var, kind: str, problems: list[Problem]) -> t
     n = int(var.shape[1])
     names: tuple[str, ...] | None = None
     if "channel" in ds.variables:
-        names = tuple(str(x) for x in np.asarray(ds.variables["channel"][:]).ravel())
+        names = read_channel_names(ds.variables["channel"])
     elif "channel_names" in var.ncattrs():
         names = tuple(str(var.getncattr("channel_names")).split(","))
     if names is None:

@@ -17,6 +17,7 @@ once and then sliced lazily.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -138,6 +139,39 @@ class GridCoords:
 
 
 # --------------------------------------------------------------------------------------------
+# channel names
+
+
+def write_channel_names(ds, names: Sequence[str], dim: str = "channel") -> None:
+    """Write the ``channel`` coordinate of an open netCDF4 dataset as a CF character array.
+
+    A fixed-length char array (``channel, name_strlen``, ``_Encoding = "ascii"``) rather than a
+    variable-length string: HDF5 2.x can crash (segfault in ``H5T__conv_vlen``) when a file with
+    a VLEN-string variable is opened several times in one process, as DataLoader datasets do.
+    The dimension ``dim`` must already exist.
+    """
+    width = max(1, max(len(n) for n in names))
+    strlen = f"{dim}_strlen"
+    ds.createDimension(strlen, width)
+    var = ds.createVariable(dim, "S1", (dim, strlen))
+    var.long_name = "channel name"
+    var._Encoding = "ascii"
+    var[:] = np.array(list(names), dtype=f"S{width}")
+
+
+def read_channel_names(var) -> tuple[str, ...]:
+    """Channel names from a ``channel`` variable: a char array (ours) or VLEN strings (older files)."""
+    import netCDF4
+
+    values = np.asarray(var[:])
+    if values.dtype.kind == "S" and values.ndim == 2:
+        values = netCDF4.chartostring(values)
+    return tuple(
+        (x.decode("ascii") if isinstance(x, bytes) else str(x)).strip() for x in np.atleast_1d(values)
+    )
+
+
+# --------------------------------------------------------------------------------------------
 # writing
 
 
@@ -202,10 +236,7 @@ def write_year(
         lo = ds.createVariable("lon", "f8", ("lon",))
         lo.units, lo.standard_name, lo.long_name = "degrees_east", "longitude", "longitude"
         lo[:] = coords.lon
-        ch = ds.createVariable("channel", str, ("channel",))
-        ch.long_name = "channel name"
-        for i, name in enumerate(names):
-            ch[i] = name
+        write_channel_names(ds, names)
         var = ds.createVariable(
             VARIABLE,
             "f4",
@@ -426,6 +457,7 @@ class YearFile:
             raise DataContractError(
                 f"{self.path}: unreadable or corrupt NetCDF ({err}); delete and regenerate it"
             ) from err
+        self._pid = os.getpid()
         YearFile.open_count += 1
         if VARIABLE not in self._ds.variables:
             self.close()
@@ -481,7 +513,7 @@ class YearFile:
     def _read_channel_names(self) -> tuple[str, ...]:
         n = int(self._var.shape[1])
         if "channel" in self._ds.variables:
-            names = tuple(str(x) for x in self._ds["channel"][:])
+            names = read_channel_names(self._ds["channel"])
         elif "channel_names" in self._var.ncattrs():
             names = tuple(self._var.getncattr("channel_names").split(","))
         else:
@@ -521,6 +553,16 @@ class YearFile:
         ds = getattr(self, "_ds", None)
         if ds is not None and ds.isopen():
             ds.close()
+
+    def __del__(self) -> None:
+        # Close deterministically (not whenever the cyclic GC frees the netCDF4 objects), and only
+        # in the process that opened the handle: a forked DataLoader worker must not close its
+        # parent's HDF5 state.
+        if getattr(self, "_pid", None) == os.getpid():
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
 
     def __enter__(self) -> YearFile:
         return self

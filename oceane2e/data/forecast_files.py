@@ -22,6 +22,8 @@ from oceane2e.data.contract import (
     GEO_CHANNELS,
     DataContractError,
     GridCoords,
+    read_channel_names,
+    write_channel_names,
 )
 
 REFERENCE_TIME_UNITS = "days since 1970-01-01 00:00:00"
@@ -144,10 +146,7 @@ def write_velocity_forecast(
     with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
         _write_common(ds, dates, n_lead, coords, mask)
         ds.createDimension("channel", len(names))
-        ch = ds.createVariable("channel", str, ("channel",))
-        ch.long_name = "channel name"
-        for i, name in enumerate(names):
-            ch[i] = name
+        write_channel_names(ds, names)
         dims = ("sample", "lead", "channel", "lat", "lon")
         chunks = (1, 1, len(names), *coords.shape)
         for var_name, data, long_name in (
@@ -233,7 +232,7 @@ class VelocityForecastFile:
         self.time0 = _read_time0(self.path, ds)
         self.n_lead = int(self._outputs.shape[1])
         if "channel" in ds.variables:
-            self.channels = tuple(str(x) for x in ds["channel"][:])
+            self.channels = read_channel_names(ds["channel"])
         else:
             self.channels = GEO_CHANNELS[: int(self._outputs.shape[2])]
         self.coords, self.mask = _read_grid(self.path, ds)

@@ -70,6 +70,8 @@ def test_write_year_round_trip_with_cf_metadata(tmp_path):
         assert var.units == "K; m; m s-1; m s-1; K"
         assert ds["time"].units == "days since 2004-01-01 00:00:00" and ds["lat"].units == "degrees_north"
         np.testing.assert_array_equal(ds["mask"][:], MASK.astype(np.int8))
+        # channel names as a CF char array, never VLEN strings (HDF5 segfaults re-opening those)
+        assert ds["channel"].dtype == np.dtype("S1") and ds["channel"].dimensions == ("channel", "channel_strlen")
     assert channel_index("geo", "v_g") == 1
     with pytest.raises(DataContractError, match=r"shape \(365, 2, 8, 12\) != expected \(366, 2, 8, 12\)"):
         write_year(tmp_path / "geo_2004.nc", "geo", 2004, data[:365, :2], COORDS)

@@ -118,7 +118,7 @@ def test_files_opened_once_not_per_item_and_reopened_after_pickle(tiny_cfg):
     again = clone[len(ds) - 1]  # a window in 2002 only: opens geo and mhw of 2002
     assert YearFile.open_count == after_init + 2
     for key in ("ssta", "velocity", "atmos"):
-        torch.testing.assert_close(again[key], items[-1][key])
+        assert torch.equal(again[key], items[-1][key])
 
 
 def test_forked_dataloader_worker_reads_the_same(tiny_cfg):
@@ -126,8 +126,8 @@ def test_forked_dataloader_worker_reads_the_same(tiny_cfg):
     loader = DataLoader(ds, batch_size=4, num_workers=1, multiprocessing_context="fork")
     batches = list(loader)
     assert sum(b["inputs"].shape[0] for b in batches) == len(ds)
-    torch.testing.assert_close(batches[0]["inputs"][1], ds[1]["inputs"])
-    torch.testing.assert_close(batches[-1]["time0"][-1], ds[len(ds) - 1]["time0"])
+    assert torch.equal(batches[0]["inputs"][1], ds[1]["inputs"])
+    assert torch.equal(batches[-1]["time0"][-1], ds[len(ds) - 1]["time0"])
 
 
 def test_reference_release_layout_reads_like_coordinate_files(tmp_path, tiny_master):
@@ -140,7 +140,7 @@ def test_reference_release_layout_reads_like_coordinate_files(tmp_path, tiny_mas
     b = SSTAWindowDataset(DataConfig(root=tiny_master.root, **common), "val", n_lead=3)
     assert a.coords.allclose(b.coords)
     for key in ("ssta", "velocity", "atmos", "mask", "time0"):
-        torch.testing.assert_close(a[100][key], b[100][key])
+        assert torch.equal(a[100][key], b[100][key])
 
 
 def test_grid_mismatch_between_years_is_an_error(tiny):
@@ -197,7 +197,7 @@ def test_forecast_velocity_matches_time0_and_reorders_channels(tiny_cfg, tmp_pat
     np.testing.assert_array_equal(got[0], obs[0])  # index 0 is observed
     lead_offset = 0.01 * np.arange(1, 5, dtype=np.float32)[:, None, None, None]
     np.testing.assert_allclose(got[1:], np.where(ds.mask, obs[1:] + lead_offset, 0.0), atol=1e-6)
-    torch.testing.assert_close(ds[i]["ssta"], observed[i]["ssta"])
+    assert torch.equal(ds[i]["ssta"], observed[i]["ssta"])
 
 
 def test_forecast_errors_missing_dates_and_short_leads(tiny_cfg, tmp_path):
