@@ -1,0 +1,538 @@
+"""``oceane2e evaluate`` / ``evaluate.py``: score every model in ``results/`` beside the references.
+
+For every ``<Model>_outputs.npy`` (forecast SSTA, (sample, lead, lat, lon), K) with its
+``<Model>_forecast.nc`` (start dates, leads, grid) in the results folder, and for persistence,
+damped persistence and climatology built from the observed SSTA of the data folder for the same
+start dates, this computes per lead day (DESIGN.md §7):
+
+* cos-latitude-weighted, ocean-only RMSE and bias, and the ACC (:mod:`oceane2e.evaluation.metrics`);
+* MHW flags of every forecast with the observed threshold of ``clim.nc`` and the observed days
+  before each start date prepended (:func:`oceane2e.mhw.forecast.forecast_mhw`), scored against
+  the flags of the observed SSTA: POD, FAR, CSI, HSS, SEDI, and the same for category >= Strong.
+
+The observed SSTA of the data folder is the truth for every model (``<Model>_inputs.npy``, when
+present, must agree with it). Work streams over chunks of start dates; model outputs are memory
+mapped. Outputs: ``skill.csv`` (model, lead, metric, value), ``report.md`` and PNG figures in
+``figures/``; the RMSE table is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from oceane2e.evaluation import metrics as M
+from oceane2e.evaluation.references import REFERENCE_NAMES, fit_tau_from_data, reference_forecasts
+
+OUTPUTS_SUFFIX = "_outputs.npy"
+INPUTS_SUFFIX = "_inputs.npy"
+FORECAST_SUFFIX = "_forecast.nc"
+TABLE_LEADS: tuple[int, ...] = (1, 5, 10, 20, 30, 40)
+REPORT_METRICS: tuple[tuple[str, str], ...] = (
+    ("rmse", "SSTA RMSE (K, lower is better)"),
+    ("acc", "SSTA anomaly correlation (higher is better)"),
+    ("csi", "MHW critical success index (higher is better)"),
+    ("sedi", "MHW symmetric extremal dependence index (higher is better)"),
+    ("csi_strong", "MHW category >= Strong: critical success index (higher is better)"),
+)
+STRONG = 2  # category code of "Strong" (oceane2e.mhw.categories)
+TRUTH_TOLERANCE_K = 1e-3
+_CHUNK_ELEMENTS = 8_000_000
+
+
+class EvaluationError(ValueError):
+    """The results or data cannot be evaluated together; the message names the file and the fix."""
+
+
+# --------------------------------------------------------------------------------------------
+# inputs
+
+
+@dataclass
+class ModelResult:
+    """One model's forecasts in ``results/``.
+
+    Attributes:
+        name: model name (file prefix).
+        outputs: (S, L, H, W) forecast SSTA in K, memory mapped.
+        inputs: (S, L, H, W) truth written by the model's inference, or None.
+        time0: (S,) datetime64[D] start dates; lead: (L,) days.
+        lat, lon: (H,), (W,) degrees; mask: (H, W) bool or None.
+    """
+
+    name: str
+    outputs: np.ndarray
+    inputs: np.ndarray | None
+    time0: np.ndarray
+    lead: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+    mask: np.ndarray | None
+    outputs_path: Path
+    forecast_path: Path
+
+
+def discover_models(results_dir: str | Path) -> list[str]:
+    """Names of the models with a ``<Model>_outputs.npy`` in ``results_dir``, sorted."""
+    return sorted(p.name[: -len(OUTPUTS_SUFFIX)] for p in Path(results_dir).glob(f"*{OUTPUTS_SUFFIX}"))
+
+
+def _read_forecast_meta(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(time0 datetime64[D], lead, lat, lon, mask) of a ``<Model>_forecast.nc`` without reading the data."""
+    import netCDF4
+
+    try:
+        ds = netCDF4.Dataset(path, "r")
+    except Exception as err:  # noqa: BLE001 - any failure to open is a corrupt file
+        raise EvaluationError(f"{path}: unreadable NetCDF ({err}); re-run that model's inference") from err
+    with ds:
+        for name in ("forecast_reference_time", "lead", "lat", "lon"):
+            if name not in ds.variables:
+                raise EvaluationError(f"{path}: coordinate {name!r} missing; re-run that model's inference")
+        ds.set_auto_mask(False)
+        frt = ds["forecast_reference_time"]
+        dates = netCDF4.num2date(
+            np.asarray(frt[:], dtype=np.float64),
+            getattr(frt, "units", "days since 1970-01-01"),
+            calendar=getattr(frt, "calendar", "standard"),
+        )
+        time0 = np.array([np.datetime64(f"{d.year:04d}-{d.month:02d}-{d.day:02d}", "D") for d in dates])
+        lead = np.asarray(ds["lead"][:]).astype(np.int64)
+        lat = np.asarray(ds["lat"][:], dtype=np.float64)
+        lon = np.asarray(ds["lon"][:], dtype=np.float64)
+        mask = np.asarray(ds["mask"][:]).astype(bool) if "mask" in ds.variables else None
+    return time0.astype("datetime64[D]"), lead, lat, lon, mask
+
+
+def load_model(results_dir: str | Path, name: str) -> ModelResult:
+    """Open ``<name>_outputs.npy`` (memory mapped), ``<name>_inputs.npy`` and ``<name>_forecast.nc``."""
+    results_dir = Path(results_dir)
+    outputs_path = results_dir / f"{name}{OUTPUTS_SUFFIX}"
+    forecast_path = results_dir / f"{name}{FORECAST_SUFFIX}"
+    inputs_path = results_dir / f"{name}{INPUTS_SUFFIX}"
+    if not forecast_path.exists():
+        raise EvaluationError(
+            f"{forecast_path}: missing; {outputs_path.name} needs it for its start dates and grid "
+            f"(re-run that model's inference, which writes both)"
+        )
+    try:
+        outputs = np.load(outputs_path, mmap_mode="r")
+    except Exception as err:  # noqa: BLE001
+        raise EvaluationError(f"{outputs_path}: unreadable ({err}); re-run that model's inference") from err
+    if outputs.ndim != 4:
+        raise EvaluationError(f"{outputs_path}: shape {outputs.shape}, expected (sample, lead, lat, lon)")
+    inputs = None
+    if inputs_path.exists():
+        inputs = np.load(inputs_path, mmap_mode="r")
+        if inputs.shape != outputs.shape:
+            raise EvaluationError(
+                f"{inputs_path}: shape {inputs.shape} != {outputs_path.name} shape {outputs.shape}; "
+                f"re-run that model's inference"
+            )
+    time0, lead, lat, lon, mask = _read_forecast_meta(forecast_path)
+    s, n_lead, h, w = outputs.shape
+    if (time0.size, lead.size, lat.size, lon.size) != (s, n_lead, h, w):
+        raise EvaluationError(
+            f"{outputs_path}: shape {outputs.shape} does not match {forecast_path.name} "
+            f"(sample={time0.size}, lead={lead.size}, lat={lat.size}, lon={lon.size}); "
+            f"the two files come from different runs, re-run that model's inference"
+        )
+    return ModelResult(name, outputs, inputs, time0, lead, lat, lon, mask, outputs_path, forecast_path)
+
+
+def check_alignment(models: Sequence[ModelResult], lat: np.ndarray, lon: np.ndarray, mask: np.ndarray) -> None:
+    """Every model must share the start dates, leads and grid of the first one and of the data.
+
+    Raises:
+        EvaluationError listing every file that does not line up and how.
+    """
+    first = models[0]
+    problems = []
+    for m in models:
+        why = []
+        if m.time0.shape != first.time0.shape or np.any(m.time0 != first.time0):
+            why.append(
+                f"start dates ({m.time0.size}, {m.time0[0] if m.time0.size else '-'}..) differ from "
+                f"{first.forecast_path.name} ({first.time0.size}, {first.time0[0]}..)"
+            )
+        if not np.array_equal(m.lead, first.lead):
+            why.append(f"leads 1..{m.lead.size} differ from {first.forecast_path.name} (1..{first.lead.size})")
+        elif not np.array_equal(m.lead, np.arange(1, m.lead.size + 1)):
+            why.append(f"leads {m.lead[:3]}... are not 1..L")
+        if m.lat.shape != lat.shape or m.lon.shape != lon.shape or not (
+            np.allclose(m.lat, lat, atol=1e-6) and np.allclose(m.lon, lon, atol=1e-6)
+        ):
+            why.append(f"grid {m.lat.size}x{m.lon.size} differs from the data folder's {lat.size}x{lon.size}")
+        elif m.mask is not None and not np.array_equal(m.mask, mask):
+            why.append("land mask differs from the data folder's mask.npy")
+        if m.time0.size > 1 and not np.all(np.diff(m.time0).astype(int) > 0):
+            why.append("start dates are not strictly increasing")
+        if why:
+            problems.append(f"{m.forecast_path}: " + "; ".join(why))
+    if problems:
+        raise EvaluationError(
+            "these results do not line up with the others (same start dates, leads and grid are needed); "
+            "re-run their inference on the same config or remove them:\n  " + "\n  ".join(problems)
+        )
+
+
+class ObservedSSTA:
+    """Observed SSTA of a data folder by date; each yearly file opened once.
+
+    Days of years that are not in the folder read as NaN before ``required_from`` (the observed
+    history before the first year); from that date on they are an error naming the missing file.
+    """
+
+    def __init__(self, root: str | Path) -> None:
+        from oceane2e.data.contract import find_years
+
+        self.root = Path(root)
+        self.years = set(find_years(self.root, "mhw"))
+        self._files: dict = {}
+
+    def _file(self, year: int):
+        from oceane2e.data.contract import YearFile, year_path
+
+        if year not in self._files:
+            self._files[year] = YearFile(year_path(self.root, "mhw", year), "mhw")
+        return self._files[year]
+
+    def read(
+        self, first: np.datetime64, last: np.datetime64, grid: tuple[int, int], *, required_from: np.datetime64
+    ) -> np.ndarray:
+        """SSTA of the days ``first..last`` (inclusive) -> (T, H, W) float32, NaN on land."""
+        from oceane2e.data.contract import date_to_year_day, year_path
+
+        first, last = np.datetime64(first, "D"), np.datetime64(last, "D")
+        n = int((last - first).astype(int)) + 1
+        out = np.full((n, *grid), np.nan, dtype=np.float32)
+        day = first
+        while day <= last:
+            year, start = date_to_year_day(day)
+            year_end = np.datetime64(f"{year + 1:04d}-01-01", "D") - 1
+            stop_date = min(last, year_end)
+            count = int((stop_date - day).astype(int)) + 1
+            offset = int((day - first).astype(int))
+            if year in self.years:
+                out[offset : offset + count] = self._file(year).read(start, start + count, ["ssta"])[:, 0]
+            elif stop_date >= np.datetime64(required_from, "D"):
+                raise EvaluationError(
+                    f"{year_path(self.root, 'mhw', year)}: missing, but the forecasts are scored on its days; "
+                    f"evaluate against the data folder the models were run on"
+                )
+            day = stop_date + 1
+        return out
+
+    def close(self) -> None:
+        for f in self._files.values():
+            f.close()
+        self._files.clear()
+
+
+def load_data_config(config_path: str | Path):
+    """The ``data:`` section of a stage config as :class:`oceane2e.data.config.DataConfig`."""
+    import yaml
+
+    from oceane2e.config import ConfigError, validate_config
+    from oceane2e.data.config import DataConfig
+
+    path = Path(config_path)
+    if not path.exists():
+        raise ConfigError(
+            f"{path}: config not found; pass --config with the stage config whose data section "
+            f"names the training and test years (e.g. configs/config.yaml)"
+        )
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict) or "data" not in raw:
+        raise ConfigError(f"{path}: no 'data' section; evaluation needs data.train_years and data.test_years")
+    return validate_config(DataConfig, raw["data"], source=f"{path} [data]")
+
+
+# --------------------------------------------------------------------------------------------
+# the evaluation
+
+
+@dataclass
+class CaseMaps:
+    """One forecast case for the maps: (L, H, W) arrays of the case start date."""
+
+    model: str
+    time0: np.datetime64
+    truth: np.ndarray
+    forecast: np.ndarray
+    truth_category: np.ndarray
+    forecast_category: np.ndarray
+    mhw_area_days: float
+
+
+@dataclass
+class Evaluation:
+    """What :func:`run_evaluation` computed and wrote."""
+
+    skill: object  # pandas.DataFrame with columns model, lead, metric, value
+    models: list[str]
+    references: list[str]
+    time0: np.ndarray
+    n_lead: int
+    tau_days: float
+    test_years: list[int]
+    train_years: list[int]
+    synthetic: bool
+    case: CaseMaps | None
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def _is_synthetic(root: Path, year: int) -> bool:
+    import netCDF4
+
+    from oceane2e.data.contract import year_path
+
+    path = year_path(root, "mhw", year)
+    if not path.exists():
+        return False
+    with netCDF4.Dataset(path) as ds:
+        value = ds.getncattr("synthetic") if "synthetic" in ds.ncattrs() else 0
+    return str(value).lower() in ("1", "true", "yes")
+
+
+def _chunk_size(n_lead: int, n_hist: int, grid: tuple[int, int], n_forecasts: int) -> int:
+    per_sample = (n_lead + n_hist) * grid[0] * grid[1] * max(n_forecasts, 1)
+    return max(1, _CHUNK_ELEMENTS // per_sample)
+
+
+def run_evaluation(
+    results_dir: str | Path = "results",
+    data_root: str | Path | None = None,
+    config_path: str | Path = "configs/config.yaml",
+    *,
+    history_days: int = 30,
+    tau_max_lag: int = 10,
+    figures: bool = True,
+    progress: bool = True,
+) -> Evaluation:
+    """Score every model in ``results_dir`` and the references; write skill.csv, report.md, figures.
+
+    Args:
+        results_dir: folder with ``<Model>_outputs.npy`` / ``_forecast.nc`` (and ``_inputs.npy``).
+        data_root: the data folder the models were run on (default: ``data.root`` of the config).
+        config_path: a stage config; its ``data`` section gives the training years (for the
+            damped-persistence fit) and the test years (reported).
+        history_days: observed days before each start date prepended for MHW detection.
+        tau_max_lag: lags 1..K (days) of the damped-persistence fit.
+        figures: also draw the PNG figures.
+        progress: tqdm progress bars.
+    """
+    import pandas as pd
+    from tqdm import tqdm
+
+    from oceane2e.data.contract import CLIM_FILE, GridCoords, read_clim, read_mask
+    from oceane2e.mhw.forecast import forecast_mhw
+
+    results_dir = Path(results_dir)
+    data_cfg = load_data_config(config_path)
+    root = Path(data_root) if data_root is not None else Path(data_cfg.root)
+    names = discover_models(results_dir)
+    if not names:
+        raise EvaluationError(
+            f"{results_dir}: no <Model>{OUTPUTS_SUFFIX} found; run inference.py or inference_baseline.py first"
+        )
+    mask = read_mask(root)
+    clim = read_clim(root / CLIM_FILE)
+    coords: GridCoords = clim.coords
+    if mask.shape != coords.shape:
+        raise EvaluationError(f"{root / 'mask.npy'}: shape {mask.shape} != clim.nc grid {coords.shape}")
+    models = [load_model(results_dir, n) for n in names]
+    check_alignment(models, coords.lat, coords.lon, mask)
+    time0 = models[0].time0
+    n_lead = int(models[0].lead.size)
+    grid = coords.shape
+    weights = M.area_weights(coords.lat, mask)
+
+    tau = fit_tau_from_data(root, data_cfg.train_years, max_lag=tau_max_lag, progress=progress)
+    sources = [m.name for m in models] + list(REFERENCE_NAMES)
+    moments: dict[str, dict | None] = {s: None for s in sources}
+    counts = {s: np.zeros((n_lead, 4)) for s in sources}
+    counts_strong = {s: np.zeros((n_lead, 4)) for s in sources}
+    area_days = np.zeros(time0.size)
+    observed = ObservedSSTA(root)
+    chunk = _chunk_size(n_lead, history_days, grid, len(sources) + 1)
+    try:
+        bar = tqdm(total=time0.size, desc="evaluate", unit="start", disable=not progress)
+        for s0 in range(0, time0.size, chunk):
+            s1 = min(s0 + chunk, time0.size)
+            t0 = time0[s0:s1]
+            first, last = t0[0] - history_days + 1, t0[-1] + n_lead
+            # history may reach before the first year in the folder (NaN: no exceedance there)
+            span = observed.read(first, last, grid, required_from=t0[0])
+            index = (t0 - t0[0]).astype(int)[:, None] + np.arange(history_days + n_lead)[None, :]
+            window = span[index]  # (s, P + L, H, W)
+            window[:, :, ~mask] = np.nan
+            history, truth = window[:, :history_days], window[:, history_days:]
+            initial = history[:, -1]
+            obs = forecast_mhw(truth, history, t0, clim.seas, clim.thresh, mask=mask)
+            area_days[s0:s1] = np.einsum("slhw,hw->s", obs.flags, weights, dtype=np.float64)
+            obs_strong = obs.category >= STRONG
+
+            forecasts = {}
+            for m in models:
+                fc = np.array(m.outputs[s0:s1], dtype=np.float32)
+                fc[:, :, ~mask] = np.nan
+                if m.inputs is not None:
+                    _check_truth(m, np.asarray(m.inputs[s0:s1], dtype=np.float32), truth, mask, s0)
+                forecasts[m.name] = fc
+            forecasts.update(reference_forecasts(initial, n_lead, tau))
+            for name, fc in forecasts.items():
+                moments[name] = M.add_sums(moments[name], M.moment_sums(fc, truth, weights))
+                det = forecast_mhw(fc, history, t0, clim.seas, clim.thresh, mask=mask)
+                counts[name] += M.contingency_counts(det.flags, obs.flags, weights)
+                counts_strong[name] += M.contingency_counts(det.category >= STRONG, obs_strong, weights)
+            bar.update(s1 - s0)
+        bar.close()
+
+        rows = []
+        for name in sources:
+            scores = M.continuous_scores(moments[name])
+            scores.update(M.categorical_scores(counts[name]))
+            scores.update({f"{k}_strong": v for k, v in M.categorical_scores(counts_strong[name]).items()})
+            for metric, values in scores.items():
+                rows += [(name, lead, metric, float(v)) for lead, v in zip(range(1, n_lead + 1), values, strict=True)]
+        skill = pd.DataFrame(rows, columns=["model", "lead", "metric", "value"])
+
+        best = best_model(skill, [m.name for m in models])
+        case_index = int(np.argmax(area_days))
+        case = _case_maps(models, best, case_index, observed, clim, mask, history_days, n_lead, grid)
+        case.mhw_area_days = float(area_days[case_index])
+    finally:
+        observed.close()
+
+    test_years = sorted(int(y) for y in data_cfg.test_years)
+    synthetic = _is_synthetic(root, test_years[0]) or _is_synthetic(root, int(str(time0[0])[:4]))
+    result = Evaluation(
+        skill=skill,
+        models=[m.name for m in models],
+        references=list(REFERENCE_NAMES),
+        time0=time0,
+        n_lead=n_lead,
+        tau_days=tau,
+        test_years=test_years,
+        train_years=sorted(int(y) for y in data_cfg.train_years),
+        synthetic=synthetic,
+        case=case,
+    )
+    results_dir.mkdir(parents=True, exist_ok=True)
+    skill_path = results_dir / "skill.csv"
+    skill.to_csv(skill_path, index=False, float_format="%.6g")
+    result.paths["skill"] = skill_path
+    if figures:
+        from oceane2e.evaluation.figures import plot_case_maps, plot_skill_vs_lead
+
+        fig_dir = results_dir / "figures"
+        result.paths["skill_figure"] = plot_skill_vs_lead(skill, fig_dir / "skill_vs_lead.png")
+        result.paths["case_figure"] = plot_case_maps(case, coords.lat, coords.lon, mask, fig_dir / "mhw_case_maps.png")
+    from oceane2e.evaluation.report import write_report
+
+    result.paths["report"] = write_report(result, results_dir / "report.md", data_root=root)
+    return result
+
+
+def _check_truth(model: ModelResult, inputs: np.ndarray, truth: np.ndarray, mask: np.ndarray, s0: int) -> None:
+    """``<Model>_inputs.npy`` must hold the observed SSTA of the data folder (ocean cells)."""
+    diff = np.abs(inputs[:, :, mask] - truth[:, :, mask])
+    worst = float(np.nanmax(diff)) if np.isfinite(diff).any() else 0.0
+    if worst > TRUTH_TOLERANCE_K or np.isnan(inputs[:, :, mask]).any():
+        s = s0 + int(np.unravel_index(np.nanargmax(np.nan_to_num(diff, nan=np.inf)), diff.shape)[0])
+        raise EvaluationError(
+            f"{model.outputs_path.with_name(model.name + INPUTS_SUFFIX)}: truth of the start date "
+            f"{model.time0[s]} differs from the observed SSTA of the data folder by up to {worst:.3g} K; "
+            f"the model was run on other data (evaluate with its data folder, or re-run its inference)"
+        )
+
+
+def best_model(skill, model_names: Sequence[str]) -> str:
+    """The model (not a reference) with the lowest RMSE averaged over the leads."""
+    rmse = skill[(skill.metric == "rmse") & skill.model.isin(list(model_names))]
+    return str(rmse.groupby("model")["value"].mean().idxmin())
+
+
+def _case_maps(models, best, index, observed, clim, mask, history_days, n_lead, grid) -> CaseMaps:
+    """Truth, forecast and MHW categories of the ``best`` model for start date ``index``."""
+    from oceane2e.mhw.forecast import forecast_mhw
+
+    model = next(m for m in models if m.name == best)
+    t0 = model.time0[index : index + 1]
+    span = observed.read(t0[0] - history_days + 1, t0[0] + n_lead, grid, required_from=t0[0])
+    hist, truth = span[None, :history_days], span[None, history_days:]
+    fc = np.array(model.outputs[index : index + 1], dtype=np.float32)
+    for arr in (hist, truth, fc):
+        arr[:, :, ~mask] = np.nan
+    obs = forecast_mhw(truth, hist, t0, clim.seas, clim.thresh, mask=mask)
+    det = forecast_mhw(fc, hist, t0, clim.seas, clim.thresh, mask=mask)
+    return CaseMaps(best, t0[0], truth[0], fc[0], obs.category[0], det.category[0], 0.0)
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+
+
+def rmse_table(skill, leads: Sequence[int] = TABLE_LEADS, metric: str = "rmse") -> str:
+    """Plain-text table of ``metric`` by model (rows) and lead (columns)."""
+    sub = skill[skill.metric == metric]
+    leads = [lead for lead in leads if lead in set(sub.lead)]
+    table = sub[sub.lead.isin(leads)].pivot(index="model", columns="lead", values="value")
+    order = [m for m in dict.fromkeys(sub.model)]
+    table = table.reindex(order)
+    width = max(len(m) for m in order)
+    lines = [f"{metric.upper():<{width}}  " + "  ".join(f"{'lead ' + str(c):>8}" for c in leads)]
+    for model, row in table.iterrows():
+        lines.append(f"{model:<{width}}  " + "  ".join(f"{v:8.4f}" for v in row.to_numpy()))
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="oceane2e evaluate",
+        description="Score every <Model>_outputs.npy in the results folder beside persistence, damped "
+        "persistence and climatology; write skill.csv, report.md and figures.",
+    )
+    p.add_argument("--results", type=Path, default=Path("results"), help="results folder (default: results)")
+    p.add_argument("--data", type=Path, default=None, help="data folder (default: data.root of --config)")
+    p.add_argument(
+        "--config", type=Path, default=Path("configs/config.yaml"),
+        help="stage config whose data section gives the training and test years (default: configs/config.yaml)",
+    )
+    p.add_argument("--history-days", type=int, default=30, help="observed days prepended for MHW detection")
+    p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``oceane2e evaluate`` and ``evaluate.py``; returns the exit status."""
+    from oceane2e.config import ConfigError
+    from oceane2e.data.contract import DataContractError
+
+    args = build_parser().parse_args(argv)
+    try:
+        result = run_evaluation(
+            args.results,
+            args.data,
+            args.config,
+            history_days=args.history_days,
+            figures=not args.no_figures,
+            progress=not args.no_progress,
+        )
+    except (EvaluationError, ConfigError, DataContractError, FileNotFoundError) as err:
+        print(f"evaluate: {err}", file=sys.stderr)
+        return 1
+    print(rmse_table(result.skill))
+    print(f"\nreport: {result.paths['report']}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

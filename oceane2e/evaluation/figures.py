@@ -1,0 +1,169 @@
+"""PNG figures of the evaluation: skill vs lead for every model, and maps of one MHW case.
+
+Colours: cmocean ``balance`` (diverging, centred on 0) for SSTA and errors, the Hobday et al.
+(2018) category colours for MHW maps; land is drawn grey from the mask; axes are the data's
+latitude and longitude. Matplotlib runs headless (Agg).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+METRIC_LABELS: dict[str, str] = {
+    "rmse": "RMSE (K)",
+    "bias": "bias (K)",
+    "acc": "ACC",
+    "pod": "MHW POD",
+    "far": "MHW FAR",
+    "csi": "MHW CSI",
+    "hss": "MHW HSS",
+    "sedi": "MHW SEDI",
+    "pod_strong": "POD (>= Strong)",
+    "far_strong": "FAR (>= Strong)",
+    "csi_strong": "CSI (>= Strong)",
+    "hss_strong": "HSS (>= Strong)",
+    "sedi_strong": "SEDI (>= Strong)",
+}
+# none, Moderate, Strong, Severe, Extreme (colours of the Hobday et al. 2018 category maps)
+CATEGORY_COLORS: tuple[str, ...] = ("#ffffff", "#ffd966", "#f4a742", "#d9531e", "#7f1d0e")
+CATEGORY_LABELS: tuple[str, ...] = ("none", "Moderate", "Strong", "Severe", "Extreme")
+REFERENCE_STYLE = {"Persistence": "--", "DampedPersistence": "-.", "Climatology": ":"}
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_skill_vs_lead(skill, path: str | Path, metrics: Sequence[str] | None = None) -> Path:
+    """One panel per metric, skill against lead day, one line per model (references dashed).
+
+    Args:
+        skill: pandas DataFrame with columns model, lead, metric, value (``skill.csv``).
+        path: PNG to write (its folder is created).
+        metrics: metrics to draw (default: every metric in ``skill``, in ``METRIC_LABELS`` order).
+    """
+    plt = _pyplot()
+    present = list(dict.fromkeys(skill.metric))
+    metrics = [m for m in METRIC_LABELS if m in present] + [m for m in present if m not in METRIC_LABELS] \
+        if metrics is None else list(metrics)
+    models = list(dict.fromkeys(skill.model))
+    ncols = min(4, len(metrics))
+    nrows = int(np.ceil(len(metrics) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 3.0 * nrows), squeeze=False, sharex=True)
+    colors = plt.get_cmap("tab10")
+    for ax, metric in zip(axes.flat, metrics, strict=False):
+        sub = skill[skill.metric == metric]
+        for i, model in enumerate(models):
+            line = sub[sub.model == model].sort_values("lead")
+            if line.empty or line.value.isna().all():
+                continue
+            ax.plot(line.lead, line.value, REFERENCE_STYLE.get(model, "-"), color=colors(i % 10), label=model, lw=1.5)
+        ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=10)
+        ax.tick_params(labelbottom=True)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[max(0, len(metrics) - ncols) : len(metrics)]:
+        ax.set_xlabel("lead (days)")
+    for ax in list(axes.flat)[len(metrics) :]:
+        ax.set_visible(False)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 6), frameon=False)
+    fig.tight_layout(rect=(0, 0.05, 1, 1))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def case_leads(n_lead: int, wanted: Sequence[int] = (1, 5, 10, 20, 40)) -> list[int]:
+    """The leads of ``wanted`` that exist (1..n_lead); at least the last lead."""
+    leads = [lead for lead in wanted if lead <= n_lead]
+    return leads or [n_lead]
+
+
+def plot_case_maps(
+    case,
+    lat: np.ndarray,
+    lon: np.ndarray,
+    mask: np.ndarray,
+    path: str | Path,
+    leads: Sequence[int] | None = None,
+) -> Path:
+    """Maps of one forecast: rows are leads; columns truth, forecast, error, observed and forecast MHW category.
+
+    Args:
+        case: :class:`oceane2e.evaluation.evaluate.CaseMaps` ((L, H, W) arrays in K and category codes).
+        lat, lon: (H,), (W,) cell centres in degrees.
+        mask: (H, W) bool, True over the ocean; land is drawn grey.
+        path: PNG to write.
+        leads: leads to show (default 1, 5, 10, 20, 40 where they exist).
+    """
+    import cmocean
+    from matplotlib.colors import BoundaryNorm, ListedColormap
+
+    plt = _pyplot()
+    n_lead = case.truth.shape[0]
+    leads = case_leads(n_lead) if leads is None else list(leads)
+    ocean = np.asarray(mask, dtype=bool)
+    sel = np.array(leads) - 1
+    finite = np.concatenate([case.truth[sel][:, ocean].ravel(), case.forecast[sel][:, ocean].ravel()])
+    finite = finite[np.isfinite(finite)]
+    amp = float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0
+    err = case.forecast[sel] - case.truth[sel]
+    err_f = err[:, ocean]
+    err_f = err_f[np.isfinite(err_f)]
+    err_amp = float(np.percentile(np.abs(err_f), 99)) if err_f.size else 1.0
+    amp, err_amp = max(amp, 1e-3), max(err_amp, 1e-3)
+    cat_cmap = ListedColormap(CATEGORY_COLORS)
+    cat_norm = BoundaryNorm(np.arange(-0.5, 5.5, 1.0), cat_cmap.N)
+    land = np.where(ocean, np.nan, 1.0)
+    land_cmap = ListedColormap(["#b0b0b0"])
+
+    columns = ("observed SSTA (K)", f"{case.model} forecast (K)", "forecast - observed (K)",
+               "observed MHW category", f"{case.model} MHW category")
+    fig, axes = plt.subplots(len(leads), 5, figsize=(17, 2.9 * len(leads) + 0.6), squeeze=False,
+                             sharex=True, sharey=True)
+    meshes = [None] * 5
+    for r, lead in enumerate(leads):
+        i = lead - 1
+        fields = (
+            (case.truth[i], cmocean.cm.balance, dict(vmin=-amp, vmax=amp)),
+            (case.forecast[i], cmocean.cm.balance, dict(vmin=-amp, vmax=amp)),
+            (case.forecast[i] - case.truth[i], cmocean.cm.balance, dict(vmin=-err_amp, vmax=err_amp)),
+            (np.where(ocean, case.truth_category[i], np.nan), cat_cmap, dict(norm=cat_norm)),
+            (np.where(ocean, case.forecast_category[i], np.nan), cat_cmap, dict(norm=cat_norm)),
+        )
+        for c, (values, cmap, kw) in enumerate(fields):
+            ax = axes[r, c]
+            values = np.where(ocean, values, np.nan)
+            meshes[c] = ax.pcolormesh(lon, lat, values, cmap=cmap, shading="nearest", **kw)
+            ax.pcolormesh(lon, lat, land, cmap=land_cmap, shading="nearest", vmin=0, vmax=1)
+            ax.set_aspect(1.0 / np.cos(np.deg2rad(float(np.mean(lat)))))
+            if r == 0:
+                ax.set_title(columns[c], fontsize=10)
+            if c == 0:
+                ax.set_ylabel(f"lead {lead} d\nlatitude (°N)")
+            if r == len(leads) - 1:
+                ax.set_xlabel("longitude (°E)")
+    for c, mesh in enumerate(meshes):
+        bar = fig.colorbar(mesh, ax=axes[:, c].tolist(), orientation="horizontal", fraction=0.04, pad=0.08)
+        if c >= 3:
+            bar.set_ticks(range(5))
+            bar.set_ticklabels(CATEGORY_LABELS, fontsize=7)
+    fig.suptitle(
+        f"MHW case: forecast from {case.time0} (largest observed MHW area over the leads), {case.model}",
+        fontsize=12,
+    )
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -1,0 +1,94 @@
+"""``results/report.md``: what was scored, on what, and the skill tables at selected leads."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from oceane2e.evaluation.evaluate import REPORT_METRICS, TABLE_LEADS
+
+
+def markdown_table(skill, metric: str, leads: Sequence[int] = TABLE_LEADS, digits: int = 3) -> str:
+    """Markdown table of ``metric``: one row per model, one column per lead (that exists).
+
+    The best value of each column is in bold (lowest for RMSE/FAR/|bias|, highest otherwise);
+    undefined values (NaN) are shown as an en dash.
+    """
+    sub = skill[skill.metric == metric]
+    present = set(int(x) for x in sub.lead)
+    leads = [lead for lead in leads if lead in present]
+    models = list(dict.fromkeys(sub.model))
+    table = sub.pivot(index="model", columns="lead", values="value").reindex(models)
+    lower_better = metric.startswith(("rmse", "far"))
+    lines = ["| model | " + " | ".join(f"lead {lead}" for lead in leads) + " |",
+             "|---|" + "---:|" * len(leads)]
+    best = {}
+    for lead in leads:
+        col = table[lead].to_numpy(dtype=float)
+        if np.isfinite(col).any():
+            key = np.abs(col) if metric.startswith("bias") else col
+            best[lead] = np.nanargmin(key) if (lower_better or metric.startswith("bias")) else np.nanargmax(key)
+    for r, model in enumerate(models):
+        cells = []
+        for lead in leads:
+            v = table.loc[model, lead]
+            text = "–" if not np.isfinite(v) else f"{v:.{digits}f}"
+            cells.append(f"**{text}**" if best.get(lead) == r and np.isfinite(v) else text)
+        lines.append(f"| {model} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
+    """Write the Markdown report of an :class:`oceane2e.evaluation.evaluate.Evaluation`."""
+    path = Path(path)
+    time0 = np.asarray(result.time0)
+    start_years = sorted({int(str(d)[:4]) for d in time0})
+    outside = [y for y in start_years if y not in result.test_years]
+    label = (
+        "**SYNTHETIC data**: the embedded synthetic Gulf-Stream-like ocean, not observations."
+        if result.synthetic
+        else "Data not labelled synthetic (real or converted observations)."
+    )
+    lines = [
+        "# Ocean-E2E forecast evaluation",
+        "",
+        f"Written {_dt.datetime.now(_dt.timezone.utc):%Y-%m-%d %H:%M} UTC by `oceane2e evaluate`.",
+        "",
+        f"- Data: `{data_root}`. {label}",
+        f"- Models: {', '.join(result.models)}; references: {', '.join(result.references)}.",
+        f"- Start dates: {time0.size} ({time0[0]} .. {time0[-1]}), leads 1..{result.n_lead} days; "
+        f"test years {result.test_years} (start dates in {start_years}); training years {result.train_years}.",
+        f"- Damped persistence: SSTA(t0)·exp(−lead/τ) with one global τ = {result.tau_days:.1f} days, fitted on "
+        f"the training years from the lag autocorrelation (lags 1–10 days) pooled over ocean cells.",
+        "- Scores pooled over start dates and ocean cells per lead, cells weighted by cos(latitude). "
+        "ACC: anomalies centred per lead. MHWs: Hobday rules with the observed threshold of `clim.nc`, "
+        "observed days before each start date prepended; the observed SSTA gives the reference flags. "
+        "SEDI rates are moved half a count inside (0, 1).",
+    ]
+    if outside:
+        lines.append(f"- **Warning**: start dates in {outside}, which are not test years of the config.")
+    lines.append("")
+    for metric, title in REPORT_METRICS:
+        lines += [f"## {title}", "", markdown_table(result.skill, metric), ""]
+    lines += ["All metrics at every lead are in `skill.csv` (columns model, lead, metric, value).", ""]
+    figures = {k: v for k, v in result.paths.items() if k.endswith("figure")}
+    if figures:
+        lines += ["## Figures", ""]
+        rel = {k: Path(v).relative_to(path.parent) if Path(v).is_relative_to(path.parent) else Path(v)
+               for k, v in figures.items()}
+        if "skill_figure" in rel:
+            lines += ["Skill against lead day, every model and reference:", "", f"![skill vs lead]({rel['skill_figure']})", ""]
+        if "case_figure" in rel and result.case is not None:
+            lines += [
+                f"MHW case: the test start date with the largest observed MHW area over the leads, "
+                f"{result.case.time0}, forecast by {result.case.model} (lowest mean RMSE of the models):",
+                "",
+                f"![MHW case maps]({rel['case_figure']})",
+                "",
+            ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines))
+    return path

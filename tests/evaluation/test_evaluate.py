@@ -1,0 +1,100 @@
+"""``oceane2e evaluate`` end to end on tiny results: skill.csv, report, figures, error messages."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from oceane2e.data.forecast_files import write_forecast
+from oceane2e.evaluation.evaluate import main
+
+
+def _weights(tiny) -> np.ndarray:
+    w = np.cos(np.deg2rad(tiny.coords.lat))[:, None] * tiny.mask
+    return w
+
+
+def _day(tiny, date) -> np.ndarray:
+    return tiny.ssta[int((date - tiny.dates[0]).astype(int))]
+
+
+def test_skill_csv_holds_every_model_metric_and_lead(evaluated):
+    skill = pd.read_csv(evaluated.results / "skill.csv")
+    assert list(skill.columns) == ["model", "lead", "metric", "value"]
+    assert set(skill.model) == {"Good", "Noisy", "Persistence", "DampedPersistence", "Climatology"}
+    metrics = {"rmse", "bias", "acc", "pod", "far", "csi", "hss", "sedi"}
+    assert metrics | {f"{m}_strong" for m in metrics - {"rmse", "bias", "acc"}} == set(skill.metric)
+    assert sorted(set(skill.lead)) == list(range(1, 13))
+    assert len(skill) == 5 * 13 * 12
+
+
+def test_persistence_rmse_at_lead_1_is_the_hand_computed_value(evaluated):
+    tiny = evaluated
+    w = _weights(tiny)
+    num = sum((w * (_day(tiny, t + 1) - _day(tiny, t)) ** 2)[tiny.mask].sum() for t in tiny.time0)
+    expected = np.sqrt(num / (tiny.time0.size * w[tiny.mask].sum()))
+    skill = pd.read_csv(tiny.results / "skill.csv").set_index(["model", "metric", "lead"])["value"]
+    assert skill["Persistence", "rmse", 1] == pytest.approx(expected, rel=1e-5)
+    # the climatology forecast's RMSE is the RMS of the observed anomaly itself
+    num = sum((w * _day(tiny, t + 5) ** 2)[tiny.mask].sum() for t in tiny.time0)
+    assert skill["Climatology", "rmse", 5] == pytest.approx(np.sqrt(num / (tiny.time0.size * w[tiny.mask].sum())), rel=1e-5)
+
+
+def test_scores_rank_the_models_as_built(evaluated):
+    skill = pd.read_csv(evaluated.results / "skill.csv").set_index(["model", "metric", "lead"])["value"]
+    # Good = truth + 0.1 K noise; land written as 0 in its .npy must not count
+    assert skill["Good", "rmse", 1] == pytest.approx(0.1, rel=0.1)
+    assert skill["Good", "acc", 12] > 0.98 and skill["Good", "csi", 12] > 0.7
+    assert np.isnan(skill["Climatology", "acc", 1])  # no variance, no correlation
+    # persistence beats climatology at lead 1; damping helps at long leads (RMSE)
+    assert skill["Persistence", "rmse", 1] < skill["Climatology", "rmse", 1]
+    assert skill["DampedPersistence", "rmse", 12] < skill["Persistence", "rmse", 12]
+
+
+def test_report_and_figures(evaluated, capsys):
+    report = (evaluated.results / "report.md").read_text()
+    for title in ("SSTA RMSE", "anomaly correlation", "critical success index", "extremal dependence",
+                  "category >= Strong"):
+        assert title in report
+    assert "| model | lead 1 | lead 5 | lead 10 |" in report  # leads 20, 30, 40 do not exist here
+    assert "| Persistence |" in report and "| Good | **" in report
+    assert "SYNTHETIC" in report and "test years [2003]" in report and "Start dates: 12" in report
+    for name in ("skill_vs_lead.png", "mhw_case_maps.png"):
+        png = evaluated.results / "figures" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
+
+
+def test_misaligned_model_is_reported_with_its_file(evaluated, tmp_path, capsys):
+    results = tmp_path / "results"
+    shutil.copytree(evaluated.results, results)
+    fc = evaluated.models["Noisy"]
+    write_forecast(results / "Shifted_forecast.nc", fc, evaluated.time0 + 1, evaluated.coords, evaluated.mask, "Shifted")
+    np.save(results / "Shifted_outputs.npy", fc)
+    status = main(["--results", str(results), "--config", str(evaluated.config), "--no-progress", "--no-figures"])
+    assert status == 1
+    err = capsys.readouterr().err
+    assert "Shifted_forecast.nc" in err and "start dates" in err and "Good_forecast.nc:" not in err
+
+
+def test_truth_from_other_data_is_reported(evaluated, tmp_path, capsys):
+    results = tmp_path / "results"
+    shutil.copytree(evaluated.results, results)
+    inputs = np.load(results / "Noisy_inputs.npy")
+    np.save(results / "Noisy_inputs.npy", inputs + 0.5)
+    status = main(["--results", str(results), "--config", str(evaluated.config), "--no-progress", "--no-figures"])
+    assert status == 1
+    assert "Noisy_inputs.npy" in capsys.readouterr().err
+
+
+def test_missing_forecast_file_and_empty_results(evaluated, tmp_path, capsys):
+    results = tmp_path / "results"
+    results.mkdir()
+    args = ["--results", str(results), "--config", str(evaluated.config), "--no-progress"]
+    assert main(args) == 1
+    assert "no <Model>_outputs.npy" in capsys.readouterr().err
+    np.save(results / "Lonely_outputs.npy", evaluated.models["Good"])
+    assert main(args) == 1
+    assert "Lonely_forecast.nc" in capsys.readouterr().err
