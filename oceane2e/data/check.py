@@ -543,13 +543,31 @@ def _parse_years(text: str) -> list[int]:
     return years
 
 
+def _data_config(path: Path):
+    """The ``data:`` section of a stage config, validated strictly."""
+    import yaml
+
+    from oceane2e.config import ConfigError, validate_config
+    from oceane2e.data.config import DataConfig
+
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict) or "data" not in raw:
+        raise ConfigError(f"{path}: no 'data:' section")
+    return validate_config(DataConfig, raw["data"], source=f"{path} (data)")
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``oceane2e check DIR [--years 2001-2010] [--lat-bounds S N --lon-bounds W E]``.
+    """``oceane2e check DIR [--config CFG] [--years 2001-2010] [--lat-bounds S N --lon-bounds W E]``.
 
     Prints every problem and returns 1 if there is any; prints a summary and returns 0 otherwise.
     """
     parser = argparse.ArgumentParser(prog="oceane2e check", description=__doc__.splitlines()[0])
-    parser.add_argument("root", type=Path, help="data folder (e.g. data/GS)")
+    parser.add_argument("root", type=Path, nargs="?", default=None,
+                        help="data folder (e.g. data/GS); default: data.root of --config")
+    parser.add_argument("--config", type=Path, default=None,
+                        help="a stage config (YAML with a data: section): its years and bounds are checked")
     parser.add_argument("--years", type=_parse_years, default=None, help="required years, e.g. 2001-2010 or 2001,2003")
     parser.add_argument("--lat-bounds", type=float, nargs=2, default=None, metavar=("SOUTH", "NORTH"),
                         help="region edges (deg N) for files without coordinates")
@@ -557,6 +575,14 @@ def main(argv: list[str] | None = None) -> int:
                         help="region edges (deg E) for files without coordinates")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
+    if args.config is not None:
+        data_cfg = _data_config(args.config)
+        args.root = args.root if args.root is not None else data_cfg.root
+        args.years = args.years if args.years is not None else data_cfg.all_years
+        if args.lat_bounds is None and data_cfg.lat_bounds is not None:
+            args.lat_bounds, args.lon_bounds = list(data_cfg.lat_bounds), list(data_cfg.lon_bounds)
+    if args.root is None:
+        parser.error("give the data folder DIR or --config")
     problems = check_folder(
         args.root, args.years, lat_bounds=args.lat_bounds, lon_bounds=args.lon_bounds, progress=not args.quiet
     )

@@ -167,3 +167,18 @@ def test_coordinates_disagree_with_given_bounds(tiny):
     assert len(yearly) == 8 and all("differs from the grid of the given lat/lon bounds" in p.message for p in yearly)
     (clim,) = _only(problems, "clim.nc")
     assert "differs from the data grid" in clim.message
+
+
+def test_main_takes_years_and_bounds_from_a_stage_config(tmp_path, capsys):
+    ref = write_tiny_folder(tmp_path / "ref", years=[2001, 2002, 2003], reference_layout=True)
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(
+        f"data:\n  root: {ref.root}\n  train_years: [2001, 2002]\n  val_years: [2003]\n  test_years: [2004]\n"
+        f"  lat_bounds: {list(TINY_LAT_BOUNDS)}\n  lon_bounds: {list(TINY_LON_BOUNDS)}\nmodel: {{}}\n"
+    )
+    assert main(["--config", str(cfg), "--quiet"]) == 1  # the test year 2004 is missing
+    out = capsys.readouterr().out
+    assert "geo_2004.nc: missing" in out and "mhw_2004.nc: missing" in out
+    assert "2 problem(s)" in out
+    assert main([str(ref.root), "--config", str(cfg), "--years", "2001-2003", "--quiet"]) == 0
+    assert "reference-release layout" in capsys.readouterr().out
