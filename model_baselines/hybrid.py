@@ -19,6 +19,8 @@ touches only the networks. Land stays exactly 0.
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from collections.abc import Sequence
 from typing import Literal
 
@@ -39,7 +41,7 @@ from model_baselines.blocks import SimVPCore
 from model_baselines.common import NormStats
 from oceane2e.config import StrictModel
 from oceane2e.physics.grid import SphericalGrid
-from oceane2e.physics.kernel import KernelOptions, advect
+from oceane2e.physics.kernel import KernelOptions, advect, courant_number
 
 #: inputs of the velocity-correction network (the paper's model_gm)
 GM_INPUTS: tuple[str, ...] = ("ssta", "u_g", "v_g", "mask")
@@ -153,6 +155,32 @@ class Oceane2e(OneStepForecaster):
             )
         return self._grids[key]
 
+    def advect(self, c: Tensor, u: Tensor, v: Tensor, grid: SphericalGrid) -> Tensor:
+        """The kernel over one day, with each sample's sub-steps chosen from its own Courant number.
+
+        ``advect`` alone picks one sub-step count for the whole batch (its largest Courant number),
+        so a forecast would depend on which other start dates share its batch — and N-process
+        inference would differ from one process. Grouping the samples by their own count makes every
+        forecast independent of batching. c, u, v: (B, H, W) in K and m s⁻¹.
+        """
+        opts = self.kernel_options
+        if opts.scheme != "muscl" or opts.substeps is not None or c.shape[0] == 1:
+            return advect(c, u, v, grid, 86400.0, opts)
+        courant = courant_number(u, v, grid, 86400.0).tolist()
+        counts = [max(1, math.ceil(cn / opts.max_courant - 1e-9)) for cn in courant]
+        if len(set(counts)) == 1:
+            return advect(c, u, v, grid, 86400.0, dataclasses.replace(opts, substeps=counts[0]))
+        order: list[int] = []
+        parts: list[Tensor] = []
+        for n in sorted(set(counts)):
+            idx = [i for i, k in enumerate(counts) if k == n]
+            sel = torch.tensor(idx, device=c.device)
+            parts.append(advect(c[sel], u[sel], v[sel], grid, 86400.0, dataclasses.replace(opts, substeps=n)))
+            order += idx
+        inverse = torch.empty(len(order), dtype=torch.long, device=c.device)
+        inverse[torch.tensor(order, device=c.device)] = torch.arange(len(order), device=c.device)
+        return torch.cat(parts)[inverse]
+
     def correction(self, ssta: Tensor, vel_now: Tensor, vel_next: Tensor, atmos_now: Tensor, atmos_next: Tensor,
                    mask: Tensor) -> Tensor:
         """model_gm: (B, 2, H, W) correction velocity in m s⁻¹ (0 over land)."""
@@ -182,7 +210,6 @@ class Oceane2e(OneStepForecaster):
         with torch.autocast(device_type=device_type, enabled=False):
             c = ssta.to(kernel_dtype)
             vel = velocity.to(kernel_dtype)
-            advected = advect(c, vel[:, 0], vel[:, 1], self.grid(c.device, kernel_dtype), 86400.0,
-                              self.kernel_options)
+            advected = self.advect(c, vel[:, 0], vel[:, 1], self.grid(c.device, kernel_dtype))
         ssta_next = advected + self.source(ssta, vel_now, vel_next, atmos_now, atmos_next, mask).to(kernel_dtype)
         return apply_mask(ssta_next.to(ssta.dtype), mask), state

@@ -149,3 +149,16 @@ def test_unknown_config_key_fails() -> None:
 
     with pytest.raises(ConfigError, match="correction_scal"):
         validate_config(HybridConfig, {"correction_scal": 0.1})
+
+
+def test_forecast_of_a_sample_does_not_depend_on_its_batch_mates() -> None:
+    """Sub-steps are chosen per sample: a fast-current sample must not change a slow one's forecast."""
+    model = Oceane2e(STATS, LAT, LON, _mask(), _cfg())
+    slow = _batch(1, batch=1)
+    fast = _batch(1, batch=1, seed=3)
+    fast["velocity"] = fast["velocity"] * 3.0  # three times the Courant number: more sub-steps
+    both = {k: torch.cat([slow[k], fast[k]]) for k in slow}
+    with torch.no_grad():
+        alone = model(slow, 1)
+        together = model(both, 1)
+    torch.testing.assert_close(together[:1], alone, rtol=0, atol=0)
