@@ -87,17 +87,173 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f"{path.name}.tmp{os.getpid()}")
 
 
-def _write_sample_major(var, data: np.ndarray, land: np.ndarray | None) -> None:
-    """Write ``data`` (S, L, ...) sample by sample, land set to NaN."""
-    for s in range(data.shape[0]):
-        block = np.asarray(data[s], dtype=np.float32)
-        if land is not None:
-            block = np.where(land, np.float32(np.nan), block)
-        var[s] = block
+class _SampleWriter:
+    """Writes a forecast file block of samples by block of samples (bounded memory).
+
+    The file is written under a temporary name and renamed into place by :meth:`close` once
+    every sample has been written; leaving the ``with`` block on an exception removes it.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        time0: Sequence | np.ndarray,
+        n_lead: int,
+        coords: GridCoords,
+        mask: np.ndarray | None,
+        variables: dict[str, tuple[str, str]],
+        *,
+        channels: Sequence[str] | None,
+        title: str,
+        attrs: Mapping[str, object] | None,
+    ) -> None:
+        import netCDF4
+
+        self.path = Path(path)
+        self.time0 = as_dates(time0)
+        if self.time0.ndim != 1 or self.time0.size == 0:
+            raise DataContractError(f"{self.path}: time0 must be a non-empty 1-D array of start dates")
+        if self.time0.size > 1 and not np.all(np.diff(self.time0).astype(int) > 0):
+            raise DataContractError(f"{self.path}: time0 must be strictly increasing (sort the samples by date)")
+        if n_lead < 1:
+            raise DataContractError(f"{self.path}: n_lead must be >= 1, got {n_lead}")
+        self.n_lead = int(n_lead)
+        self.coords = coords
+        self.mask = _check_mask(self.path, mask, coords)
+        self._land = None if self.mask is None else ~self.mask
+        self.channels = None if channels is None else tuple(channels)
+        self.sample_shape = (self.n_lead, *((len(self.channels),) if self.channels else ()), *coords.shape)
+        self._written = np.zeros(self.time0.size, dtype=bool)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._tmp = _tmp_name(self.path)
+        self._ds = netCDF4.Dataset(self._tmp, "w", format="NETCDF4")
+        ds = self._ds
+        _write_common(ds, self.time0, self.n_lead, coords, self.mask)
+        dims: tuple[str, ...] = ("sample", "lead", "lat", "lon")
+        if self.channels:
+            ds.createDimension("channel", len(self.channels))
+            write_channel_names(ds, self.channels)
+            dims = ("sample", "lead", "channel", "lat", "lon")
+        self._vars = {}
+        for name, (long_name, units) in variables.items():
+            var = ds.createVariable(
+                name, "f4", dims, chunksizes=(1, 1, *self.sample_shape[1:]), fill_value=np.float32(np.nan)
+            )
+            var.units, var.long_name = units, long_name
+            var.coordinates = "time forecast_reference_time lead"
+            if self.channels:
+                var.channel_names = ",".join(self.channels)
+            var.set_auto_maskandscale(False)
+            self._vars[name] = var
+        ds.title = title
+        for key, value in (attrs or {}).items():
+            ds.setncattr(key, value if not isinstance(value, bool) else int(value))
+
+    def _write(self, start: int, arrays: dict[str, np.ndarray | None]) -> None:
+        blocks = {k: np.asarray(v) for k, v in arrays.items() if v is not None}
+        extra = [k for k in blocks if k not in self._vars]
+        if extra:
+            raise DataContractError(f"{self.path}: {extra} given but the writer was created without them")
+        missing = [k for k in self._vars if k not in blocks]
+        if missing:
+            raise DataContractError(f"{self.path}: no data given for {missing}")
+        first = next(iter(blocks.values()))
+        n = first.shape[0] if first.ndim else 0
+        if start < 0 or start + n > self.time0.size:
+            raise DataContractError(
+                f"{self.path}: samples {start}..{start + n - 1} outside 0..{self.time0.size - 1}"
+            )
+        for name, block in blocks.items():
+            if block.shape != (n, *self.sample_shape):
+                raise DataContractError(
+                    f"{self.path}: {name} block shape {block.shape} != {(n, *self.sample_shape)} "
+                    f"(sample, lead, {'channel, ' if self.channels else ''}lat, lon)"
+                )
+            var = self._vars[name]
+            for i in range(n):
+                sample = block[i].astype(np.float32, copy=True)
+                if self._land is not None:
+                    sample[..., self._land] = np.nan
+                var[start + i] = sample
+        self._written[start : start + n] = True
+
+    def close(self) -> Path:
+        """Finish the file and move it into place; every sample must have been written."""
+        if not self._ds.isopen():
+            return self.path
+        if not self._written.all():
+            todo = np.flatnonzero(~self._written)
+            self.abort()
+            raise DataContractError(
+                f"{self.path}: {todo.size} sample(s) never written (first index {todo[0]}, "
+                f"start date {self.time0[todo[0]]}); nothing was saved"
+            )
+        self._ds.close()
+        os.replace(self._tmp, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the unfinished file."""
+        if self._ds.isopen():
+            self._ds.close()
+        self._tmp.unlink(missing_ok=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
 
 
 # --------------------------------------------------------------------------------------------
 # stage-1 velocity forecasts
+
+
+class VelocityForecastWriter(_SampleWriter):
+    """Write ``MultiConv_data.nc`` block by block (inference over many start dates).
+
+    Args:
+        path: output file.
+        time0: (S,) all start dates, strictly increasing (datetime64 or int days since 1970-01-01).
+        n_lead: number of leads L (lead k is valid on time0 + k days).
+        coords, mask: grid (degrees) and (H, W) ocean mask; land is written as NaN.
+        channels: channel names (default ``("u_g", "v_g")``).
+        with_targets: also store ``targets`` (the observed velocity on the same days).
+        attrs: extra global attributes (e.g. ``model``, ``checkpoint``).
+
+    Use: ``with VelocityForecastWriter(...) as w: w.write(start, outputs, targets)`` with
+    ``outputs`` (n, L, C, H, W) m s-1 for samples ``start .. start + n - 1``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        time0: Sequence | np.ndarray,
+        n_lead: int,
+        coords: GridCoords,
+        mask: np.ndarray | None,
+        *,
+        channels: Sequence[str] = GEO_CHANNELS,
+        with_targets: bool = False,
+        attrs: Mapping[str, object] | None = None,
+    ) -> None:
+        names = tuple(channels)
+        units = "; ".join(CHANNEL_UNITS.get(n, "1") for n in names)
+        what = " (" + "; ".join(CHANNEL_LONG_NAMES.get(n, n) for n in names) + ")"
+        variables = {"outputs": ("forecast surface geostrophic velocity" + what, units)}
+        if with_targets:
+            variables["targets"] = ("observed surface geostrophic velocity" + what, units)
+        super().__init__(
+            path, time0, n_lead, coords, mask, variables,
+            channels=names, title="Ocean-E2E stage-1 velocity forecasts", attrs=attrs,
+        )
+
+    def write(self, start: int, outputs: np.ndarray, targets: np.ndarray | None = None) -> None:
+        """Samples ``start .. start + n - 1``: ``outputs`` (and ``targets``) (n, L, C, H, W) m s-1."""
+        self._write(start, {"outputs": outputs, "targets": targets})
 
 
 def write_velocity_forecast(
@@ -111,7 +267,7 @@ def write_velocity_forecast(
     channels: Sequence[str] = GEO_CHANNELS,
     attrs: Mapping[str, object] | None = None,
 ) -> Path:
-    """Write ``MultiConv_data.nc``.
+    """Write ``MultiConv_data.nc`` from whole arrays (see :class:`VelocityForecastWriter` for blocks).
 
     Args:
         path: output file (written to a temporary name, then renamed).
@@ -123,49 +279,19 @@ def write_velocity_forecast(
         channels: channel names of axis 2 (default ``("u_g", "v_g")``).
         attrs: extra global attributes (e.g. ``model``, ``checkpoint``).
     """
-    import netCDF4
-
-    path = Path(path)
     outputs = np.asarray(outputs)
-    dates = as_dates(time0)
-    names = tuple(channels)
-    n_lead = int(outputs.shape[1]) if outputs.ndim == 5 else -1
-    expected = (dates.size, n_lead, len(names), *coords.shape)
+    expected = (np.size(time0), outputs.shape[1] if outputs.ndim == 5 else -1, len(tuple(channels)), *coords.shape)
     if outputs.shape != expected:
         raise DataContractError(
             f"{path}: outputs shape {outputs.shape} != (sample, lead, channel, lat, lon) = {expected}"
         )
     if targets is not None and np.shape(targets) != outputs.shape:
         raise DataContractError(f"{path}: targets shape {np.shape(targets)} != outputs shape {outputs.shape}")
-    if dates.size > 1 and not np.all(np.diff(dates).astype(int) > 0):
-        raise DataContractError(f"{path}: time0 must be strictly increasing (sort the samples by date)")
-    mask = _check_mask(path, mask, coords)
-    land = None if mask is None else ~mask
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
-        _write_common(ds, dates, n_lead, coords, mask)
-        ds.createDimension("channel", len(names))
-        write_channel_names(ds, names)
-        dims = ("sample", "lead", "channel", "lat", "lon")
-        chunks = (1, 1, len(names), *coords.shape)
-        for var_name, data, long_name in (
-            ("outputs", outputs, "forecast surface geostrophic velocity"),
-            ("targets", targets, "observed surface geostrophic velocity"),
-        ):
-            if data is None:
-                continue
-            var = ds.createVariable(var_name, "f4", dims, chunksizes=chunks, fill_value=np.float32(np.nan))
-            var.units = "; ".join(CHANNEL_UNITS.get(n, "1") for n in names)
-            var.long_name = long_name + " (" + "; ".join(CHANNEL_LONG_NAMES.get(n, n) for n in names) + ")"
-            var.channel_names = ",".join(names)
-            var.set_auto_maskandscale(False)
-            _write_sample_major(var, data, land)
-        ds.title = "Ocean-E2E stage-1 velocity forecasts"
-        for key, value in (attrs or {}).items():
-            ds.setncattr(key, value if not isinstance(value, bool) else int(value))
-    tmp.replace(path)
-    return path
+    with VelocityForecastWriter(
+        path, time0, outputs.shape[1], coords, mask, channels=channels, with_targets=targets is not None, attrs=attrs
+    ) as writer:
+        writer.write(0, outputs, targets)
+    return writer.path
 
 
 def _read_grid(path: Path, ds) -> tuple[GridCoords, np.ndarray | None]:
@@ -330,6 +456,42 @@ class Forecast:
     attrs: dict = field(default_factory=dict)
 
 
+class ForecastWriter(_SampleWriter):
+    """Write an SSTA forecast file (``results/<Model>_forecast.nc``) block by block.
+
+    Args:
+        path, time0, n_lead, coords, mask: as :class:`VelocityForecastWriter`.
+        model: model name (global attribute ``model``).
+        with_truth: also store ``ssta_true`` (the observed SSTA on the same days).
+
+    ``write(start, forecast, truth=None)`` takes (n, L, H, W) arrays in K.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        time0: Sequence | np.ndarray,
+        n_lead: int,
+        coords: GridCoords,
+        mask: np.ndarray | None,
+        model: str,
+        *,
+        with_truth: bool = False,
+        attrs: Mapping[str, object] | None = None,
+    ) -> None:
+        variables = {"ssta": (f"sea surface temperature anomaly forecast by {model}", "K")}
+        if with_truth:
+            variables["ssta_true"] = ("observed sea surface temperature anomaly", "K")
+        super().__init__(
+            path, time0, n_lead, coords, mask, variables,
+            channels=None, title=f"Ocean-E2E SSTA forecast of {model}", attrs={"model": model, **(attrs or {})},
+        )
+
+    def write(self, start: int, forecast: np.ndarray, truth: np.ndarray | None = None) -> None:
+        """Samples ``start .. start + n - 1``: ``forecast`` (and ``truth``) (n, L, H, W) in K."""
+        self._write(start, {"ssta": forecast, "ssta_true": truth})
+
+
 def write_forecast(
     path: str | Path,
     forecast: np.ndarray,
@@ -341,7 +503,7 @@ def write_forecast(
     *,
     attrs: Mapping[str, object] | None = None,
 ) -> Path:
-    """Write an SSTA forecast as CF NetCDF (``results/<Model>_forecast.nc``).
+    """Write an SSTA forecast as CF NetCDF (``results/<Model>_forecast.nc``) from whole arrays.
 
     Args:
         forecast: (S, L, H, W) SSTA in K; lead k is valid on time0 + k days.
@@ -350,46 +512,18 @@ def write_forecast(
         model: model name, stored in the ``model`` global attribute.
         truth: optional (S, L, H, W) observed SSTA on the same days (variable ``ssta_true``).
     """
-    import netCDF4
-
-    path = Path(path)
     forecast = np.asarray(forecast)
-    dates = as_dates(time0)
-    if forecast.ndim != 4 or forecast.shape[0] != dates.size or forecast.shape[2:] != coords.shape:
+    if forecast.ndim != 4 or forecast.shape[0] != np.size(time0) or forecast.shape[2:] != coords.shape:
         raise DataContractError(
-            f"{path}: forecast shape {forecast.shape} != (sample={dates.size}, lead, lat, lon={coords.shape})"
+            f"{path}: forecast shape {forecast.shape} != (sample={np.size(time0)}, lead, lat, lon={coords.shape})"
         )
     if truth is not None and np.shape(truth) != forecast.shape:
         raise DataContractError(f"{path}: truth shape {np.shape(truth)} != forecast shape {forecast.shape}")
-    if dates.size > 1 and not np.all(np.diff(dates).astype(int) > 0):
-        raise DataContractError(f"{path}: time0 must be strictly increasing (sort the samples by date)")
-    mask = _check_mask(path, mask, coords)
-    land = None if mask is None else ~mask
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_name(path)
-    n_lead = forecast.shape[1]
-    with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
-        _write_common(ds, dates, n_lead, coords, mask)
-        dims = ("sample", "lead", "lat", "lon")
-        for var_name, data, long_name in (
-            ("ssta", forecast, f"sea surface temperature anomaly forecast by {model}"),
-            ("ssta_true", truth, "observed sea surface temperature anomaly"),
-        ):
-            if data is None:
-                continue
-            var = ds.createVariable(
-                var_name, "f4", dims, chunksizes=(1, 1, *coords.shape), fill_value=np.float32(np.nan)
-            )
-            var.units, var.long_name = "K", long_name
-            var.coordinates = "time forecast_reference_time lead"
-            var.set_auto_maskandscale(False)
-            _write_sample_major(var, data, land)
-        ds.title = f"Ocean-E2E SSTA forecast of {model}"
-        ds.model = model
-        for key, value in (attrs or {}).items():
-            ds.setncattr(key, value if not isinstance(value, bool) else int(value))
-    tmp.replace(path)
-    return path
+    with ForecastWriter(
+        path, time0, forecast.shape[1], coords, mask, model, with_truth=truth is not None, attrs=attrs
+    ) as writer:
+        writer.write(0, forecast, truth)
+    return writer.path
 
 
 def read_forecast(path: str | Path) -> Forecast:

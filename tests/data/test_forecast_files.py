@@ -90,3 +90,26 @@ def test_ssta_forecast_round_trip_and_cf(tmp_path):
         write_forecast(tmp_path / "q.nc", fc, TIME0, COORDS, MASK, "x", truth[:, :3])
     with pytest.raises(DataContractError, match="missing; run the inference"):
         read_forecast(tmp_path / "absent.nc")
+
+
+def test_block_writers_equal_one_shot_and_refuse_incomplete_files(tmp_path):
+    from oceane2e.data.forecast_files import ForecastWriter, VelocityForecastWriter
+
+    rng = np.random.default_rng(3)
+    outputs = rng.standard_normal((3, 2, 2, 8, 12)).astype(np.float32)
+    one = read_velocity_forecast(write_velocity_forecast(tmp_path / "one.nc", outputs, TIME0, COORDS, MASK))
+    with VelocityForecastWriter(tmp_path / "blocks.nc", TIME0, 2, COORDS, MASK) as w:
+        w.write(2, outputs[2:])  # blocks may arrive in any order (e.g. gathered from ranks)
+        w.write(0, outputs[:2])
+    blocks = read_velocity_forecast(tmp_path / "blocks.nc")
+    np.testing.assert_array_equal(blocks.outputs, one.outputs)
+    np.testing.assert_array_equal(blocks.time0, one.time0)
+    fc = rng.standard_normal((3, 4, 8, 12)).astype(np.float32)
+    w = ForecastWriter(tmp_path / "partial.nc", TIME0, 4, COORDS, MASK, "SimVP")
+    w.write(0, fc[:1])
+    with pytest.raises(DataContractError, match=r"2 sample\(s\) never written \(first index 1, start date 2003-12-31\)"):
+        w.close()
+    with pytest.raises(DataContractError, match=r"\['ssta_true'\] given but the writer was created without them"):
+        with ForecastWriter(tmp_path / "partial.nc", TIME0, 4, COORDS, MASK, "SimVP") as w:
+            w.write(0, fc, fc)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["blocks.nc", "one.nc"]  # nothing half-written left
