@@ -364,6 +364,7 @@ class VelocityForecastFile:
         self.coords, self.mask = _read_grid(self.path, ds)
         self.attrs = {k: ds.getncattr(k) for k in ds.ncattrs()}
         self._index = {int(d): i for i, d in enumerate(self.time0.astype("int64"))}
+        self._pid = os.getpid()
 
     def sample_index(self, time0: np.datetime64 | int) -> int:
         """Index of the sample starting on ``time0``; a clear error when there is none."""
@@ -395,6 +396,14 @@ class VelocityForecastFile:
         ds = getattr(self, "_ds", None)
         if ds is not None and ds.isopen():
             ds.close()
+
+    def __del__(self) -> None:
+        # close in the opening process only (a forked worker must not touch its parent's handle)
+        if getattr(self, "_pid", None) == os.getpid():
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
 
     def __enter__(self) -> VelocityForecastFile:
         return self
