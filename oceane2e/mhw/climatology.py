@@ -80,23 +80,36 @@ def _lerp(lower: np.ndarray, upper: np.ndarray, frac: np.ndarray) -> np.ndarray:
     return np.where(frac >= 0.5, upper - diff * (1.0 - frac), lower + diff * frac)
 
 
-def _pool_mean_and_percentile(pool: np.ndarray, percentile: float) -> tuple[np.ndarray, np.ndarray]:
+def _pool_mean_and_percentile(
+    pool: np.ndarray, percentile: float, *, complete: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
     """NaN-ignoring mean and percentile of each row of ``pool`` (N, n) -> two (N,) arrays.
 
     Same as ``np.nanmean`` and ``np.nanpercentile(..., method="linear")`` along axis 1, without a
     loop over rows: the rows are sorted in place (NaN last) and the order statistics picked by the
-    number of valid values of each row. An all-NaN row gives NaN.
+    number of valid values of each row. An all-NaN row gives NaN. ``complete=True`` promises that
+    ``pool`` holds no NaN and skips the NaN bookkeeping.
     """
+    if complete:
+        mean = pool.sum(axis=1, dtype=np.float64) / pool.shape[1]
+        pool.sort(axis=1)
+        rank = (pool.shape[1] - 1) * (percentile / 100.0)
+        lo = int(np.floor(rank))
+        hi = min(lo + 1, pool.shape[1] - 1)
+        frac = np.full(pool.shape[0], rank - lo)
+        return mean, _lerp(pool[:, lo].astype(np.float64), pool[:, hi].astype(np.float64), frac)
     n_valid = pool.shape[1] - np.count_nonzero(np.isnan(pool), axis=1)
     has_data = n_valid > 0
     safe_n = np.maximum(n_valid, 1)
-    mean = np.where(has_data, np.nansum(pool, axis=1) / safe_n, np.nan)
+    mean = np.where(has_data, np.nansum(pool, axis=1, dtype=np.float64) / safe_n, np.nan)
     pool.sort(axis=1)
     rank = (safe_n - 1) * (percentile / 100.0)
     lo = np.floor(rank).astype(np.int64)
     hi = np.minimum(lo + 1, safe_n - 1)
     rows = np.arange(pool.shape[0])
-    value = _lerp(pool[rows, lo], pool[rows, hi], rank - lo)
+    lower = pool[rows, lo].astype(np.float64)
+    upper = pool[rows, hi].astype(np.float64)
+    value = _lerp(lower, upper, rank - lo)
     return mean, np.where(has_data, value, np.nan)
 
 
@@ -114,7 +127,8 @@ def compute_climatology(
 
     Args:
         temp: (T, ...) daily temperature (e.g. SST in °C or K), any trailing grid dims; NaN for
-            missing days or land (a cell that is NaN throughout gives NaN outputs).
+            missing days or land (a cell that is NaN throughout gives NaN outputs). float32 input
+            is handled without conversion (same results, half the memory).
         dates: (T,) consecutive days, datetime64.
         baseline: (first_year, last_year), inclusive, of the climatology period; ``None`` uses the
             whole record (the reference's default).
@@ -127,7 +141,11 @@ def compute_climatology(
         ``(seas, thresh)``, each (366, ...) float64 in the units of ``temp``; index 0 is 1 January
         and index 59 is 29 February.
     """
-    temp = np.asarray(temp, dtype=np.float64)
+    temp = np.asarray(temp)
+    # float32 input stays float32 while pooling and sorting (exact: the order statistics of the
+    # float32 values are the same numbers in float64), which halves memory and sort time; means
+    # and interpolation are computed in float64.
+    temp = temp if temp.dtype == np.float32 else temp.astype(np.float64, copy=False)
     if temp.ndim < 1 or temp.shape[0] == 0:
         raise ValueError(f"temp must be (T, ...) with T > 0, got shape {temp.shape}")
     dates = check_daily_dates(dates, temp.shape[0])
@@ -155,7 +173,12 @@ def compute_climatology(
 
     doy = doy_index(dates)
     base_doy = doy[clim_start : clim_end + 1]
-    cells_by_time = np.ascontiguousarray(flat.T)  # (N, T): each window is a contiguous slice
+    # cells with no data at all (land) are left NaN; if no other cell misses a day, the NaN
+    # bookkeeping is skipped
+    n_missing = np.count_nonzero(np.isnan(flat), axis=0)
+    active = np.flatnonzero(n_missing < n_steps)
+    complete = bool(np.all(n_missing[active] == 0))
+    cells_by_time = np.ascontiguousarray(flat[:, active].T)  # (N_active, T): windows are contiguous slices
 
     seas = np.full((DAYS_IN_CLIM_YEAR, flat.shape[1]), np.nan)
     thresh = np.full_like(seas, np.nan)
@@ -176,8 +199,8 @@ def compute_climatology(
                 for c in centres
             ],
             axis=1,
-        )  # (N, n_pool)
-        seas[d], thresh[d] = _pool_mean_and_percentile(pool, percentile)
+        )  # (N_active, n_pool)
+        seas[d, active], thresh[d, active] = _pool_mean_and_percentile(pool, percentile, complete=complete)
     seas[FEB29_INDEX] = 0.5 * (seas[FEB29_INDEX - 1] + seas[FEB29_INDEX + 1])
     thresh[FEB29_INDEX] = 0.5 * (thresh[FEB29_INDEX - 1] + thresh[FEB29_INDEX + 1])
 

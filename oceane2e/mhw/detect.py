@@ -126,7 +126,8 @@ def detect(
     Returns:
         :class:`MHWResult`.
     """
-    temp = np.asarray(temp, dtype=np.float64)
+    temp = np.asarray(temp)
+    temp = temp if temp.dtype == np.float32 else temp.astype(np.float64, copy=False)
     if temp.ndim < 1:
         raise ValueError("temp must have a time axis first: (T, ...)")
     dates = check_daily_dates(dates, temp.shape[0])
@@ -147,26 +148,33 @@ def detect(
                 raise ValueError(f"clim {name} has shape {arr.shape}, expected {(366, *temp.shape[1:])}")
     n_steps, grid_shape = temp.shape[0], temp.shape[1:]
     flat = temp.reshape(n_steps, -1)
-    seas_flat = seas366.reshape(366, -1)
-    thresh_flat = thresh366.reshape(366, -1)
+    n_cells = flat.shape[1]
+    # only cells with data and a climatology can have events (land is skipped entirely)
+    missing = np.isnan(flat)
+    active = np.flatnonzero(
+        (np.count_nonzero(missing, axis=0) < n_steps)
+        & np.any(np.isfinite(thresh366.reshape(366, -1)), axis=0)
+    )
     doy = doy_index(dates)
-
-    seas_t = seas_flat[doy]  # (T, N)
-    thresh_t = thresh_flat[doy]
-    filled = np.where(np.isnan(flat), seas_t, flat)
-    with np.errstate(invalid="ignore"):
-        exceed = filled > thresh_t  # NaN (land) never exceeds
+    seas_t = seas366.reshape(366, -1)[:, active][doy]  # (T, N_active)
+    thresh_t = thresh366.reshape(366, -1)[:, active][doy]
+    values = flat[:, active].astype(np.float64)
+    gaps = missing[:, active]
+    if gaps.any():  # missing days count as the climatology (they never exceed)
+        values[gaps] = seas_t[gaps]
+    exceed = values > thresh_t  # False where either is NaN
     spans = find_events(exceed, min_duration=min_duration, max_gap=max_gap, join_across_gaps=join_across_gaps)
 
-    events = event_metrics(filled, seas_t, thresh_t, dates, spans)
-    flags = np.zeros(flat.shape, dtype=bool)
-    category = np.zeros(flat.shape, dtype=np.int8)
+    events = event_metrics(values, seas_t, thresh_t, dates, spans)
+    events["cell"] = active[events["cell"].to_numpy()]
+    flags = np.zeros((n_steps, n_cells), dtype=bool)
+    category = np.zeros((n_steps, n_cells), dtype=np.int8)
     if spans.n_events:
         event_id, t_idx, _, _ = spans.event_days()
         cells = spans.cell[event_id]
-        flags[t_idx, cells] = True
-        number = category_number(filled[t_idx, cells], seas_t[t_idx, cells], thresh_t[t_idx, cells])
-        category[t_idx, cells] = daily_category(number, np.ones_like(number, dtype=bool))
+        number = category_number(values[t_idx, cells], seas_t[t_idx, cells], thresh_t[t_idx, cells])
+        flags[t_idx, active[cells]] = True
+        category[t_idx, active[cells]] = daily_category(number, np.ones_like(number, dtype=bool))
     return MHWResult(
         events=events,
         flags=flags.reshape(n_steps, *grid_shape),

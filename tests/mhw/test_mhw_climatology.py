@@ -131,3 +131,12 @@ def test_bad_input_is_reported() -> None:
         compute_climatology(np.delete(temp, 10), np.delete(dates, 10), baseline=None)
     with pytest.raises(ValueError, match="datetime64"):
         compute_climatology(temp, np.arange(dates.size), baseline=None)
+
+
+def test_float32_grid_gives_the_float64_result(xmhw_grid) -> None:
+    """float32 input (as read from OISST files) is pooled and sorted in float32: same numbers."""
+    dates, sst, _, _ = xmhw_grid
+    s64, t64 = compute_climatology(sst, dates, baseline=None)
+    s32, t32 = compute_climatology(sst.astype(np.float32), dates, baseline=None)
+    np.testing.assert_allclose(t32, t64, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(s32, s64, rtol=0, atol=1e-12)

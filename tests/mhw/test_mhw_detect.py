@@ -139,3 +139,11 @@ def test_missing_days_do_not_exceed() -> None:
     temp[205:208] = 2.0  # 4 + 3 days: no event
     result = detect(temp, dates, clim=clim)
     assert list(zip(result.events["index_start"], result.events["index_end"], strict=True)) == [(105, 109)]
+
+
+def test_float32_grid_gives_the_same_events(xmhw_grid) -> None:
+    dates, sst, _, _ = xmhw_grid
+    a = detect(sst, dates)
+    b = detect(sst.astype(np.float32), dates)
+    pd.testing.assert_frame_equal(a.events, b.events, check_exact=False, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(a.category, b.category)
