@@ -217,3 +217,15 @@ def test_forecast_errors_missing_dates_and_short_leads(tiny_cfg, tmp_path):
     assert len(skip) == len(observed) - 2
     with pytest.raises(DataContractError, match="run stage-1 inference"):
         SSTAWindowDataset(cfg, "val", n_lead=4, velocity="forecast", forecast_path=tmp_path / "nope.nc")
+
+
+def test_top_level_dataloader_modules_expose_the_library_datasets():
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    for name, cls in (("dataloader_vel", VelocityWindowDataset), ("dataloader", SSTAWindowDataset)):
+        spec = importlib.util.spec_from_file_location(name, root / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        assert getattr(module, cls.__name__) is cls
