@@ -65,7 +65,7 @@ def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
         f"the training years from the lag autocorrelation (lags 1–10 days) pooled over ocean cells.",
         "- Scores pooled over start dates and ocean cells per lead, cells weighted by cos(latitude). "
         "ACC: anomalies centred per lead. MHWs: Hobday rules with the observed threshold of `clim.nc`, "
-        "observed days before each start date prepended; the observed SSTA gives the reference flags. "
+        f"the {result.history_days} observed days up to each start date prepended; the observed SSTA gives the reference flags. "
         "SEDI rates are moved half a count inside (0, 1).",
     ]
     if outside:

@@ -98,3 +98,23 @@ def test_missing_forecast_file_and_empty_results(evaluated, tmp_path, capsys):
     np.save(results / "Lonely_outputs.npy", evaluated.models["Good"])
     assert main(args) == 1
     assert "Lonely_forecast.nc" in capsys.readouterr().err
+
+
+def test_default_history_gives_the_flags_of_the_whole_record(tiny_results):
+    from oceane2e.data.contract import read_clim
+    from oceane2e.evaluation.evaluate import HISTORY_DAYS
+    from oceane2e.mhw.forecast import forecast_mhw
+
+    tiny = tiny_results
+    clim = read_clim(tiny.data / "clim.nc")
+    start = (tiny.time0 - tiny.dates[0]).astype(int)
+    long_history = tiny.ssta[start[:, None] + np.arange(-59, 1)[None]]  # 60 days up to time0
+    truth = tiny.ssta[start[:, None] + np.arange(1, 13)[None]]
+
+    def flags(n_days: int) -> np.ndarray:
+        hist = long_history[:, -n_days:]
+        return forecast_mhw(truth, hist, tiny.time0, clim.seas, clim.thresh, mask=tiny.mask).flags
+
+    whole = flags(60)
+    np.testing.assert_array_equal(flags(HISTORY_DAYS), whole)
+    assert (flags(1) != whole).any()  # the history matters: without it events are cut at the start
