@@ -21,26 +21,36 @@ from oceane2e.mhw.events import EventSpans, event_metrics
 
 
 def find_events(
-    exceed: np.ndarray, *, min_duration: int = 5, max_gap: int = 2, join_across_gaps: bool = True
+    exceed: np.ndarray,
+    *,
+    min_duration: int = 5,
+    max_gap: int = 2,
+    join_across_gaps: bool = True,
+    time_axis: int = 0,
 ) -> EventSpans:
     """Events in a boolean exceedance array.
 
     Args:
-        exceed: (T, N) bool, True where the threshold is exceeded (N cells, may be 1).
+        exceed: bool array, True where the threshold is exceeded; (T, N) by default, or any
+            shape with the time axis at ``time_axis`` (e.g. (S, T, H, W) with ``time_axis=1``).
         min_duration: shortest run of exceeding days that makes an event (days).
         max_gap: longest gap (days) across which two events are joined.
         join_across_gaps: join events across short gaps at all.
+        time_axis: position of the time axis in ``exceed``.
     Returns:
-        :class:`EventSpans` (cell, start, inclusive end), sorted by cell then time.
+        :class:`EventSpans` (cell, start, inclusive end), sorted by cell then time; ``cell`` is
+        the C-order flat index over the non-time axes in their order (the column for (T, N)).
     """
     exceed = np.asarray(exceed, dtype=bool)
-    if exceed.ndim != 2:
-        raise ValueError(f"exceed must be (T, N), got shape {exceed.shape}")
+    if exceed.ndim < 2:
+        raise ValueError(f"exceed must be (T, N) or have a time axis and cell axes, got shape {exceed.shape}")
     if min_duration < 1 or max_gap < 0:
         raise ValueError(f"need min_duration >= 1 and max_gap >= 0, got {min_duration}, {max_gap}")
-    n_steps, n_cells = exceed.shape
-    padded = np.zeros((n_cells, n_steps + 2), dtype=np.int8)
-    padded[:, 1:-1] = exceed.T
+    time_last = np.moveaxis(exceed, time_axis, -1)
+    n_steps = time_last.shape[-1]
+    padded = np.zeros((*time_last.shape[:-1], n_steps + 2), dtype=np.int8)
+    padded[..., 1:-1] = time_last  # one strided copy; the zeros close runs at both ends
+    padded = padded.reshape(-1, n_steps + 2)
     change = np.diff(padded, axis=1)  # (N, T+1): +1 at a run's first day, -1 after its last
     cell, start = np.nonzero(change == 1)  # row-major: by cell, then time
     _, stop = np.nonzero(change == -1)

@@ -20,7 +20,7 @@ import numpy as np
 
 from oceane2e.mhw.categories import category_number, daily_category
 from oceane2e.mhw.climatology import doy_index
-from oceane2e.mhw.detect import find_events, spans_to_flags
+from oceane2e.mhw.detect import find_events
 
 _EPOCH = np.datetime64("1970-01-01", "D")
 _CHUNK_ELEMENTS = 4_000_000  # (forecast, day, cell) values handled at once
@@ -126,19 +126,31 @@ def _forecast_chunk(forecast, history, starts, seas, thresh, ocean, min_duration
     """:func:`forecast_mhw` for a few forecasts at once -> (flags, category, exceed), (s, L, H, W)."""
     n_samples, n_lead, *grid = forecast.shape
     n_hist = history.shape[1]
-    n_time = n_hist + n_lead
-    series = np.concatenate([history, forecast], axis=1).astype(np.float64)  # (s, P+L, H, W)
+    n_cells = int(np.prod(grid))
     dates = starts[:, None] + np.arange(-n_hist + 1, n_lead + 1)[None, :]  # (s, P+L)
     idx = doy_index(dates.ravel()).reshape(dates.shape)
-    seas_t, thresh_t = seas[idx], thresh[idx]  # (s, P+L, H, W)
-    with np.errstate(invalid="ignore"):
-        exceed = series > thresh_t - seas_t  # NaN never exceeds
+    limit = thresh - seas  # (366, H, W) SSTA threshold
+    exceed = np.empty((n_samples, n_hist + n_lead, *grid), dtype=bool)
+    with np.errstate(invalid="ignore"):  # NaN never exceeds
+        np.greater(history, limit[idx[:, :n_hist]], out=exceed[:, :n_hist])
+        np.greater(forecast, limit[idx[:, n_hist:]], out=exceed[:, n_hist:])
     if ocean is not None:
         exceed &= ocean
-    # time first; every (forecast, cell) pair is an independent series
-    exceed_tn = np.moveaxis(exceed, 1, 0).reshape(n_time, -1)
-    spans = find_events(exceed_tn, min_duration=min_duration, max_gap=max_gap)
-    flags = np.moveaxis(spans_to_flags(spans, *exceed_tn.shape).reshape(n_time, n_samples, *grid), 0, 1)
-    number = category_number(series + seas_t, seas_t, thresh_t)
-    category = daily_category(number, flags)
-    return flags[:, n_hist:], category[:, n_hist:], exceed[:, n_hist:]
+    spans = find_events(exceed, min_duration=min_duration, max_gap=max_gap, time_axis=1)
+
+    flags = np.zeros((n_samples, n_lead, n_cells), dtype=bool)
+    category = np.zeros((n_samples, n_lead, n_cells), dtype=np.int8)
+    if spans.n_events:
+        event_id, t_idx, _, _ = spans.event_days()
+        on_lead = t_idx >= n_hist  # only the forecast days are returned
+        sample, cell = np.divmod(spans.cell[event_id[on_lead]], n_cells)
+        lead = t_idx[on_lead] - n_hist
+        doy = idx[sample, t_idx[on_lead]]
+        ssta = forecast.reshape(n_samples, n_lead, n_cells)[sample, lead, cell].astype(np.float64)
+        s_day = seas.reshape(366, n_cells)[doy, cell]
+        h_day = thresh.reshape(366, n_cells)[doy, cell]
+        number = category_number(ssta + s_day, s_day, h_day)
+        flags[sample, lead, cell] = True
+        category[sample, lead, cell] = daily_category(number, np.ones_like(number, dtype=bool))
+    shape = (n_samples, n_lead, *grid)
+    return flags.reshape(shape), category.reshape(shape), exceed[:, n_hist:]
