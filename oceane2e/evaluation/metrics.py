@@ -74,23 +74,30 @@ def moment_sums(forecast: np.ndarray, truth: np.ndarray, weights: np.ndarray) ->
         forecast, truth: (S, L, H, W) in K.
         weights: (H, W), see :func:`area_weights`.
     """
-    forecast = np.asarray(forecast, dtype=np.float64)
-    truth = np.asarray(truth, dtype=np.float64)
+    forecast = np.asarray(forecast)
+    truth = np.asarray(truth)
     weights = np.asarray(weights, dtype=np.float64)
     _check_pair(forecast, truth, weights)
+    # element-wise work in the inputs' precision, every sum in float64: sum over start dates
+    # first (float64 accumulator, no float64 copy of the arrays), then over cells with the weights
+    dtype = np.result_type(forecast.dtype, truth.dtype, np.float32)
     valid = np.isfinite(forecast) & np.isfinite(truth)
-    w = np.where(valid, weights, 0.0)
-    f = np.where(valid, forecast, 0.0)
-    o = np.where(valid, truth, 0.0)
-    axes = (0, 2, 3)
-    wf, wo = w * f, w * o
+    f = np.where(valid, forecast, 0).astype(dtype, copy=False)
+    o = np.where(valid, truth, 0).astype(dtype, copy=False)
+    n_lead = forecast.shape[1]
+    flat_w = weights.reshape(-1)
+
+    def weighted(x: np.ndarray) -> np.ndarray:
+        per_cell = np.add.reduce(x, axis=0, dtype=np.float64).reshape(n_lead, -1)  # (L, H*W)
+        return per_cell @ flat_w
+
     return {
-        "w": w.sum(axis=axes),
-        "f": wf.sum(axis=axes),
-        "o": wo.sum(axis=axes),
-        "ff": (wf * f).sum(axis=axes),
-        "oo": (wo * o).sum(axis=axes),
-        "fo": (wf * o).sum(axis=axes),
+        "w": weighted(valid),
+        "f": weighted(f),
+        "o": weighted(o),
+        "ff": weighted(f * f),
+        "oo": weighted(o * o),
+        "fo": weighted(f * o),
     }
 
 
