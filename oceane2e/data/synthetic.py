@@ -97,7 +97,7 @@ class EddyConfig(StrictModel):
 
     birth_rate_per_day: float = Field(0.45, ge=0, description="mesoscale eddies born per day in the region")
     radius_km: tuple[float, float] = Field((35.0, 65.0), description="e-folding radius range R (km)")
-    speed: tuple[float, float] = Field((0.2, 0.55), description="peak swirl speed range (m s-1)")
+    speed: tuple[float, float] = Field((0.15, 0.45), description="peak swirl speed range (m s-1)")
     lifetime_days: tuple[float, float] = Field((20.0, 60.0), description="e-folding decay time range (days)")
     ring_rate_per_day: float = Field(
         0.05, ge=0, le=1, description="daily probability of a warm ring (and of a cold ring)"
@@ -148,7 +148,7 @@ class AtmosphereConfig(StrictModel):
     )
     slow_t2m_std: float = Field(1.0, ge=0, description="std of the slow weather-regime t2m anomaly (K)")
     slow_length_km: float = Field(600.0, gt=0, description="correlation length of the slow anomaly (km)")
-    slow_tau_days: float = Field(40.0, gt=0, description="decorrelation time of the slow anomaly (days)")
+    slow_tau_days: float = Field(30.0, gt=0, description="decorrelation time of the slow anomaly (days)")
     dome_rate_per_year: float = Field(1.5, ge=0, description="heat domes per year (summer-weighted)")
     dome_duration_days: tuple[float, float] = Field((10.0, 40.0), description="duration range (days)")
     dome_amplitude_k: tuple[float, float] = Field((3.0, 6.0), description="t2m excess at the centre (K)")
@@ -172,9 +172,9 @@ class MixedLayerConfig(StrictModel):
     gustiness: float = Field(1.0, ge=0, description="added to the wind speed in the bulk formulae (m s-1)")
     relative_humidity: float = Field(0.78, gt=0, le=1, description="relative humidity at 2 m")
     mld_summer_m: float = Field(20.0, gt=0, description="summer mixed-layer depth (m)")
-    mld_winter_m: float = Field(120.0, gt=0, description="late-winter mixed-layer depth (m)")
+    mld_winter_m: float = Field(100.0, gt=0, description="late-winter mixed-layer depth (m)")
     mld_deepest_doy: float = Field(60.0, description="day of year of the deepest mixed layer")
-    relax_days: float = Field(50.0, gt=0, description="relaxation time to the climatological front (days)")
+    relax_days: float = Field(25.0, gt=0, description="relaxation time to the climatological front (days)")
     sst_bg_k: tuple[float, float] = Field(
         (297.0, 285.0), description="background SST at 32N and 44N, annual mean (K)"
     )
@@ -192,7 +192,7 @@ class MixedLayerConfig(StrictModel):
         300.0, gt=0, description="correlation length of the subsurface anomalies (km)"
     )
     subsurface_tau_days: float = Field(
-        90.0, gt=0, description="decorrelation time of the subsurface anomalies (days)"
+        45.0, gt=0, description="decorrelation time of the subsurface anomalies (days)"
     )
     max_courant: float = Field(
         0.5, gt=0, le=1, description="largest outflow Courant number of an advection sub-step"

@@ -1,6 +1,6 @@
 """The embedded synthetic ocean (DESIGN.md §4): physics statistics, coast, files, determinism.
 
-One small configuration (a 0.25° box of 8° x 14° holding the jet, the coast and the island, three
+One small configuration (a 0.25° box of 10° x 14° holding the jet, the coast and the island, three
 years) is simulated and written once per module; every statistic below is measured on it. The
 default configuration's figures are in docs/data.md.
 """
@@ -29,13 +29,13 @@ from oceane2e.data.synthetic_stats import mhw_days, run_statistics
 REPO = Path(__file__).resolve().parents[2]
 
 SMALL = {
-    "lat_bounds": [34.0, 42.0],
+    "lat_bounds": [33.0, 43.0],
     "lon_bounds": [-74.0, -60.0],
     "resolution_deg": 0.25,
     "years": [2001, 2003],
     "baseline_years": [2001, 2003],
     "seed": 3,
-    "spinup_days": 120,
+    "spinup_days": 60,
     "geography": {"island_lat": 35.6, "island_lon": -64.0},
     "atmosphere": {"dome_rate_per_year": 3.0},
 }
