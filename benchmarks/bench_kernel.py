@@ -61,6 +61,9 @@ SCHEMES: dict[str, KernelOptions | str] = {
     "ours: MUSCL van Leer, SSP-RK3, Courant 0.5 (default)": KernelOptions(),
     "ours: MUSCL van Leer, SSP-RK2, Courant 0.5": KernelOptions(time_stepper="ssp_rk2"),
     "ours: MUSCL van Leer, SSP-RK2, Courant 1.0": KernelOptions(time_stepper="ssp_rk2", max_courant=1.0),
+    "ours: first-order upwind, forward Euler, Courant 1.0": KernelOptions(
+        limiter="none", time_stepper="ssp_rk1", max_courant=1.0
+    ),
 }
 TRAIN_SCHEMES: dict[str, KernelOptions | str] = {
     REF: KernelOptions(scheme="reference"),
@@ -279,7 +282,8 @@ def main(argv: list[str] | None = None) -> None:
                 n_sub, stages = 48, 48
             else:
                 n_sub = substeps_per_day(g, opts)
-                stages = n_sub * (1 if opts.scheme == "reference" else (2 if opts.time_stepper == "ssp_rk2" else 3))
+                per_step = {"ssp_rk1": 1, "ssp_rk2": 2, "ssp_rk3": 3}[opts.time_stepper]
+                stages = n_sub * (1 if opts.scheme == "reference" else per_step)
             err, kept = accuracy.get((g, name), (float("nan"), float("nan")))
             acc = "= reference | = reference" if opts == RELEASED else f"{err:.3f} | {kept:.2f}"
             print(f"| {lat.size}×{lon.size} | {name} | {n_sub} ({stages} stages) | {seconds:.4f} | "

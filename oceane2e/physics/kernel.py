@@ -41,13 +41,13 @@ import torch.utils.checkpoint
 from oceane2e.physics.grid import SphericalGrid
 
 Scheme = Literal["muscl", "reference"]
-Limiter = Literal["van_leer", "minmod", "superbee"]
-TimeStepper = Literal["ssp_rk2", "ssp_rk3"]
+Limiter = Literal["van_leer", "minmod", "superbee", "none"]
+TimeStepper = Literal["ssp_rk1", "ssp_rk2", "ssp_rk3"]
 Form = Literal["flux", "advective"]
 
 _SCHEMES = ("muscl", "reference")
-_LIMITERS = ("van_leer", "minmod", "superbee")
-_STEPPERS = ("ssp_rk2", "ssp_rk3")
+_LIMITERS = ("van_leer", "minmod", "superbee", "none")
+_STEPPERS = ("ssp_rk1", "ssp_rk2", "ssp_rk3")
 _FORMS = ("flux", "advective")
 
 
@@ -62,8 +62,10 @@ class KernelOptions:
     Attributes:
         scheme: ``"muscl"`` (ours) or ``"reference"`` (forward Euler + centred differences + 1-2-1
             filter after each fixed 1800 s sub-step, the reference release's scheme).
-        limiter: slope limiter of the MUSCL reconstruction.
-        time_stepper: ``"ssp_rk2"`` (Heun) or ``"ssp_rk3"`` (Shu–Osher).
+        limiter: slope limiter of the MUSCL reconstruction; ``"none"`` sets the slopes to zero, i.e.
+            first-order upwind (donor cell): monotone and cheapest, but diffusive.
+        time_stepper: ``"ssp_rk3"`` (Shu–Osher), ``"ssp_rk2"`` (Heun) or ``"ssp_rk1"`` (forward Euler,
+            meant for ``limiter="none"``, monotone up to Courant 1).
         max_courant: largest Courant number ``dt_sub·(|u|/dx + |v|/dy)`` (sum over directions) allowed
             per sub-step (+ 2× the diffusion number when κ > 0). 0.5 keeps MUSCL free of new extrema.
         diffusivity: explicit horizontal diffusivity κ in m² s⁻¹ (0 disables diffusion).
@@ -249,7 +251,7 @@ def _interior_fluxes(
     a_plus: torch.Tensor,
     a_minus: torch.Tensor,
     k_diff: torch.Tensor | None,
-    limiter: LimiterFn,
+    limiter: LimiterFn | None,
 ) -> torch.Tensor:
     """MUSCL upwind (+ diffusive) fluxes through the interior faces along ``dim`` (-1 or -2).
 
@@ -257,6 +259,12 @@ def _interior_fluxes(
     and edges (zero-gradient). Returns (B, n-1) along ``dim``, in K m² s⁻¹.
     """
     n = c.shape[dim]
+    if limiter is None:  # first-order upwind: face values are the cell values
+        flux = torch.addcmul(a_plus * c.narrow(dim, 0, n - 1), a_minus, c.narrow(dim, 1, n - 1))
+        if k_diff is not None:
+            inner = (c.narrow(dim, 1, n - 1) - c.narrow(dim, 0, n - 1)) * open_faces.narrow(dim, 1, n - 1)
+            flux = flux - k_diff * inner
+        return flux
     first, last = c.narrow(dim, 0, 1), c.narrow(dim, n - 1, 1)
     d = torch.diff(c, dim=dim, prepend=first, append=last) * open_faces  # (n+1) face differences
     abs_d = d.abs()
@@ -278,7 +286,7 @@ def _convergence(flux_x: torch.Tensor, flux_y: torch.Tensor) -> torch.Tensor:
 
 
 def _euler_step(
-    c: torch.Tensor, op: _Operator, limiter: LimiterFn, one_plus_h_lin: torch.Tensor, h_inv_area: torch.Tensor
+    c: torch.Tensor, op: _Operator, limiter: LimiterFn | None, one_plus_h_lin: torch.Tensor, h_inv_area: torch.Tensor
 ) -> torch.Tensor:
     """One forward-Euler step ``c + h·dC/dt`` (B, H, W) in K for land-zeroed ``c``.
 
@@ -348,7 +356,7 @@ def advect(
     op = _build_operator(u, v, grid, options)
     n_sub = _substep_count(op.rate, dt_s, options)
     h = dt_s / n_sub
-    limiter = LIMITERS[options.limiter]
+    limiter = LIMITERS.get(options.limiter)  # None: first-order upwind
     zero = torch.zeros((), dtype=c.dtype, device=c.device)
     state = torch.where(op.ocean, c, zero)
 
@@ -359,10 +367,22 @@ def advect(
         return _euler_step(x, op, limiter, one_plus_h_lin, h_inv_area)
 
     def substep(x: torch.Tensor) -> torch.Tensor:
+        if options.time_stepper == "ssp_rk1":
+            return euler(x)
         if options.time_stepper == "ssp_rk2":  # Heun: x + ½(E(E(x)) − x)
             return torch.lerp(x, euler(euler(x)), 0.5)
         x2 = torch.lerp(x, euler(euler(x)), 0.25)  # Shu–Osher SSP-RK3
         return torch.lerp(x, euler(x2), 2.0 / 3.0)
+
+    if not (torch.is_grad_enabled() and (c.requires_grad or u.requires_grad or v.requires_grad)):
+        # nothing to differentiate: the same arithmetic in place, in a few reused buffers
+        from oceane2e.physics.fast import integrate_no_grad
+
+        with torch.no_grad():
+            state = integrate_no_grad(
+                state, n_sub, options.time_stepper, op, limiter, options.limiter == "van_leer", one_plus_h_lin, h_inv_area
+            )
+        return torch.where(op.ocean, state, c)
 
     recompute = options.checkpoint and torch.is_grad_enabled()
     for _ in range(n_sub):

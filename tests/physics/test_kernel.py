@@ -363,3 +363,39 @@ def test_reference_filter_matches_the_released_conv2d_filter() -> None:
     # the filter on a constant field keeps the interior and loses 1/4 (edges) or 7/16 (corners)
     one = _filter_121(torch.ones(1, 4, 4, dtype=F64)) / 16.0
     assert one[0, 1, 1].item() == 1.0 and one[0, 0, 1].item() == 0.75 and one[0, 0, 0].item() == 0.5625
+
+
+@pytest.mark.parametrize(
+    "opts",
+    [
+        KernelOptions(),
+        KernelOptions(time_stepper="ssp_rk2", limiter="minmod", diffusivity=300.0),
+        KernelOptions(limiter="superbee", form="advective"),
+        KernelOptions(limiter="none", time_stepper="ssp_rk1", max_courant=1.0, diffusivity=300.0),
+    ],
+)
+def test_in_place_no_grad_path_matches_the_differentiable_path(opts: KernelOptions) -> None:
+    mask = np.ones((24, 48), dtype=bool)
+    mask[10:14, 20:26] = False
+    mask[:, :3] = False
+    grid = SphericalGrid.from_coords(DEMO_LAT[::2], DEMO_LON[::2], mask)
+    gen = torch.Generator().manual_seed(9)
+    c = torch.randn(2, 24, 48, dtype=F64, generator=gen)
+    u, v = (0.5 * torch.randn(2, 24, 48, dtype=F64, generator=gen) for _ in range(2))
+    differentiable = advect(c.clone().requires_grad_(True), u, v, grid, DAY, opts).detach()
+    with torch.no_grad():
+        in_place = advect(c, u, v, grid, DAY, opts)
+    torch.testing.assert_close(in_place, differentiable, rtol=1e-13, atol=1e-12)
+
+
+def test_first_order_upwind_is_monotone_at_courant_one() -> None:
+    lat, lon = DEMO_LAT[::2], DEMO_LON[::2]
+    grid = _box_grid(lat, lon)
+    u, v = solid_body_velocity(lat[:, None], lon[None, :], 38.0, -64.0, 1.5 / 1.2e6)
+    c0 = np.zeros((24, 48))
+    c0[8:16, 25:35] = 1.0
+    opts = KernelOptions(limiter="none", time_stepper="ssp_rk1", max_courant=1.0, form="advective")
+    c = _t(c0)
+    for _ in range(5):
+        c = advect(c, _t(u), _t(v), grid, DAY, opts)
+    assert c.max().item() <= 1.0 + 1e-12 and c.min().item() >= -1e-12
