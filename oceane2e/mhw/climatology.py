@@ -178,7 +178,9 @@ def compute_climatology(
     n_missing = np.count_nonzero(np.isnan(flat), axis=0)
     active = np.flatnonzero(n_missing < n_steps)
     complete = bool(np.all(n_missing[active] == 0))
-    cells_by_time = np.ascontiguousarray(flat[:, active].T)  # (N_active, T): windows are contiguous slices
+    cells_by_time = np.ascontiguousarray(
+        np.take(flat, active, axis=1).T
+    )  # (N_active, T): windows are contiguous slices
 
     seas = np.full((DAYS_IN_CLIM_YEAR, flat.shape[1]), np.nan)
     thresh = np.full_like(seas, np.nan)

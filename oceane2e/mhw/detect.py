@@ -19,6 +19,8 @@ from oceane2e.mhw.categories import category_number, daily_category
 from oceane2e.mhw.climatology import check_daily_dates, compute_climatology, doy_index
 from oceane2e.mhw.events import EventSpans, event_metrics
 
+_TIME_CHUNK = 1024  # days compared with the threshold at once
+
 
 def find_events(
     exceed: np.ndarray,
@@ -160,29 +162,32 @@ def detect(
     flat = temp.reshape(n_steps, -1)
     n_cells = flat.shape[1]
     # only cells with data and a climatology can have events (land is skipped entirely)
-    missing = np.isnan(flat)
-    active = np.flatnonzero(
-        (np.count_nonzero(missing, axis=0) < n_steps)
-        & np.any(np.isfinite(thresh366.reshape(366, -1)), axis=0)
-    )
+    n_missing = np.count_nonzero(np.isnan(flat), axis=0)
+    active = np.flatnonzero((n_missing < n_steps) & np.any(np.isfinite(thresh366.reshape(366, -1)), axis=0))
     doy = doy_index(dates)
-    seas_t = seas366.reshape(366, -1)[:, active][doy]  # (T, N_active)
-    thresh_t = thresh366.reshape(366, -1)[:, active][doy]
-    values = flat[:, active].astype(np.float64)
-    gaps = missing[:, active]
-    if gaps.any():  # missing days count as the climatology (they never exceed)
-        values[gaps] = seas_t[gaps]
-    exceed = values > thresh_t  # False where either is NaN
+    seas_c = np.take(seas366.reshape(366, -1), active, axis=1)  # (366, N_active)
+    thresh_c = np.take(thresh366.reshape(366, -1), active, axis=1)
+    values = flat if active.size == n_cells else np.take(flat, active, axis=1)  # (T, N_active)
+    if np.any(n_missing[active]):  # missing days count as the climatology (they never exceed)
+        rows, cols = np.nonzero(np.isnan(values))
+        values = values.astype(np.float64)
+        values[rows, cols] = seas_c[doy[rows], cols]
+    exceed = np.empty(values.shape, dtype=bool)
+    for t0 in range(0, n_steps, _TIME_CHUNK):  # chunks bound the memory of the expanded threshold
+        t1 = min(t0 + _TIME_CHUNK, n_steps)
+        np.greater(values[t0:t1], thresh_c[doy[t0:t1]], out=exceed[t0:t1])  # False where NaN
     spans = find_events(exceed, min_duration=min_duration, max_gap=max_gap, join_across_gaps=join_across_gaps)
 
-    events = event_metrics(values, seas_t, thresh_t, dates, spans)
+    events = event_metrics(values, seas_c, thresh_c, doy, dates, spans)
     events["cell"] = active[events["cell"].to_numpy()]
     flags = np.zeros((n_steps, n_cells), dtype=bool)
     category = np.zeros((n_steps, n_cells), dtype=np.int8)
     if spans.n_events:
         event_id, t_idx, _, _ = spans.event_days()
         cells = spans.cell[event_id]
-        number = category_number(values[t_idx, cells], seas_t[t_idx, cells], thresh_t[t_idx, cells])
+        number = category_number(
+            values[t_idx, cells].astype(np.float64), seas_c[doy[t_idx], cells], thresh_c[doy[t_idx], cells]
+        )
         flags[t_idx, active[cells]] = True
         category[t_idx, active[cells]] = daily_category(number, np.ones_like(number, dtype=bool))
     return MHWResult(

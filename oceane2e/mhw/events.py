@@ -99,14 +99,17 @@ def event_metrics(
     temp: np.ndarray,
     seas: np.ndarray,
     thresh: np.ndarray,
+    doy: np.ndarray,
     dates: np.ndarray,
     spans: EventSpans,
 ) -> pd.DataFrame:
     """Metrics of every event, one row each, with the reference's column names.
 
     Args:
-        temp: (T, N) temperature with missing values already replaced by ``seas``.
-        seas, thresh: (T, N) daily climatology and threshold (same units as ``temp``).
+        temp: (T, N) temperature (float32 or float64) with missing values already replaced by
+            the climatology.
+        seas, thresh: (366, N) day-of-year climatology and threshold (same units as ``temp``).
+        doy: (T,) 0-based day of year (366-day calendar) of each time step.
         dates: (T,) datetime64[D] of the time axis.
         spans: the events (cells index the N axis).
     Returns:
@@ -119,9 +122,9 @@ def event_metrics(
         return pd.DataFrame({c: pd.Series(dtype=_dtype_of(c)) for c in columns})
     event_id, t_idx, day, offsets = spans.event_days()
     cell_of_day = spans.cell[event_id]
-    tv = temp[t_idx, cell_of_day]
-    sv = seas[t_idx, cell_of_day]
-    hv = thresh[t_idx, cell_of_day]
+    tv = temp[t_idx, cell_of_day].astype(np.float64)
+    sv = seas[doy[t_idx], cell_of_day]
+    hv = thresh[doy[t_idx], cell_of_day]
     rel_seas = tv - sv
     rel_thresh = tv - hv
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -147,7 +150,7 @@ def event_metrics(
         out[f"intensity_cumulative{suffix}"] = total
     i_max = rel_seas[peak_flat]
     out["rate_onset"], out["rate_decline"] = _rates(
-        temp, seas, spans, rel_seas, offsets, peak, i_max, n_steps
+        temp, seas, doy, spans, rel_seas, offsets, peak, i_max, n_steps
     )
 
     cats = np.floor(1.0 + norm)
@@ -163,7 +166,7 @@ def event_metrics(
     return pd.DataFrame({c: out[c] for c in columns})
 
 
-def _rates(temp, seas, spans, rel_seas, offsets, peak, i_max, n_steps):
+def _rates(temp, seas, doy, spans, rel_seas, offsets, peak, i_max, n_steps):
     """Onset and decline rates (units of temp per day), as the reference defines them.
 
     Inside the record the event is taken to start half a day before its first day (intensity the
@@ -177,8 +180,8 @@ def _rates(temp, seas, spans, rel_seas, offsets, peak, i_max, n_steps):
     last = rel_seas[offsets + duration - 1]
     before = np.maximum(spans.start - 1, 0)
     after = np.minimum(spans.end + 1, n_steps - 1)
-    start_int = 0.5 * (first + temp[before, spans.cell] - seas[before, spans.cell])
-    end_int = 0.5 * (last + temp[after, spans.cell] - seas[after, spans.cell])
+    start_int = 0.5 * (first + temp[before, spans.cell].astype(np.float64) - seas[doy[before], spans.cell])
+    end_int = 0.5 * (last + temp[after, spans.cell].astype(np.float64) - seas[doy[after], spans.cell])
     inside_start = spans.start > 0
     inside_end = spans.end < n_steps - 1
     onset = np.where(
