@@ -142,8 +142,15 @@ def plot_case_maps(
 
     columns = ("observed SSTA (K)", f"{case.model} forecast (K)", "forecast - observed (K)",
                "observed MHW category", f"{case.model} MHW category")
-    fig, axes = plt.subplots(len(leads), 5, figsize=(17, 2.9 * len(leads) + 0.6), squeeze=False,
-                             sharex=True, sharey=True)
+    cos_lat = np.cos(np.deg2rad(float(np.mean(lat))))
+    span_lat = float(lat[-1] - lat[0]) or 1.0
+    span_lon = float(lon[-1] - lon[0]) or 1.0
+    panel_w = 3.0
+    panel_h = float(np.clip(panel_w * span_lat / (span_lon * cos_lat), 1.2, 4.5))
+    fig, axes = plt.subplots(
+        len(leads), 5, figsize=(5 * panel_w + 1.0, len(leads) * (panel_h + 0.35) + 1.4), squeeze=False,
+        sharex=True, sharey=True, layout="constrained",
+    )
     meshes = [None] * 5
     for r, lead in enumerate(leads):
         i = lead - 1
@@ -159,7 +166,7 @@ def plot_case_maps(
             values = np.where(ocean, values, np.nan)
             meshes[c] = ax.pcolormesh(lon, lat, values, cmap=cmap, shading="nearest", **kw)
             ax.pcolormesh(lon, lat, land, cmap=land_cmap, shading="nearest", vmin=0, vmax=1)
-            ax.set_aspect(1.0 / np.cos(np.deg2rad(float(np.mean(lat)))))
+            ax.set_aspect(1.0 / cos_lat)
             if r == 0:
                 ax.set_title(columns[c], fontsize=10)
             if c == 0:
@@ -167,7 +174,7 @@ def plot_case_maps(
             if r == len(leads) - 1:
                 ax.set_xlabel("longitude (°E)")
     for c, mesh in enumerate(meshes):
-        bar = fig.colorbar(mesh, ax=axes[:, c].tolist(), orientation="horizontal", fraction=0.04, pad=0.08)
+        bar = fig.colorbar(mesh, ax=axes[:, c].tolist(), orientation="horizontal", shrink=0.9, aspect=25)
         if c >= 3:
             bar.set_ticks(range(5))
             bar.set_ticklabels(CATEGORY_LABELS, fontsize=7)
