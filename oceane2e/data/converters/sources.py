@@ -264,7 +264,12 @@ class DailySource:
             for ti, d in enumerate(info.dates):
                 index.setdefault(d, []).append((fi, ti))
         counts = np.array([len(v) for v in index.values()])
-        self.steps_per_day = int(np.bincount(counts).argmax()) if counts.size else 1
+        if counts.size:
+            freq = np.bincount(counts)
+            # the most common count of steps per date (ties: the larger, i.e. the complete days)
+            self.steps_per_day = int(np.flatnonzero(freq == freq.max())[-1])
+        else:
+            self.steps_per_day = 1
         self._index = index
         self.dates = np.array(sorted(index), dtype="datetime64[D]")
 
@@ -282,7 +287,8 @@ class DailySource:
         return [d for d, e in sorted(self._index.items()) if len(e) > self.steps_per_day]
 
     # ---------------------------------------------------------------------------- reading
-    def _read_step(self, ds, info: _FileInfo, name: str, t: int) -> np.ndarray:
+    def _read_steps(self, ds, info: _FileInfo, name: str, steps: list[int]) -> np.ndarray:
+        """Sum over the time ``steps`` of one file of quantity ``name`` -> (Hs, Ws) in contract units."""
         vname = info.variables[name]
         var = ds[vname]
         var.set_auto_maskandscale(True)
@@ -292,7 +298,9 @@ class DailySource:
         for dim in var.dimensions:
             size = len(ds.dimensions[dim])
             if dim == info.time_dim:
-                index.append(t)
+                contiguous = steps == list(range(steps[0], steps[0] + len(steps)))
+                index.append(slice(steps[0], steps[-1] + 1) if contiguous else steps)
+                kept.append(dim)
             elif dim == self._lat_name:
                 index.append(self._rows)
                 kept.append(dim)
@@ -325,13 +333,17 @@ class DailySource:
                 merged = np.where(np.isfinite(merged), merged, p)
             values = merged
             kept.pop(expver_axis)
+        if info.time_dim in kept:
+            axis = kept.index(info.time_dim)
+            values = values.sum(axis=axis)
+            kept.pop(axis)
         if kept != [self._lat_name, self._lon_name]:
             values = values.T if kept == [self._lon_name, self._lat_name] else values
         if self.descending:
             values = values[::-1]
         values = values[:, self._lon_order]
         scale, offset = info.scale[name]
-        return values * scale + offset
+        return values * scale + offset * len(steps)
 
     def read_day(
         self, date: np.datetime64, handles: Mapping[int, object] | None = None
@@ -342,8 +354,11 @@ class DailySource:
         entries = self._index.get(np.datetime64(date, "D"))
         if not entries:
             raise DataContractError(f"{self.product}: no data for {date}")
-        sums: dict[str, np.ndarray] = {}
+        by_file: dict[int, list[int]] = {}
         for fi, ti in entries:
+            by_file.setdefault(fi, []).append(ti)
+        sums: dict[str, np.ndarray] = {}
+        for fi, steps in by_file.items():
             info = self._infos[fi]
             ds = handles.get(fi) if handles is not None else None
             own = ds is None
@@ -351,7 +366,7 @@ class DailySource:
                 ds = netCDF4.Dataset(info.path, "r")
             try:
                 for q in self.quantities:
-                    v = self._read_step(ds, info, q.name, ti)
+                    v = self._read_steps(ds, info, q.name, sorted(steps))
                     sums[q.name] = v if q.name not in sums else sums[q.name] + v
             finally:
                 if own:

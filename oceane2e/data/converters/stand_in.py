@@ -29,6 +29,7 @@ def tile_real_file(
     offsets: Mapping[str, np.ndarray] | None = None,
     *,
     time_name: str | None = None,
+    isel: Mapping[str, slice] | None = None,
 ) -> Path:
     """Write ``dst``: the first time step of ``src`` repeated on ``dates`` (+ ``offsets[var][t]``).
 
@@ -37,21 +38,26 @@ def tile_real_file(
         dates: (T,) datetime64[D] days to write.
         offsets: per variable, (T,) values added to the field of each day (source units).
         time_name: the time variable (default: ``time``).
+        isel: optional index ranges per dimension (e.g. ``{"lat": slice(50, 120)}``) to copy only
+            part of the grid (smaller test files).
     """
     import netCDF4
 
     dates = np.asarray(dates, dtype="datetime64[D]")
     offsets = dict(offsets or {})
     tname = time_name or "time"
+    isel = dict(isel or {})
     dst = Path(dst)
     with netCDF4.Dataset(src) as s, netCDF4.Dataset(dst, "w", format="NETCDF4") as d:
         for name, dim in s.dimensions.items():
-            d.createDimension(name, dates.size if name == tname else len(dim))
+            size = len(range(len(dim))[isel[name]]) if name in isel else len(dim)
+            d.createDimension(name, dates.size if name == tname else size)
         for name, var in s.variables.items():
             attrs = {k: var.getncattr(k) for k in var.ncattrs()}
             fill = attrs.pop("_FillValue", None)
             out = d.createVariable(name, var.dtype, var.dimensions, fill_value=fill)
             out.setncatts(attrs)
+            sub = tuple(isel.get(dim, slice(None)) for dim in var.dimensions)
             if name == tname:
                 t0 = netCDF4.num2date(0.0, var.units, getattr(var, "calendar", "standard"))
                 step = (dates - np.datetime64(f"{t0.year:04d}-{t0.month:02d}-{t0.day:02d}", "D")).astype(
@@ -67,13 +73,13 @@ def tile_real_file(
                 out[:] = (step * scale).astype(var.dtype)
             elif tname in var.dimensions:
                 axis = var.dimensions.index(tname)
-                first = np.ma.take(var[:], [0], axis=axis)
+                first = np.ma.take(var[sub], [0], axis=axis)
                 for t in range(dates.size):
                     index = [slice(None)] * var.ndim
                     index[axis] = slice(t, t + 1)
                     out[tuple(index)] = first + float(offsets.get(name, np.zeros(dates.size))[t])
             elif var.ndim:
-                out[:] = var[:]
+                out[:] = var[sub]
         d.setncatts({k: s.getncattr(k) for k in s.ncattrs()})
     return dst
 
