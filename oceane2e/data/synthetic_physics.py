@@ -428,7 +428,16 @@ class EddyField:
         self.strength = np.zeros(0)
         self.is_ring = np.zeros(0, dtype=bool)
 
-    def _add(self, lat, lon, amp, radius, tau, ring: bool) -> None:
+    def _add(
+        self,
+        lat: np.ndarray | float,
+        lon: np.ndarray | float,
+        amp: np.ndarray | float,
+        radius: np.ndarray | float,
+        tau: np.ndarray | float,
+        ring: bool,
+    ) -> None:
+        """Append eddies (positions in degrees, amp in m2 s-1, radius in m, tau in days)."""
         n = np.size(lat)
         self.lat = np.append(self.lat, lat)
         self.lon = np.append(self.lon, lon)

@@ -66,7 +66,7 @@ def efolding_days(anom: np.ndarray, max_lag: int = 90) -> float:
     for lag in range(1, max_lag + 1):
         r = float(np.mean((x[lag:] * x[:-lag]).mean(axis=0) / var))
         if r < np.exp(-1.0):
-            return lag - 1 + (prev - np.exp(-1.0)) / (prev - r)
+            return float(lag - 1 + (prev - np.exp(-1.0)) / (prev - r))
         prev = r
     return float(max_lag)
 
