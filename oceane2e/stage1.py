@@ -43,6 +43,7 @@ class WindowConfig(StrictModel):
 
     n_in: int = Field(4, ge=1, description="observed input days (ending on the start date)")
     n_out: int = Field(1, ge=1, description="days M_θ predicts per call")
+    val_stride: int = Field(1, ge=1, description="days between validation start dates (>1: faster epochs)")
     rollout_weights: list[float] | None = Field(
         None, description="loss weight of each autoregressive call (>= train's longest rollout); default equal")
 
@@ -201,7 +202,7 @@ def train(cfg: Stage1Config, *, resume: bool = False, dist_info: DistInfo | None
     stats = ensure_stats(cfg.data, progress=False)
     days = cfg.train.max_rollout_length * cfg.window.n_out
     train_ds = VelocityWindowDataset(cfg.data, "train", cfg.window.n_in, days)
-    val_ds = VelocityWindowDataset(cfg.data, "val", cfg.window.n_in, days)
+    val_ds = VelocityWindowDataset(cfg.data, "val", cfg.window.n_in, days, stride=cfg.window.val_stride)
     torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank and every run
     model = build_forecaster(cfg, stats)
     extras = {"config": cfg.model_dump(mode="json"), "norm_stats": stats,

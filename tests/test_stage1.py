@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -92,9 +93,15 @@ def test_two_process_inference_writes_the_same_file(trained: tuple[Path, Path]) 
         env.pop(k, None)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(REPO / "inference_vel.py"), "--config", str(cfg_path), "-o", f"inference.output={two}"]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180, cwd=REPO)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "RMSE MultiConv" in proc.stdout
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, start_new_session=True, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        stdout, stderr = proc.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # torchrun's workers too
+        raise
+    assert proc.returncode == 0, stderr[-3000:]
+    assert "RMSE MultiConv" in stdout
     with netCDF4.Dataset(one) as a, netCDF4.Dataset(two) as b:
         np.testing.assert_array_equal(a["forecast_reference_time"][:], b["forecast_reference_time"][:])
         np.testing.assert_allclose(np.asarray(a["outputs"][:]), np.asarray(b["outputs"][:]), rtol=0, atol=1e-6)

@@ -9,6 +9,9 @@ writes ``OUT_DIR/ckpt/Fake_*.pth``, ``OUT_DIR/logs/Fake_metrics.csv`` and, on ra
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -74,6 +77,19 @@ def run_fake(out: Path, *, epochs: int = 4, resume: bool = False, dropout: float
                       extras={"note": "fake"}, show_progress=False)
     stepper.trainer = trainer
     return trainer.train(resume=resume), stepper
+
+
+def run_subprocess(cmd: list[str], *, timeout: float, **kw: Any) -> subprocess.CompletedProcess:
+    """Run ``cmd`` in its own session; on timeout kill the whole group (torchrun's workers too)."""
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, **kw)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        raise AssertionError(f"{cmd} timed out after {timeout} s:\n{err[-3000:]}") from None
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from fake_run import fake_config, run_fake
+from fake_run import fake_config, run_fake, run_subprocess
 
 from oceane2e.config import ConfigError, validate_config
 from oceane2e.engine.checkpoint import load_checkpoint
@@ -91,7 +91,7 @@ def test_two_process_ddp_matches_one_process(tmp_path: Path) -> None:
     _, single = run_fake(tmp_path / "one", epochs=3)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(SCRIPT), str(tmp_path / "two"), "--epochs", "3"]
-    proc = subprocess.run(cmd, env=_env(), capture_output=True, text=True, timeout=120, cwd=REPO)
+    proc = run_subprocess(cmd, env=_env(), timeout=120, cwd=REPO)
     assert proc.returncode == 0, proc.stderr[-3000:]
     ddp = torch.load(tmp_path / "two" / "weights_rank0.pt")
     for a, b in zip(single.model.state_dict().values(), ddp.values(), strict=True):
