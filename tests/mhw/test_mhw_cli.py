@@ -80,3 +80,12 @@ def test_bad_input_names_the_problem(realdata: Path, tmp_path: Path, capsys) -> 
     assert "needs columns 'date' and 'temp'" in capsys.readouterr().err
     assert main([str(tmp_path / "nope.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_benchmark_command_runs_on_a_tiny_grid(capsys) -> None:
+    """The command documented in docs/benchmarks.md works (tiny size here)."""
+    from oceane2e.mhw.benchmark import main as bench_main
+
+    assert bench_main(["--size", "6", "--years", "3", "--repeats", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "grid 6x6, 3 years" in out and "climatology" in out

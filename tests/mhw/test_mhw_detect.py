@@ -147,3 +147,22 @@ def test_float32_grid_gives_the_same_events(xmhw_grid) -> None:
     b = detect(sst.astype(np.float32), dates)
     pd.testing.assert_frame_equal(a.events, b.events, check_exact=False, rtol=0, atol=1e-12)
     np.testing.assert_array_equal(a.category, b.category)
+
+
+def test_onset_and_decline_rates_by_hand() -> None:
+    """Rates with half-day edges inside the record, and the record-edge rules."""
+    dates = np.arange(np.datetime64("2001-01-01"), np.datetime64("2004-01-01"))
+    clim = (np.zeros(366), np.ones(366))  # seas 0, thresh 1: temp is the anomaly
+    temp = np.zeros(dates.size)
+    temp[99] = 0.4
+    temp[100:106] = [1.2, 1.5, 3.0, 2.0, 1.6, 1.1]
+    temp[106] = 0.6
+    temp[-5:] = [1.5, 2.5, 2.0, 1.8, 1.4]  # an event running to the end of the record
+    ev = detect(temp, dates, clim=clim).events
+    first, last = ev.iloc[0], ev.iloc[1]
+    assert first["rate_onset"] == pytest.approx((3.0 - 0.5 * (1.2 + 0.4)) / 2.5, abs=1e-12)
+    assert first["rate_decline"] == pytest.approx((3.0 - 0.5 * (1.1 + 0.6)) / 3.5, abs=1e-12)
+    assert last["rate_decline"] == pytest.approx((2.5 - 1.4) / 3, abs=1e-12)  # no day after: last day
+    assert (first["category"], last["category"]) == ("Severe", "Strong")  # 3.0 = 3x(thresh - seas); 2.5
+    temp[-1] = 3.0  # peak on the last day of the record: decline over one day, not 0/0
+    assert detect(temp, dates, clim=clim).events.iloc[1]["rate_decline"] == 0.0
