@@ -23,11 +23,15 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from oceane2e.evaluation import metrics as M
 from oceane2e.evaluation.references import REFERENCE_NAMES, fit_tau_from_data, reference_forecasts
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 OUTPUTS_SUFFIX = "_outputs.npy"
 INPUTS_SUFFIX = "_inputs.npy"
@@ -278,7 +282,7 @@ class CaseMaps:
 class Evaluation:
     """What :func:`run_evaluation` computed and wrote."""
 
-    skill: object  # pandas.DataFrame with columns model, lead, metric, value
+    skill: pd.DataFrame  # columns model, lead, metric, value
     models: list[str]
     references: list[str]
     time0: np.ndarray
@@ -462,7 +466,7 @@ def _check_truth(model: ModelResult, inputs: np.ndarray, truth: np.ndarray, mask
         )
 
 
-def best_model(skill, model_names: Sequence[str]) -> str:
+def best_model(skill: pd.DataFrame, model_names: Sequence[str]) -> str:
     """The model (not a reference) with the lowest RMSE averaged over the leads."""
     rmse = skill[(skill.metric == "rmse") & skill.model.isin(list(model_names))]
     return str(rmse.groupby("model")["value"].mean().idxmin())
@@ -488,7 +492,7 @@ def _case_maps(models, best, index, observed, clim, mask, history_days, n_lead, 
 # command line
 
 
-def rmse_table(skill, leads: Sequence[int] = TABLE_LEADS, metric: str = "rmse") -> str:
+def rmse_table(skill: pd.DataFrame, leads: Sequence[int] = TABLE_LEADS, metric: str = "rmse") -> str:
     """Plain-text table of ``metric`` by model (rows) and lead (columns)."""
     sub = skill[skill.metric == metric]
     leads = [lead for lead in leads if lead in set(sub.lead)]
