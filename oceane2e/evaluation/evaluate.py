@@ -154,12 +154,16 @@ def load_model(results_dir: str | Path, name: str) -> ModelResult:
 
 
 def check_alignment(models: Sequence[ModelResult], lat: np.ndarray, lon: np.ndarray, mask: np.ndarray) -> None:
-    """Every model must share the start dates, leads and grid of the first one and of the data.
+    """Every model must share the start dates and leads of the others and the grid of the data.
+
+    The start dates and leads shared by most models are the reference (so one stale file is the
+    one reported, whatever its name); ties go to the first model in name order.
 
     Raises:
         EvaluationError listing every file that does not line up and how.
     """
-    first = models[0]
+    signatures = [(m.time0.astype("int64").tobytes(), m.lead.tobytes()) for m in models]
+    first = models[max(range(len(models)), key=lambda i: (signatures.count(signatures[i]), -i))]
     problems = []
     for m in models:
         why = []

@@ -71,12 +71,13 @@ def test_misaligned_model_is_reported_with_its_file(evaluated, tmp_path, capsys)
     results = tmp_path / "results"
     shutil.copytree(evaluated.results, results)
     fc = evaluated.models["Noisy"]
-    write_forecast(results / "Shifted_forecast.nc", fc, evaluated.time0 + 1, evaluated.coords, evaluated.mask, "Shifted")
-    np.save(results / "Shifted_outputs.npy", fc)
+    # named to sort first: the start dates most models share are the reference, not the first file's
+    write_forecast(results / "Aaa_forecast.nc", fc, evaluated.time0 + 1, evaluated.coords, evaluated.mask, "Aaa")
+    np.save(results / "Aaa_outputs.npy", fc)
     status = main(["--results", str(results), "--config", str(evaluated.config), "--no-progress", "--no-figures"])
     assert status == 1
     err = capsys.readouterr().err
-    assert "Shifted_forecast.nc" in err and "start dates" in err and "Good_forecast.nc:" not in err
+    assert "Aaa_forecast.nc" in err and "start dates" in err and "Good_forecast.nc:" not in err
 
 
 def test_truth_from_other_data_is_reported(evaluated, tmp_path, capsys):
