@@ -89,6 +89,14 @@ def _complete_days(dates: np.ndarray, values: np.ndarray, path: Path) -> tuple[n
     return full, out, int(full.size - dates.size)
 
 
+def _check_length(dates: np.ndarray, path: Path) -> None:
+    if dates.size < 366:
+        raise InputError(
+            f"{path}: only {dates.size} days; MHW detection needs daily data of at least one year "
+            "(the climatology needs every day of the year)"
+        )
+
+
 def read_csv_series(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
     """``date,temp`` CSV -> (dates (T,) datetime64[D], temp (T,) float64, missing days inserted)."""
     try:
@@ -105,10 +113,7 @@ def read_csv_series(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
     except Exception as err:  # noqa: BLE001
         raise InputError(f"{path}: column {date_col!r} is not a date (YYYY-MM-DD) column ({err})") from err
     temp = pd.to_numeric(df[temp_col], errors="coerce").to_numpy(dtype=np.float64)
-    if dates.size < 366:
-        raise InputError(
-            f"{path}: only {dates.size} days; MHW detection needs at least one year of daily data"
-        )
+    _check_length(dates, path)
     return _complete_days(dates, temp, path)
 
 
@@ -151,6 +156,7 @@ def read_netcdf_grid(path: Path, var: str):
         lon = np.asarray(ds[lon_name].values, dtype=np.float64)
     if lat.ndim != 1 or lon.ndim != 1:
         raise InputError(f"{path}: lat/lon must be 1-D coordinates (regular grid)")
+    _check_length(dates, path)
     dates, temp, n_inserted = _complete_days(dates, temp, path)
     return dates, temp, lat, lon, n_inserted
 

@@ -11,6 +11,7 @@ from mhw_refdata import compare_events
 
 from oceane2e.cli import main as oceane2e_main
 from oceane2e.mhw.cli import main
+from oceane2e.mhw.climatology import doy_index
 
 WA_2014 = "hwR-f6f1b30_sst_WA_1982-2014_clim1983-2012"
 
@@ -89,3 +90,42 @@ def test_benchmark_command_runs_on_a_tiny_grid(capsys) -> None:
     assert bench_main(["--size", "6", "--years", "3", "--repeats", "1"]) == 0
     out = capsys.readouterr().out
     assert "grid 6x6, 3 years" in out and "climatology" in out
+
+
+def test_heatwave3_grid_cell_is_the_western_australia_reference(
+    realdata: Path, reference_cases, tmp_path
+) -> None:
+    """heatwave3's real OISST 2x2 grid (1982–2022, 'latitude' decreasing, variable 'oisst_short'):
+    its cell at 29.375S 112.625E is heatwaveR's WA series, so the gridded command must give the
+    marineHeatWaves events of that series, the 2011 event included."""
+    src = realdata / "sst_grid" / "heatwave3_oisst_short.nc"
+    out, nc = tmp_path / "h3.csv", tmp_path / "h3.nc"
+    args = [str(src), "--var", "oisst_short", "--baseline", "1983", "2012", "--no-progress"]
+    assert main([*args, "-o", str(out), "--netcdf", str(nc)]) == 0
+    events = pd.read_csv(out)
+    wa = events[(events["lat"] == -29.375) & (events["lon"] == 112.625)].reset_index(drop=True)
+    case = reference_cases["hwR_sst_WA_1982-2022_clim1983-2012"]
+    compare_events(wa, case.events)
+    row = wa.loc[wa["date_start"] == "2011-02-06"].iloc[0]
+    assert (row["date_end"], row["date_peak"], row["duration"], row["category"]) == (
+        "2011-04-06",
+        "2011-02-28",
+        60,
+        "Extreme",
+    )
+    assert len(events) > len(wa) and set(zip(events["lat"], events["lon"], strict=True)) == {
+        (-29.125, 112.625),
+        (-29.125, 112.875),
+        (-29.375, 112.625),
+        (-29.375, 112.875),
+    }
+    with xr.open_dataset(nc) as ds:
+        assert list(ds["lat"].values) == [-29.125, -29.375]  # the input's order is kept
+        seas = ds["seas"].sel(lat=-29.375, lon=112.625).values[doy_index(case.dates)]
+        np.testing.assert_allclose(seas, case.daily_seas, rtol=0, atol=1e-5)  # stored as float32
+
+
+def test_a_single_day_grid_is_refused(realdata: Path, tmp_path: Path, capsys) -> None:
+    src = realdata / "sst_grid" / "stars_reduced_oisst_avhrr-only-v2_19811231_2deg.nc"
+    assert main([str(src), "--var", "sst", "-o", str(tmp_path / "x.csv"), "--no-progress"]) == 2
+    assert "only 1 days; MHW detection needs daily data of at least one year" in capsys.readouterr().err
