@@ -556,6 +556,23 @@ def _parse_years(text: str) -> tuple[int, int]:
     return years[0], years[1]
 
 
+def _config_from_args(args: argparse.Namespace) -> SyntheticConfig:
+    """The config file with the command line's overrides applied (raises ConfigError)."""
+    overrides: dict[str, object] = {}
+    if args.years is not None:
+        overrides["years"] = list(args.years)
+        if args.baseline is None:
+            # keep the configured baseline where it fits the new years, else use the whole new period
+            b0, b1 = load_config(SyntheticConfig, args.config).baseline_years
+            if not (args.years[0] <= b0 <= b1 <= args.years[1]):
+                overrides["baseline_years"] = list(args.years)
+    if args.baseline is not None:
+        overrides["baseline_years"] = list(args.baseline)
+    if args.seed is not None:
+        overrides["seed"] = args.seed
+    return load_config(SyntheticConfig, args.config, overrides)
+
+
 def main(argv: list[str] | None = None) -> int:
     """``oceane2e synth``: generate the synthetic data folder."""
     parser = argparse.ArgumentParser(prog="oceane2e synth", description=__doc__.split("\n\n")[0])
@@ -571,21 +588,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
-    overrides: dict[str, object] = {}
-    if args.years is not None:
-        overrides["years"] = list(args.years)
-        if args.baseline is None:
-            # keep the configured baseline where it fits, else use the whole new period
-            raw = load_config(SyntheticConfig, args.config) if args.config.exists() else SyntheticConfig()
-            b0, b1 = raw.baseline_years
-            if not (args.years[0] <= b0 <= b1 <= args.years[1]):
-                overrides["baseline_years"] = list(args.years)
-    if args.baseline is not None:
-        overrides["baseline_years"] = list(args.baseline)
-    if args.seed is not None:
-        overrides["seed"] = args.seed
     try:
-        cfg = load_config(SyntheticConfig, args.config, overrides)
+        cfg = _config_from_args(args)
     except ConfigError as err:
         print(f"oceane2e synth: {err}", file=sys.stderr)
         return 2
