@@ -53,7 +53,7 @@ def time_stages(path: Path, baseline: tuple[int, int]) -> dict[str, float]:
     out = path.parent
     times: dict[str, float] = {}
     t0 = time.perf_counter()
-    dates, temp, lat, lon, _ = cli.read_netcdf_grid(path, "sst")
+    dates, temp, lat, lon, _, _ = cli.read_netcdf_grid(path, "sst")
     t1 = time.perf_counter()
     clim = compute_climatology(temp, dates, baseline=baseline)
     t2 = time.perf_counter()

@@ -17,6 +17,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -76,15 +77,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _complete_days(dates: np.ndarray, values: np.ndarray, path: Path) -> tuple[np.ndarray, np.ndarray, int]:
     """Sort by date, reject duplicates and insert missing days as NaN -> (dates, values, n_inserted)."""
-    order = np.argsort(dates, kind="stable")
-    dates, values = dates[order], values[order]
+    if not np.all(np.diff(dates).astype(np.int64) > 0):
+        order = np.argsort(dates, kind="stable")
+        dates, values = dates[order], values[order]
     if dates.size and np.any(np.diff(dates).astype(np.int64) == 0):
         dup = dates[1:][np.diff(dates).astype(np.int64) == 0][0]
         raise InputError(f"{path}: date {dup} appears more than once; keep one value per day")
     full = np.arange(dates[0], dates[-1] + 1, dtype="datetime64[D]")
     if full.size == dates.size:
         return dates, values, 0
-    out = np.full((full.size, *values.shape[1:]), np.nan)
+    out = np.full((full.size, *values.shape[1:]), np.nan, dtype=values.dtype)
     out[(dates - full[0]).astype(np.int64)] = values
     return full, out, int(full.size - dates.size)
 
@@ -124,8 +126,19 @@ def _find_coord(ds, names: Sequence[str], path: Path, what: str) -> str:
     raise InputError(f"{path}: no {what} coordinate (looked for {list(names)}); name it 'lat'/'lon'")
 
 
-def read_netcdf_grid(path: Path, var: str):
-    """SST NetCDF -> (dates (T,), temp (T, H, W) float64, lat (H,), lon (W,), missing days inserted)."""
+class GridInput(NamedTuple):
+    """An SST grid read by :func:`read_netcdf_grid`."""
+
+    dates: np.ndarray  # (T,) datetime64[D], consecutive
+    temp: np.ndarray  # (T, H, W) float32/float64, NaN = land or missing
+    lat: np.ndarray  # (H,) degrees_north, in the file's order
+    lon: np.ndarray  # (W,) degrees_east
+    n_inserted: int  # missing days inserted as NaN
+    units: str  # the variable's units attribute ('' if none)
+
+
+def read_netcdf_grid(path: Path, var: str) -> GridInput:
+    """SST NetCDF (time, lat, lon; size-1 extra dims allowed) -> :class:`GridInput`."""
     import xarray as xr
 
     try:
@@ -151,14 +164,16 @@ def read_netcdf_grid(path: Path, var: str):
                 )
         da = da.squeeze(extra).transpose(time_dims[0], lat_name, lon_name)
         dates = np.asarray(da[time_dims[0]].values, dtype="datetime64[D]")
-        temp = np.asarray(da.values, dtype=np.float64)
+        temp = np.asarray(da.values)
+        temp = temp if temp.dtype == np.float32 else temp.astype(np.float64)
+        units = str(da.attrs.get("units", ""))
         lat = np.asarray(ds[lat_name].values, dtype=np.float64)
         lon = np.asarray(ds[lon_name].values, dtype=np.float64)
     if lat.ndim != 1 or lon.ndim != 1:
         raise InputError(f"{path}: lat/lon must be 1-D coordinates (regular grid)")
     _check_length(dates, path)
     dates, temp, n_inserted = _complete_days(dates, temp, path)
-    return dates, temp, lat, lon, n_inserted
+    return GridInput(dates, temp, lat, lon, n_inserted, units)
 
 
 # --------------------------------------------------------------------------------------------
@@ -257,7 +272,7 @@ def run(args: argparse.Namespace) -> dict[str, Path]:
         dates, temp, n_inserted = read_csv_series(path)
         lat = lon = None
     else:
-        dates, temp, lat, lon, n_inserted = read_netcdf_grid(path, args.var)
+        dates, temp, lat, lon, n_inserted, units = read_netcdf_grid(path, args.var)
     if n_inserted:
         print(f"{path}: {n_inserted} missing days inserted as NaN", file=sys.stderr)
     baseline = tuple(args.baseline) if args.baseline else None
@@ -282,6 +297,7 @@ def run(args: argparse.Namespace) -> dict[str, Path]:
             "title": "Marine heatwaves (Hobday et al. 2016, 2018) detected by oceane2e detect",
             "source_file": str(path),
             "variable": args.var,
+            "units": units,
             "baseline": f"{baseline[0]}-{baseline[1]}" if baseline else "whole record",
             "window_half_width": args.window,
             "smooth_width": args.smooth,
