@@ -289,3 +289,22 @@ def test_gaps_are_listed_as_runs(tmp_path):
     src = DailySource(tmp_path / "alt.nc", "altimetry", ALT, (41.5, 43.5))
     missing = src.missing_dates(dates)
     assert format_dates(missing) == "2016-07-04..2016-07-05, 2016-07-08"
+
+
+# ------------------------------------------------------------------------------------------ download helpers
+
+
+def test_download_helpers_without_the_extra_and_request_contents(tmp_path, monkeypatch):
+    import sys
+
+    from oceane2e.data import download
+
+    monkeypatch.setitem(sys.modules, "copernicusmarine", None)  # as if the extra were not installed
+    with pytest.raises(ImportError, match=r"pip install '\.\[download\]'"):
+        download.download_cmems(tmp_path, (20, 60), (-80, -30), 2019)
+    req = download.era5_request((20, 60), (-80, -30), 2020, 2)
+    assert req["area"] == [60.5, -80.5, 19.5, -29.5]  # N, W, S, E with the margin
+    assert len(req["day"]) == 29 and len(req["time"]) == 24
+    assert req["variable"] == ["10m_u_component_of_wind", "10m_v_component_of_wind", "2m_temperature"]
+    urls = download.oisst_urls(2020)
+    assert len(urls) == 366 and urls[59].endswith("/202002/oisst-avhrr-v02r01.20200229.nc")

@@ -202,7 +202,122 @@ def write_product_file(
                     both[:half, 0] = values[:half]
                     both[half:, 1] = values[half:]
                     values = both
-            var[:] = np.ma.masked_invalid(values)
+            nan = np.isnan(values)
+            var[:] = np.ma.masked_array(np.where(nan, 0.0, values), mask=nan)
         ds.Conventions = "CF-1.6"
         ds.title = f"stand-in file in the {layout} layout (written by oceane2e tests/benchmarks)"
     return path
+
+
+def time_paper_box(work_dir: str | Path, n_days: int = 6, baseline_years: int = 30) -> dict[str, float]:
+    """Time the converter on real-size stand-ins of the paper's box (20-60 N, 80-30 W, 1/12 deg).
+
+    Writes ``n_days`` of sources in the products' layouts -- DUACS 1/8 deg regional files (one per
+    day), global OISST v2.1 1/4 deg files (one per day), one hourly ERA5 1/4 deg file -- converts
+    them day by day exactly as :func:`oceane2e.data.prepare.prepare_data` does, writes one full
+    year of ``mhw``/``geo`` files, and runs one row block of the climatology over
+    ``baseline_years`` years. Returns seconds and bytes, per day and extrapolated to a year.
+    The caller reports them as extrapolations (no real year of the box is available here).
+    """
+    import time
+
+    from oceane2e.data.contract import GEO_CHANNELS, MHW_CHANNELS, write_year
+    from oceane2e.data.converters.regrid import Regridder, regular_grid
+    from oceane2e.data.converters.sources import DailySource, Quantity
+    from oceane2e.data.prepare import _CLIM_BLOCK_BYTES, _convert_days
+    from oceane2e.mhw.climatology import compute_climatology
+
+    work = Path(work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    grid = regular_grid((20.0, 60.0), (-80.0, -30.0), 1.0 / 12.0)
+    dates = np.datetime64("2019-01-01") + np.arange(n_days)
+    res: dict[str, float] = {"n_days": n_days}
+
+    t0 = time.perf_counter()
+    alat, alon = np.arange(20.0625, 60, 0.125), np.arange(-79.9375, -30, 0.125)
+    olat, olon = np.arange(-89.875, 90, 0.25), np.arange(-179.875, 180, 0.25)
+    elat, elon = np.arange(20.0, 60.01, 0.25), np.arange(-80.0, -29.99, 0.25)
+    land_a = (alat[:, None] > 45) & (alon[None, :] < -65)
+    land_o = (olat[:, None] > 45) & (olon[None, :] < -65) & (olon[None, :] > -100)
+    for k, d in enumerate(dates):
+        one = np.array([d])
+        f = {v: rng.normal(0, 0.3, (1, alat.size, alon.size)) for v in ("ugos", "vgos", "adt")}
+        for v in f.values():
+            v[:, land_a] = np.nan
+        stamp = str(d).replace("-", "")
+        write_product_file(work / f"dt_global_allsat_phy_l4_{stamp}_20200101.nc", "duacs", one, alat, alon, f)
+        sst = 15 + rng.normal(0, 1, (1, olat.size, olon.size))
+        sst[:, land_o] = np.nan
+        write_product_file(
+            work / f"oisst-avhrr-v02r01.{stamp}.nc", "oisst", one, olat, olon, {"sst": sst}, lon_0_360=True
+        )
+        del k
+    n_e = n_days * 24
+    e = {v: rng.normal(0, 3, (n_e, elat.size, elon.size)).astype(np.float32) for v in ("u10", "v10")}
+    e["t2m"] = 285 + rng.normal(0, 3, (n_e, elat.size, elon.size)).astype(np.float32)
+    write_product_file(
+        work / "era5_2019.nc", "era5_new", dates, elat, elon, e, hours=range(24), descending_lat=True
+    )
+    res["write_sources_s"] = time.perf_counter() - t0
+    res["source_bytes_per_day"] = sum(p.stat().st_size for p in work.glob("*.nc")) / n_days
+
+    products = {
+        "sst": ("oisst-*.nc", [Quantity("sst", ("sst",), "temperature")]),
+        "altimetry": (
+            "dt_global_*.nc",
+            [
+                Quantity("u_g", ("ugos",), "speed"),
+                Quantity("v_g", ("vgos",), "speed"),
+                Quantity("zos", ("adt",), "length"),
+            ],
+        ),
+        "era5": (
+            "era5_*.nc",
+            [Quantity(n, (n,), "speed" if n != "t2m" else "temperature") for n in ("u10", "v10", "t2m")],
+        ),
+    }
+    for name, (pattern, quantities) in products.items():
+        src = DailySource(str(work / pattern), name, quantities, (20.0, 60.0))
+        regridder = Regridder.build(src.lat, src.lon, grid)
+        arr = np.empty((n_days, len(quantities), *grid.shape), np.float32)
+        t0 = time.perf_counter()
+        _convert_days(
+            src, regridder, dates, {q.name: (arr, i) for i, q in enumerate(quantities)}, name, False
+        )
+        res[f"{name}_s_per_day"] = (time.perf_counter() - t0) / n_days
+
+    t0 = time.perf_counter()
+    year = 2019
+    for kind, channels in (("mhw", MHW_CHANNELS), ("geo", GEO_CHANNELS)):
+        data = np.lib.format.open_memmap(
+            work / f"{kind}.npy", "w+", np.float32, (365, len(channels), *grid.shape)
+        )
+        for t in range(365):
+            data[t] = 0.1 * t
+        path = write_year(work / f"{kind}_{year}.nc", kind, year, data, grid, channels=channels)
+        res[f"{kind}_file_bytes"] = float(path.stat().st_size)
+        del data
+        (work / f"{kind}.npy").unlink()
+    res["write_year_s"] = time.perf_counter() - t0
+
+    n_t = 365 * baseline_years + baseline_years // 4
+    rows = max(1, int(_CLIM_BLOCK_BYTES // (n_t * grid.shape[1] * 4)))
+    dates_b = np.datetime64("1990-01-01") + np.arange(n_t)
+    doy = (dates_b - dates_b.astype("datetime64[Y]")).astype(int)
+    block = (15 + 5 * np.cos(2 * np.pi * doy / 365.25))[:, None, None] + rng.normal(
+        0, 1, (n_t, rows, grid.shape[1])
+    )
+    block = block.astype(np.float32)
+    t0 = time.perf_counter()
+    compute_climatology(block, dates_b, baseline=(1990, 1990 + baseline_years - 1))
+    per_block = time.perf_counter() - t0
+    res["climatology_rows_per_block"] = rows
+    res["climatology_s"] = per_block * int(np.ceil(grid.shape[0] / rows))
+    per_day = res["sst_s_per_day"] + res["altimetry_s_per_day"] + res["era5_s_per_day"]
+    res["one_year_s"] = 365 * per_day + res["write_year_s"]
+    res["baseline_sst_s"] = 365 * baseline_years * res["sst_s_per_day"]
+    import resource
+
+    res["peak_rss_bytes"] = float(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    return res
