@@ -10,9 +10,10 @@ with a finite-volume scheme on the lat-lon grid of :class:`~oceane2e.physics.gri
 * velocities given at cell centres are averaged to the faces; a face between an ocean and a land
   cell is closed (no flux through coastlines); region-edge faces carry zero-gradient inflow/outflow
   (the ghost cell copies the edge cell's value and velocity);
-* MUSCL reconstruction: piecewise-linear cells with limited slopes (van Leer, minmod, superbee),
-  upwind face values; the slope is zero next to closed faces and region edges;
-* SSP Runge–Kutta (2 or 3 stages) in time, with the number of equal sub-steps chosen from the
+* MUSCL reconstruction: piecewise-linear cells with limited slopes (van Leer, minmod, superbee;
+  or ``"none"``: first-order upwind), upwind face values; the slope is zero next to closed faces
+  and region edges;
+* SSP Runge–Kutta (1, 2 or 3 stages) in time, with the number of equal sub-steps chosen from the
   largest Courant number over the batch so that each sub-step stays below ``max_courant``;
 * optional explicit diffusion κ∇²C in flux form (closed at coasts, zero flux at region edges).
 
@@ -26,6 +27,8 @@ but conserves heat only when the discrete flow is non-divergent.
 
 The functions are pure (no parameters, no I/O), batched over the leading axis, differentiable with
 ``torch.autograd`` and device/dtype agnostic (float32 or float64; the grid is cast to ``c``'s dtype).
+When no input requires a gradient (or under ``torch.no_grad()``) the same arithmetic runs in place
+in a few reused buffers (:mod:`oceane2e.physics.fast`), which is ~2× faster on a CPU.
 """
 
 from __future__ import annotations
@@ -331,7 +334,8 @@ def advect(
         c: (B, H, W) SST anomaly in K (any value, even NaN, over land).
         u: (B, H, W) eastward velocity at cell centres, m s⁻¹ (land values ignored, may be NaN).
         v: (B, H, W) northward velocity at cell centres, m s⁻¹.
-        grid: :class:`SphericalGrid` of the data (cast to ``c``'s dtype/device here).
+        grid: :class:`SphericalGrid` of the data; its ``mask`` defines ocean and land (cast to
+            ``c``'s dtype/device here; pre-cast it with ``grid.to()`` to save that per call).
         dt_s: interval in seconds (default one day).
         options: :class:`KernelOptions` (default: MUSCL van Leer, SSP-RK3, Courant ≤ 0.5).
 
