@@ -127,5 +127,6 @@ def test_heatwave3_grid_cell_is_the_western_australia_reference(
 
 def test_a_single_day_grid_is_refused(realdata: Path, tmp_path: Path, capsys) -> None:
     src = realdata / "sst_grid" / "stars_reduced_oisst_avhrr-only-v2_19811231_2deg.nc"
-    assert main([str(src), "--var", "sst", "-o", str(tmp_path / "x.csv"), "--no-progress"]) == 2
+    args = ["--var", "sst", "-o", str(tmp_path / "x.csv"), "--netcdf", str(tmp_path / "x.nc")]
+    assert main([str(src), *args, "--no-progress"]) == 2
     assert "only 1 days; MHW detection needs daily data of at least one year" in capsys.readouterr().err
