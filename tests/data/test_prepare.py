@@ -237,3 +237,13 @@ def test_command_line_and_bad_input_messages(tmp_path, black_sea_sources, capsys
     bad.write_bytes(b"not a netcdf file")
     assert main([*args[:-1], str(bad), "--no-progress"]) == 1
     assert "broken_sst.nc: unreadable or corrupt NetCDF" in capsys.readouterr().err
+
+
+def test_example_config_is_valid_and_describes_the_paper_box():
+    from oceane2e.config import load_config
+    from oceane2e.data.converters.regrid import regular_grid
+
+    root = Path(__file__).resolve().parents[2]
+    cfg = load_config(PrepareConfig, root / "configs" / "prepare_example.yaml")
+    assert regular_grid(cfg.lat_bounds, cfg.lon_bounds, cfg.resolution).shape == (480, 600)
+    assert cfg.sources.altimetry is not None and cfg.sources.era5 is not None
