@@ -352,6 +352,15 @@ def advect(
         u, v = u.to(c.dtype), v.to(c.dtype)
     if grid.dtype != c.dtype or grid.device != c.device:
         grid = grid.to(device=c.device, dtype=c.dtype)
+    # the physics always runs in c's precision, also inside a network's bf16/fp16 autocast region
+    with torch.autocast(device_type=c.device.type, enabled=False):
+        return _advect(c, u, v, grid, dt_s, options)
+
+
+def _advect(
+    c: torch.Tensor, u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, dt_s: float, options: KernelOptions
+) -> torch.Tensor:
+    """:func:`advect` after validation and casting."""
     if options.scheme == "reference":
         from oceane2e.physics.reference import reference_advect
 

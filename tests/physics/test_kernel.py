@@ -399,3 +399,17 @@ def test_first_order_upwind_is_monotone_at_courant_one() -> None:
     for _ in range(5):
         c = advect(c, _t(u), _t(v), grid, DAY, opts)
     assert c.max().item() <= 1.0 + 1e-12 and c.min().item() >= -1e-12
+
+
+def test_autocast_region_does_not_lower_the_kernel_precision() -> None:
+    grid = _box_grid(DEMO_LAT[::2], DEMO_LON[::2]).to(dtype=torch.float32)
+    gen = torch.Generator().manual_seed(10)
+    c = torch.randn(1, 24, 48, generator=gen)
+    u, v = (0.5 * torch.randn(1, 24, 48, generator=gen) for _ in range(2))
+    for scheme in ("muscl", "reference"):
+        opts = KernelOptions(scheme=scheme)
+        plain = advect(c, u, v, grid, DAY, opts)
+        with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
+            out = advect(c, u, v, grid, DAY, opts)
+        assert out.dtype == torch.float32
+        torch.testing.assert_close(out, plain, rtol=0, atol=0)
