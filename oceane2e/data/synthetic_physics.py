@@ -439,11 +439,10 @@ class EddyField:
     ) -> None:
         """Append eddies (positions in degrees, amp in m2 s-1, radius in m, tau in days)."""
         n = np.size(lat)
-        self.lat = np.append(self.lat, lat)
-        self.lon = np.append(self.lon, lon)
-        self.amp = np.append(self.amp, amp)
-        self.radius = np.append(self.radius, radius)
-        self.tau = np.append(self.tau, tau)
+        for name, value in (("lat", lat), ("lon", lon), ("amp", amp), ("radius", radius), ("tau", tau)):
+            setattr(
+                self, name, np.append(getattr(self, name), np.broadcast_to(np.asarray(value, float), (n,)))
+            )
         self.age = np.append(self.age, np.zeros(n))
         self.strength = np.append(self.strength, np.ones(n))
         self.is_ring = np.append(self.is_ring, np.full(n, ring))

@@ -353,3 +353,29 @@ def test_air_sea_flux_signs_and_magnitude():
     normal = air_sea_flux(sst, np.array([290.0]), np.array([7.0]), np.array([180.0]), p)
     dome = air_sea_flux(sst, np.array([294.0]), np.array([2.8]), np.array([225.0]), p)
     assert dome[0] > normal[0] + 50
+
+
+def test_eddies_drift_west_and_the_jet_carries_and_absorbs_them():
+    from oceane2e.data.synthetic import SyntheticConfig, _eddy_params, _jet_params, build_geometry
+    from oceane2e.data.synthetic_physics import EddyField, JetModel
+
+    cfg = SyntheticConfig.model_validate(
+        {"eddies": {"birth_rate_per_day": 0.0, "ring_rate_per_day": 0.0}, "jet": {"meander_amp_km": 0.0}}
+    )
+    geom = build_geometry(cfg)
+    jet = JetModel(_jet_params(cfg.jet), np.random.default_rng(0))
+    eddies = EddyField(_eddy_params(cfg.eddies), np.random.default_rng(0))
+    lon0 = -58.0
+    on_axis = float(jet.axis_lat(np.array([lon0]))[0])
+    eddies._add(np.array([33.8, on_axis]), np.array([lon0, lon0]), 5e4, 50e3, 60.0, ring=False)
+    for _ in range(10):
+        eddies.step(geom, jet)
+    assert eddies.lat.size == 2
+    far, on = 0, 1
+    # far from the jet: beta drift, 0.05 m/s westward = 43 km in 10 days; decay by its own lifetime
+    dx_km = (eddies.lon[far] - lon0) * 111.2 * np.cos(np.deg2rad(33.8))
+    assert -50 < dx_km < -35
+    assert eddies.strength[far] == pytest.approx(np.exp(-10 / 60.0), rel=0.05)
+    # on the jet: carried east by it and re-absorbed within days
+    assert eddies.lon[on] > lon0 + 1.0
+    assert eddies.strength[on] < 0.5 * eddies.strength[far]
