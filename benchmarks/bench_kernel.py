@@ -67,9 +67,11 @@ SCHEMES: dict[str, KernelOptions | str] = {
 }
 TRAIN_SCHEMES: dict[str, KernelOptions | str] = {
     REF: KernelOptions(scheme="reference"),
-    "ours: MUSCL van Leer, SSP-RK3, Courant 0.5 (default)": KernelOptions(),
-    "ours: default + checkpoint=True": KernelOptions(checkpoint=True),
-    "ours: MUSCL van Leer, SSP-RK2, Courant 1.0": KernelOptions(time_stepper="ssp_rk2", max_courant=1.0),
+    "ours: MUSCL van Leer, SSP-RK3, Courant 0.5, checkpoint=False": KernelOptions(checkpoint=False),
+    "ours: same, checkpoint=True": KernelOptions(checkpoint=True),
+    "ours: MUSCL van Leer, SSP-RK2, Courant 1.0, checkpoint=False": KernelOptions(
+        time_stepper="ssp_rk2", max_courant=1.0, checkpoint=False
+    ),
 }
 
 

@@ -54,6 +54,9 @@ _STEPPERS = ("ssp_rk1", "ssp_rk2", "ssp_rk3")
 _FORMS = ("flux", "advective")
 
 
+AUTO_CHECKPOINT_CELLS = 131072  # B·H·W from which KernelOptions(checkpoint=None) recomputes sub-steps
+
+
 class CourantError(ValueError):
     """The requested step would exceed the maximum Courant number and sub-stepping is not allowed."""
 
@@ -79,8 +82,10 @@ class KernelOptions:
         max_substeps: safety bound; more sub-steps than this raise (runaway velocities).
         reference_substep_s: the reference scheme's fixed sub-step (s); 48 of them make one day.
         checkpoint: recompute each sub-step in the backward pass instead of storing its
-            intermediates (``torch.utils.checkpoint``); cuts autograd memory by ~10× at ~1.4× the
-            backward cost. Only acts when gradients are being recorded.
+            intermediates (``torch.utils.checkpoint``): ~5× less autograd memory (3.1 → 0.58 GB
+            per sample-day at 480×600), up to 2× the backward time on small grids. None (default)
+            turns it on when B·H·W ≥ 131072 cells, where memory, not time, is the limit. Only acts
+            when gradients are being recorded.
     """
 
     scheme: Scheme = "muscl"
@@ -93,7 +98,7 @@ class KernelOptions:
     form: Form = "flux"
     max_substeps: int = 10_000
     reference_substep_s: float = 1800.0
-    checkpoint: bool = False
+    checkpoint: bool | None = None
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
@@ -397,7 +402,8 @@ def _advect(
             )
         return torch.where(op.ocean, state, c)
 
-    recompute = options.checkpoint and torch.is_grad_enabled()
+    checkpoint = options.checkpoint if options.checkpoint is not None else c.numel() >= AUTO_CHECKPOINT_CELLS
+    recompute = checkpoint and torch.is_grad_enabled()
     for _ in range(n_sub):
         if recompute:
             state = torch.utils.checkpoint.checkpoint(substep, state, use_reentrant=False)

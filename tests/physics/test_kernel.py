@@ -413,3 +413,24 @@ def test_autocast_region_does_not_lower_the_kernel_precision() -> None:
             out = advect(c, u, v, grid, DAY, opts)
         assert out.dtype == torch.float32
         torch.testing.assert_close(out, plain, rtol=0, atol=0)
+
+
+def test_checkpoint_none_recomputes_only_on_large_calls(monkeypatch: pytest.MonkeyPatch) -> None:
+    import oceane2e.physics.kernel as kernel
+
+    calls = []
+    original = torch.utils.checkpoint.checkpoint
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(torch.utils.checkpoint, "checkpoint", counting)
+    monkeypatch.setattr(kernel, "AUTO_CHECKPOINT_CELLS", 2 * 24 * 48)
+    grid = _box_grid(DEMO_LAT[::2], DEMO_LON[::2])
+    u = torch.full((2, 24, 48), 0.5, dtype=F64)
+    for batch, expect_recompute in ((1, False), (2, True)):
+        calls.clear()
+        c = torch.randn(batch, 24, 48, dtype=F64, requires_grad=True)
+        advect(c, u[:batch], u[:batch], grid, DAY).sum().backward()
+        assert bool(calls) is expect_recompute
