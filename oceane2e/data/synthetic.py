@@ -495,12 +495,41 @@ def file_attrs(cfg: SyntheticConfig) -> dict[str, object]:
     }
 
 
+def _remove_stale_years(out: Path, cfg: SyntheticConfig) -> None:
+    """Delete synthetic year files of ``out`` outside ``cfg.years`` so a folder never mixes two runs.
+
+    A file outside the years that is not labelled synthetic is left alone and stops the run.
+    """
+    import netCDF4
+
+    from oceane2e.data.contract import find_years
+
+    keep = set(cfg.year_list)
+    for kind in ("geo", "mhw"):
+        for year in find_years(out, kind):
+            if year in keep:
+                continue
+            path = year_path(out, kind, year)
+            try:
+                with netCDF4.Dataset(path) as ds:
+                    synthetic = int(getattr(ds, "synthetic", 0)) == 1
+            except OSError:
+                synthetic = False
+            if not synthetic:
+                raise FileExistsError(
+                    f"{path}: a data file that is not synthetic lies in the output folder; "
+                    f"write the synthetic ocean to another folder (--out) or move that file"
+                )
+            path.unlink()
+
+
 def write_run(run: SyntheticRun, cfg: SyntheticConfig, out_dir: str | Path, progress: bool = False) -> Path:
     """Write the data folder of a simulated run: geo/mhw years, mask.npy and clim.nc."""
     from tqdm.auto import tqdm
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    _remove_stale_years(out, cfg)
     attrs = file_attrs(cfg)
     seas, thresh = climatology(run, cfg.baseline_years)
     write_clim(

@@ -379,3 +379,19 @@ def test_eddies_drift_west_and_the_jet_carries_and_absorbs_them():
     # on the jet: carried east by it and re-absorbed within days
     assert eddies.lon[on] > lon0 + 1.0
     assert eddies.strength[on] < 0.5 * eddies.strength[far]
+
+
+def test_regenerating_fewer_years_removes_stale_synthetic_years(tmp_path):
+    from oceane2e.data.contract import write_year
+    from oceane2e.data.synthetic import _remove_stale_years
+
+    cfg = SyntheticConfig.model_validate({**TINY, "years": [2001, 2001]})
+    coords = cfg.coords
+    data = np.zeros((365, 2, *cfg.shape), np.float32)
+    write_year(tmp_path / "geo_2003.nc", "geo", 2003, data, coords, attrs={"synthetic": 1})
+    write_year(tmp_path / "geo_2001.nc", "geo", 2001, data, coords, attrs={"synthetic": 1})
+    _remove_stale_years(tmp_path, cfg)
+    assert sorted(p.name for p in tmp_path.glob("*.nc")) == ["geo_2001.nc"]
+    write_year(tmp_path / "geo_2002.nc", "geo", 2002, data, coords, attrs={"source": "real"})
+    with pytest.raises(FileExistsError, match="geo_2002.nc: a data file that is not synthetic"):
+        _remove_stale_years(tmp_path, cfg)
