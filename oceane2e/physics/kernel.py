@@ -73,12 +73,15 @@ class KernelOptions:
         time_stepper: ``"ssp_rk3"`` (Shu–Osher), ``"ssp_rk2"`` (Heun) or ``"ssp_rk1"`` (forward Euler,
             meant for ``limiter="none"``, monotone up to Courant 1).
         max_courant: largest Courant number ``dt_sub·(|u|/dx + |v|/dy)`` (sum over directions) allowed
-            per sub-step (+ 2× the diffusion number when κ > 0). 0.5 keeps MUSCL free of new extrema.
+            per sub-step (+ ``4κ·dt_sub·(1/dx² + 1/dy²)`` when κ > 0). 0.5 keeps MUSCL free of new
+            extrema; first-order upwind with forward Euler is monotone up to 1.
         diffusivity: explicit horizontal diffusivity κ in m² s⁻¹ (0 disables diffusion).
         substeps: fixed number of sub-steps per call; None chooses it from the Courant number.
         allow_substeps: if False, the whole interval is one step and a Courant number above
             ``max_courant`` raises :class:`CourantError`.
-        form: ``"flux"`` (conservative) or ``"advective"`` (see the module docstring).
+        form: ``"flux"`` (conservative) or ``"advective"`` (see the module docstring). With a
+            divergent velocity (a learned correction, coast-normal flow) the flux form creates
+            sources/sinks ``−C ∇·u`` of the anomaly; the advective form is the SST equation then.
         max_substeps: safety bound; more sub-steps than this raise (runaway velocities).
         reference_substep_s: the reference scheme's fixed sub-step (s); 48 of them make one day.
         checkpoint: recompute each sub-step in the backward pass instead of storing its
