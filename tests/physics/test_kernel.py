@@ -434,3 +434,19 @@ def test_checkpoint_none_recomputes_only_on_large_calls(monkeypatch: pytest.Monk
         c = torch.randn(batch, 24, 48, dtype=F64, requires_grad=True)
         advect(c, u[:batch], u[:batch], grid, DAY).sum().backward()
         assert bool(calls) is expect_recompute
+
+
+def test_full_gradcheck_default_options_tiny_grid() -> None:
+    # the complete Jacobian (not a projection) for the default scheme, with a land cell
+    lat, lon = np.array([30.0, 30.5, 31.0, 31.5]), np.array([-60.0, -59.5, -59.0, -58.5, -58.0])
+    mask = np.ones((4, 5), dtype=bool)
+    mask[1, 2] = False
+    grid = SphericalGrid.from_coords(lat, lon, mask)
+    gen = torch.Generator().manual_seed(11)
+    inputs = (
+        torch.randn(1, 4, 5, dtype=F64, generator=gen).requires_grad_(True),
+        (0.3 * torch.randn(1, 4, 5, dtype=F64, generator=gen)).requires_grad_(True),
+        (0.3 * torch.randn(1, 4, 5, dtype=F64, generator=gen)).requires_grad_(True),
+    )
+    opts = KernelOptions(substeps=2)
+    assert torch.autograd.gradcheck(lambda c, u, v: advect(c, u, v, grid, 20000.0, opts), inputs)
