@@ -214,7 +214,7 @@ class SmoothNoise:
     """Spatially smooth Gaussian random fields with AR(1) time correlation.
 
     White noise on a padded grid (twice the region, so the FFT's periodicity does not show) is
-    filtered in Fourier space by exp(-k^2 ell^2 / 2) (a Gaussian correlation of length ~ell), and
+    filtered in Fourier space by exp(-k^2 ell^2 / 2) (a Gaussian correlation exp(-r^2 / 4 ell^2)), and
     the Fourier coefficients follow a_{t+1} = phi a_t + sqrt(1 - phi^2) eps_t with
     phi = exp(-1 day / tau). Every output field has unit variance.
 
