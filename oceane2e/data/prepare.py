@@ -19,7 +19,7 @@ Steps (each day is read, regridded and written to a float32 memory-mapped cache,
 stays at about one output year: ~2.1 GB for a year of the paper's 480 x 600 box):
 
 1. index every source file (grid, dates), stop on gaps listing the missing dates;
-2. SST of every year needed (output years and baseline years) -> cache;
+2. SST of every year needed (output years and baseline years; years in between are skipped) -> cache;
 3. climatology over the baseline, in blocks of grid rows -> ``clim.nc``;
 4. per output year: SSTA, zos, u10, v10, t2m, u_g, v_g -> cache;
 5. land mask = union of NaN over every written field and day (and the climatology) -> ``mask.npy``;
@@ -285,7 +285,6 @@ def prepare_data(cfg: PrepareConfig, *, progress: bool = True) -> PrepareReport:
     years = sorted(cfg.years)
     b0, b1 = cfg.climatology.baseline
     sst_years = sorted(set(years) | set(range(b0, b1 + 1)))
-    sst_years = list(range(sst_years[0], sst_years[-1] + 1))  # the record must be consecutive
     lat_range = (cfg.lat_bounds[0], cfg.lat_bounds[1])
 
     # 1. index the sources
@@ -301,7 +300,7 @@ def prepare_data(cfg: PrepareConfig, *, progress: bool = True) -> PrepareReport:
     _require_dates(
         sst_src,
         np.concatenate([year_dates(y) for y in sst_years]),
-        f"the years {sst_years[0]}..{sst_years[-1]}",
+        f"the output and baseline years {sst_years}",
     )
     for s in (alt_src, era_src):
         if s is not None:
@@ -339,8 +338,15 @@ def prepare_data(cfg: PrepareConfig, *, progress: bool = True) -> PrepareReport:
     # 3. climatology over the baseline
     t0 = time.perf_counter()
     clim_opts = cfg.climatology
+    # the record: the consecutive run of converted years around the baseline (so the Hobday window
+    # reaches into the neighbouring years, as the MHW detection on a full record does)
+    record = list(range(b0, b1 + 1))
+    while record[0] - 1 in sst_cache:
+        record.insert(0, record[0] - 1)
+    while record[-1] + 1 in sst_cache:
+        record.append(record[-1] + 1)
     seas, thresh = climatology_by_blocks(
-        sst_cache,
+        {y: sst_cache[y] for y in record},
         (b0, b1),
         window_half_width=clim_opts.window_half_width,
         smooth_width=clim_opts.smooth_width,

@@ -146,7 +146,12 @@ def test_sst_only_folder_records_absent_channels(tmp_path, black_sea_sources):
 def test_gap_in_a_source_stops_with_the_dates(tmp_path, black_sea_sources):
     alt = tmp_path / "alt_gappy.nc"
     dates = year_dates(YEAR)
-    tile_real_file(DUACS_BLACKSEA, alt, np.delete(dates, [59, 60, 200]), isel={"latitude": slice(10, 40)})
+    tile_real_file(
+        DUACS_BLACKSEA,
+        alt,
+        np.delete(dates, [59, 60, 200]),
+        isel={"latitude": slice(10, 40), "longitude": slice(10, 80)},
+    )
     sources = {"sst": black_sea_sources["sst"], "altimetry": alt}
     with pytest.raises(
         DataContractError, match=r"altimetry: 3 day\(s\).*2016-02-29\.\.2016-03-01, 2016-07-19"
@@ -154,7 +159,8 @@ def test_gap_in_a_source_stops_with_the_dates(tmp_path, black_sea_sources):
         prepare_data(_config(tmp_path / "out", sources), progress=False)
 
 
-def test_climatology_path_on_real_oisst_two_years(tmp_path):
+@pytest.mark.parametrize("baseline", [(2003, 2004), (2003, 2003)])
+def test_climatology_path_on_real_oisst_two_years(tmp_path, baseline):
     """Real OISST cells near Tasmania (2003-2004, NaN over land): clim.nc equals the MHW code's
     climatology of the source in K, SSTA = SST - seas(doy), and the mask is the source's land."""
     out = tmp_path / "tas"
@@ -165,7 +171,7 @@ def test_climatology_path_on_real_oisst_two_years(tmp_path):
             "lon_bounds": (147.5, 148.5),
             "resolution": 0.25,
             "years": [2004],
-            "climatology": {"baseline": (2003, 2004)},
+            "climatology": {"baseline": baseline},
             "sources": {"sst": {"files": [str(XMHW)]}},
         }
     )
@@ -173,8 +179,9 @@ def test_climatology_path_on_real_oisst_two_years(tmp_path):
     with netCDF4.Dataset(XMHW) as ds:
         sst_c = np.ma.filled(ds["sst"][:].astype(np.float64), np.nan)  # (731, 8, 4) degC
     dates = np.arange(np.datetime64("2003-01-01"), np.datetime64("2005-01-01"))
+    # the whole record (2003-2004) is the climatology's input, the baseline selects its years
     seas, thresh = compute_climatology(
-        sst_c.astype(np.float32) + np.float32(273.15), dates, baseline=(2003, 2004)
+        sst_c.astype(np.float32) + np.float32(273.15), dates, baseline=baseline
     )
     clim = read_clim(out / "clim.nc")
     mask = read_mask(out)

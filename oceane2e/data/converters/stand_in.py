@@ -73,11 +73,11 @@ def tile_real_file(
                 out[:] = (step * scale).astype(var.dtype)
             elif tname in var.dimensions:
                 axis = var.dimensions.index(tname)
-                first = np.ma.take(var[sub], [0], axis=axis)
-                for t in range(dates.size):
-                    index = [slice(None)] * var.ndim
-                    index[axis] = slice(t, t + 1)
-                    out[tuple(index)] = first + float(offsets.get(name, np.zeros(dates.size))[t])
+                first = np.ma.take(var[sub], [0], axis=axis)  # unpacked (scale/offset applied)
+                shape = [1] * var.ndim
+                shape[axis] = dates.size
+                shift = np.asarray(offsets.get(name, np.zeros(dates.size)), dtype=np.float64).reshape(shape)
+                out[:] = first + shift  # broadcast along time; masked cells stay masked
             elif var.ndim:
                 out[:] = var[sub]
         d.setncatts({k: s.getncattr(k) for k in s.ncattrs()})
