@@ -397,7 +397,7 @@ def prepare_data(cfg: PrepareConfig, *, progress: bool = True) -> PrepareReport:
         "synthetic": 0,
         "sst_units": SST_UNITS,
         "absent_channels": ",".join(absent),
-        "sources_sst": ";".join(str(p) for p in sst_src.files[:50]),
+        "sources_sst": ";".join(src.sst.files),
         "regrid_method": ";".join(f"{k}:{r.method}" for k, r in regridders.items()),
     }
     written.append(write_mask(out, ocean))
@@ -460,7 +460,9 @@ def prepare_data(cfg: PrepareConfig, *, progress: bool = True) -> PrepareReport:
         "ocean_cells": int(ocean.sum()),
         "regrid": {k: r.method for k, r in regridders.items()},
         "sources": {
-            s.product: [str(p) for p in s.files] for s in (sst_src, alt_src, era_src) if s is not None
+            name: {"files": list(getattr(src, name).files), "n_files": len(s.files)}
+            for name, s in (("sst", sst_src), ("altimetry", alt_src), ("era5", era_src))
+            if s is not None
         },
     }
     (out / CONTENTS_FILE).write_text(json.dumps(contents, indent=2) + "\n")
