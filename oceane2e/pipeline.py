@@ -178,12 +178,17 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     timings = run_pipeline(cfg, fresh=args.fresh, only=args.only)
     total = time.perf_counter() - t0
-    report = cfg.results_dir / "report.md"
     print(f"\npipeline finished in {total / 60:.1f} min; steps run: "
-          + ", ".join(f"{k} {v:.0f}s" for k, v in timings.items()))
-    if report.exists():
-        print(f"report: {report}\n")
-        print(report.read_text())
+          + (", ".join(f"{k} {v:.0f}s" for k, v in timings.items()) or "none (all done earlier)"))
+    skill = cfg.results_dir / "skill.csv"
+    if skill.exists():
+        import pandas as pd
+
+        from oceane2e.evaluation.evaluate import rmse_table
+
+        print("\nSSTA RMSE (K) by lead day, test years, ocean, cos-latitude weighted:\n")
+        print(rmse_table(pd.read_csv(skill)))
+        print(f"\nreport: {cfg.results_dir / 'report.md'} (figures in {cfg.results_dir / 'figures'})")
     return 0
 
 
