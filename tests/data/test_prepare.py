@@ -119,6 +119,9 @@ def test_full_folder_passes_the_contract_check(tmp_path, black_sea_sources):
         np.testing.assert_allclose(rise, season[d] - season[188], atol=0.1)
     # t2m in K, ERA5 daily mean of the 4 steps
     assert 285 < np.nanmean(fields[4]) < 291
+    for kind in ("mhw", "geo"):
+        with netCDF4.Dataset(out / f"{kind}_{YEAR}.nc") as ds:
+            np.testing.assert_array_equal(ds["mask"][:], mask.astype(np.int8))
     contents = read_contents(out)
     assert contents["channels"]["mhw"] == list(report.mhw_channels) and contents["sst_units"] == "K"
 
