@@ -61,7 +61,7 @@ from oceane2e.data.converters.sources import DailySource, Quantity, format_dates
 
 CONTENTS_FILE = "contents.json"
 SST_UNITS = "K"
-_CLIM_BLOCK_BYTES = 256 * 2**20  # SST values per block of rows in the climatology step
+_CLIM_BLOCK_BYTES = 512 * 2**20  # working memory of one block of rows in the climatology step
 
 # ------------------------------------------------------------------------------------------------
 # configuration
@@ -218,6 +218,16 @@ def _memmap(path: Path, shape: tuple[int, ...]) -> np.ndarray:
     return np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
 
 
+def climatology_block_rows(n_days: int, width: int, block_bytes: int = _CLIM_BLOCK_BYTES) -> int:
+    """Grid rows per climatology block so that one block's working memory stays near ``block_bytes``.
+
+    Per grid cell: the float32 record and its transposed copy (``2 * 4 * n_days`` bytes), plus the
+    (366,) float64 outputs and the smoothing's temporaries (about six such arrays).
+    """
+    per_cell = n_days * 4 * 2 + 366 * 8 * 6
+    return max(1, int(block_bytes // (per_cell * width)))
+
+
 def climatology_by_blocks(
     sst_years: dict[int, np.ndarray],
     baseline: tuple[int, int],
@@ -241,7 +251,7 @@ def climatology_by_blocks(
         raise DataContractError(f"SST years {years} are not consecutive; convert the years in between too")
     dates = np.concatenate([year_dates(y) for y in years])
     h, w = sst_years[years[0]].shape[1:]
-    rows = max(1, min(h, int(block_bytes // (dates.size * w * 4))))
+    rows = min(h, climatology_block_rows(dates.size, w, block_bytes))
     seas = np.empty((366, h, w), np.float32)
     thresh = np.empty((366, h, w), np.float32)
     starts = range(0, h, rows)

@@ -224,7 +224,7 @@ def time_paper_box(work_dir: str | Path, n_days: int = 6, baseline_years: int = 
     from oceane2e.data.contract import GEO_CHANNELS, MHW_CHANNELS, write_year
     from oceane2e.data.converters.regrid import Regridder, regular_grid
     from oceane2e.data.converters.sources import DailySource, Quantity
-    from oceane2e.data.prepare import _CLIM_BLOCK_BYTES, _convert_days
+    from oceane2e.data.prepare import _convert_days, climatology_block_rows
     from oceane2e.mhw.climatology import compute_climatology
 
     work = Path(work_dir)
@@ -302,7 +302,7 @@ def time_paper_box(work_dir: str | Path, n_days: int = 6, baseline_years: int = 
     res["write_year_s"] = time.perf_counter() - t0
 
     n_t = 365 * baseline_years + baseline_years // 4
-    rows = max(1, int(_CLIM_BLOCK_BYTES // (n_t * grid.shape[1] * 4)))
+    rows = climatology_block_rows(n_t, grid.shape[1])
     dates_b = np.datetime64("1990-01-01") + np.arange(n_t)
     doy = (dates_b - dates_b.astype("datetime64[Y]")).astype(int)
     block = (15 + 5 * np.cos(2 * np.pi * doy / 365.25))[:, None, None] + rng.normal(
