@@ -52,7 +52,12 @@ class MultiConvConfig(_SimVPSizes):
 
 
 class SimVPConfig(_SimVPSizes):
-    """SimVP baseline (one day ahead, Markov)."""
+    """SimVP baseline (one day ahead, Markov).
+
+    For the embedded 48×96 grid ``hid_S=16, hid_T=32, N_S=4, N_T=2, attn_kernel=11, mlp_ratio=2``
+    matched or beat ``hid_S=16, hid_T=64, N_S=2, N_T=3`` at equal steps (validation RMSE after 100
+    Adam steps of batch 8, 1-3 day rollouts) at about 1/3 to 1/5 of the CPU time.
+    """
 
     name: Literal["SimVP"] = "SimVP"
     input_names: list[str] = Field(list(DEFAULT_STEP_INPUTS), min_length=1,
@@ -60,7 +65,11 @@ class SimVPConfig(_SimVPSizes):
 
 
 class ConvLSTMConfig(StrictModel):
-    """ConvLSTM baseline (one day ahead, hidden state carried through the rollout)."""
+    """ConvLSTM baseline (one day ahead, hidden state carried through the rollout).
+
+    For the embedded 48×96 grid ``kernel_size=3`` matched ``kernel_size=5`` at equal steps at about
+    half the CPU time (``hidden=[32, 32], patch_size=2``).
+    """
 
     name: Literal["ConvLSTM"] = "ConvLSTM"
     hidden: list[int] = Field([32, 32], min_length=1, description="hidden channels of each stacked cell")
