@@ -25,7 +25,6 @@ import torch
 from pydantic import Field, model_validator
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint as grad_checkpoint_fn
-from tqdm.auto import tqdm
 
 from model_baselines import MultiConvConfig, Normalizer, build_model_from_config
 from oceane2e.config import ConfigError, StrictModel, load_config, validate_config
@@ -259,12 +258,14 @@ def infer(cfg: Stage1Config, *, dist_info: DistInfo | None = None, checkpoint: s
           show_progress: bool = True) -> Path:
     """Forecast ``inference.lead_days`` leads from every start date; rank 0 writes ``inference.output``.
 
-    Start dates are split across ranks (rank r takes every world-th date); each rank writes its rows
-    into a shared on-disk array (memory stays bounded at paper scale), and rank 0 writes the NetCDF
-    in date order, so N processes give the same file as one.
+    Start dates are split across ranks (:func:`oceane2e.engine.sharded.sharded_rows`: rank r takes
+    every world-th date and writes its rows into shared on-disk arrays, so memory stays bounded at
+    paper scale); rank 0 writes the NetCDF in date order, so N processes give the same file as one.
+    Several nodes need a shared file system for the output folder.
     """
     from oceane2e.data.datasets import VelocityWindowDataset
     from oceane2e.data.forecast_files import write_velocity_forecast
+    from oceane2e.engine.sharded import sharded_rows
 
     info = dist_info or current_dist_info()
     if cfg.train.num_threads:
@@ -275,39 +276,28 @@ def infer(cfg: Stage1Config, *, dist_info: DistInfo | None = None, checkpoint: s
     splits = [VelocityWindowDataset(cfg.data, s, model.n_in, inf.lead_days, stride=inf.stride) for s in inf.splits]
     _check_grid(path, state["extras"]["grid"], splits[0].coords, splits[0].mask)
     windows = _Windows(splits)
-    n, h, w = len(windows), *splits[0].coords.shape
-    shape = (n, inf.lead_days, len(VELOCITY_CHANNELS), h, w)
+    h, w = splits[0].coords.shape
     out_path = Path(inf.output)
     parts = out_path.with_name(out_path.name + ".parts")
-    if info.is_main:
-        parts.mkdir(parents=True, exist_ok=True)
-        for name in ("outputs", "targets"):
-            np.lib.format.open_memmap(parts / f"{name}.npy", mode="w+", dtype=np.float32, shape=shape).flush()
-    barrier(info)
-    outputs = np.load(parts / "outputs.npy", mmap_mode="r+")
-    targets = np.load(parts / "targets.npy", mmap_mode="r+")
-    mine = list(range(info.rank, n, info.world_size))
-    bs = inf.batch_size
     autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.train.bf16 and info.device.type == "cuda"
                 else torch.autocast("cpu", enabled=False))
-    with torch.no_grad():
-        for start in tqdm(range(0, len(mine), bs), desc="MultiConv inference", disable=not (info.is_main and show_progress)):
-            idx = mine[start : start + bs]
-            items = [windows[k] for k in idx]
-            inputs = torch.stack([it["inputs"] for it in items]).to(info.device)
-            mask = torch.stack([it["mask"] for it in items]).to(info.device)
-            with autocast:
-                pred = model.forecast(inputs, mask, inf.lead_days)
-            outputs[idx] = pred.float().cpu().numpy()
-            targets[idx] = torch.stack([it["targets"] for it in items]).numpy()
-    outputs.flush()
-    targets.flush()
-    del outputs, targets
-    barrier(info)
+
+    def compute(idx: list[int]) -> dict[str, np.ndarray]:
+        items = [windows[k] for k in idx]
+        inputs = torch.stack([it["inputs"] for it in items]).to(info.device)
+        mask = torch.stack([it["mask"] for it in items]).to(info.device)
+        with torch.no_grad(), autocast:
+            pred = model.forecast(inputs, mask, inf.lead_days)
+        return {"outputs": pred.float().cpu().numpy(),
+                "targets": torch.stack([it["targets"] for it in items]).numpy()}
+
+    row = (inf.lead_days, len(VELOCITY_CHANNELS), h, w)
+    arrays = sharded_rows(len(windows), {"outputs": row, "targets": row}, compute, parts, info,
+                          batch_size=inf.batch_size, desc="MultiConv inference", show_progress=show_progress)
     if info.is_main:
         write_velocity_forecast(
-            out_path, np.load(parts / "outputs.npy", mmap_mode="r"), windows.time0, splits[0].coords,
-            splits[0].mask, np.load(parts / "targets.npy", mmap_mode="r"), channels=VELOCITY_CHANNELS,
+            out_path, np.load(arrays["outputs"], mmap_mode="r"), windows.time0, splits[0].coords,
+            splits[0].mask, np.load(arrays["targets"], mmap_mode="r"), channels=VELOCITY_CHANNELS,
             attrs={"model": cfg.train.name, "checkpoint": str(path), "splits": ",".join(inf.splits),
                    "n_in": model.n_in, "stride_days": inf.stride},
         )
