@@ -130,3 +130,28 @@ def test_shipped_configs_validate(path: str) -> None:
     cfg = load_stage1_config(REPO / path)
     assert cfg.train.best_checkpoint == Path("checkpoints/pretrained/MultiConv_best_model.pth")
     assert cfg.inference.lead_days == 40
+
+
+def test_rollout_with_gradient_checkpointing_gives_the_same_loss_and_gradients(tmp_path: Path) -> None:
+    """train.grad_checkpoint recomputes each autoregressive call; results must not change."""
+    import torch
+
+    from oceane2e.stage1 import Stage1Config, build_forecaster
+
+    cfg = Stage1Config.model_validate(_config_dict(tmp_path))
+    torch.manual_seed(0)
+    model = build_forecaster(cfg, {"u_g": {"mean": 0.05, "std": 0.2}, "v_g": {"mean": -0.02, "std": 0.15}})
+    for p in model.net.parameters():  # leave the zero-initialised read-out: make every call matter
+        torch.nn.init.normal_(p, std=0.1)
+    x = torch.randn(2, cfg.window.n_in, 2, 8, 12) * 0.2
+    mask = torch.ones(2, 8, 12, dtype=torch.bool)
+    mask[:, :, 0] = False
+    grads = []
+    for ckpt in (False, True):
+        model.zero_grad()
+        y = model(x, mask, 4, grad_checkpoint=ckpt)
+        (y**2).mean().backward()
+        grads.append([p.grad.clone() for p in model.parameters() if p.grad is not None])
+        assert y.shape == (2, 4, 2, 8, 12) and torch.all(y[:, :, :, :, 0] == 0)
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b)
