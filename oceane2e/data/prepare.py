@@ -200,8 +200,7 @@ def _convert_days(
     progress: bool,
 ) -> None:
     """Read, regrid and store every day: ``targets[name] = (array (T, C, H, W) or (T, H, W), channel)``."""
-    handles = source.open_all()
-    try:
+    with source.handle_cache() as handles:
         for t, date in enumerate(_progress(dates, desc, len(dates), progress)):
             fields = source.read_day(date, handles)
             for name, (array, channel) in targets.items():
@@ -210,8 +209,6 @@ def _convert_days(
                     array[t, channel] = out
                 else:
                     array[t] = out
-    finally:
-        source.close_all(handles)
 
 
 def _memmap(path: Path, shape: tuple[int, ...]) -> np.ndarray:

@@ -308,3 +308,30 @@ def test_download_helpers_without_the_extra_and_request_contents(tmp_path, monke
     assert req["variable"] == ["10m_u_component_of_wind", "10m_v_component_of_wind", "2m_temperature"]
     urls = download.oisst_urls(2020)
     assert len(urls) == 366 and urls[59].endswith("/202002/oisst-avhrr-v02r01.20200229.nc")
+
+
+def test_many_daily_files_are_read_with_a_bounded_number_open(tmp_path):
+    """One file per day (as NCEI OISST): more files than the handle cache holds, values per day right."""
+    from oceane2e.data.converters.sources import HandleCache
+
+    dates = np.arange(np.datetime64("2016-07-01"), np.datetime64("2016-07-08"))
+    for k, d in enumerate(dates):
+        tile_real_file(
+            DUACS_BLACKSEA,
+            tmp_path / f"dt_blacksea_allsat_phy_l4_{str(d).replace('-', '')}_20200801.nc",
+            np.array([d]),
+            {"adt": np.array([0.01 * k])},
+            isel={"latitude": slice(10, 30), "longitude": slice(10, 50)},
+        )
+    src = DailySource(str(tmp_path / "dt_*.nc"), "altimetry", ALT, (41.5, 43.5))
+    assert len(src.files) == 7
+    cache = HandleCache(max_open=3)
+    first = src.read_day(dates[0], cache)["zos"]
+    for k, d in enumerate(dates):
+        day = src.read_day(d, cache)["zos"]
+        assert len(cache._open) <= 3
+        ocean = np.isfinite(first)
+        assert ocean.sum() > 100 and np.array_equal(np.isfinite(day), ocean)
+        np.testing.assert_allclose((day - first)[ocean], 0.01 * k, atol=2e-4)
+    cache.close()
+    assert not cache._open

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import glob as _glob
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -345,10 +345,11 @@ class DailySource:
         scale, offset = info.scale[name]
         return values * scale + offset * len(steps)
 
-    def read_day(
-        self, date: np.datetime64, handles: Mapping[int, object] | None = None
-    ) -> dict[str, np.ndarray]:
-        """Daily mean of every quantity on ``date`` -> {name: (Hs, Ws) float64}, NaN = no data."""
+    def read_day(self, date: np.datetime64, handles: HandleCache | None = None) -> dict[str, np.ndarray]:
+        """Daily mean of every quantity on ``date`` -> {name: (Hs, Ws) float64}, NaN = no data.
+
+        ``handles`` (from :meth:`handle_cache`) keeps recently used files open between days.
+        """
         import netCDF4
 
         entries = self._index.get(np.datetime64(date, "D"))
@@ -360,7 +361,7 @@ class DailySource:
         sums: dict[str, np.ndarray] = {}
         for fi, steps in by_file.items():
             info = self._infos[fi]
-            ds = handles.get(fi) if handles is not None else None
+            ds = handles.get(fi, info.path) if handles is not None else None
             own = ds is None
             if own:
                 ds = netCDF4.Dataset(info.path, "r")
@@ -373,19 +374,50 @@ class DailySource:
                     ds.close()
         return {k: v / len(entries) for k, v in sums.items()}
 
-    def open_all(self) -> dict[int, object]:
-        """Open every file once (close with :meth:`close_all`) so daily reads do not reopen them."""
-        import netCDF4
-
-        return {i: netCDF4.Dataset(info.path, "r") for i, info in enumerate(self._infos)}
-
-    @staticmethod
-    def close_all(handles: Mapping[int, object]) -> None:
-        for ds in handles.values():
-            ds.close()
+    def handle_cache(self, max_open: int = 32) -> HandleCache:
+        """A cache of open files for day-by-day reading (close it, or use it as a context manager)."""
+        return HandleCache(max_open)
 
     def source_grid(self) -> GridCoords:
         return GridCoords(lat=self.lat, lon=self.lon)
+
+
+class HandleCache:
+    """At most ``max_open`` NetCDF files kept open, least recently used closed first.
+
+    Sources of many files (e.g. 10,000 daily OISST files) cannot all be open at once (the limit of
+    open file descriptors), and reopening a file for every hour of an ERA5 month is slow.
+    """
+
+    def __init__(self, max_open: int = 32) -> None:
+        from collections import OrderedDict
+
+        self.max_open = max(1, int(max_open))
+        self._open: OrderedDict[int, object] = OrderedDict()
+
+    def get(self, key: int, path: Path):
+        import netCDF4
+
+        if key in self._open:
+            self._open.move_to_end(key)
+            return self._open[key]
+        while len(self._open) >= self.max_open:
+            _, old = self._open.popitem(last=False)
+            old.close()
+        ds = netCDF4.Dataset(path, "r")
+        self._open[key] = ds
+        return ds
+
+    def close(self) -> None:
+        while self._open:
+            _, ds = self._open.popitem(last=False)
+            ds.close()
+
+    def __enter__(self) -> HandleCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def format_dates(dates: Sequence[np.datetime64], limit: int = 20) -> str:
