@@ -72,7 +72,9 @@ class KernelSection(StrictModel):
         "advective",
         description="advective keeps a uniform anomaly uniform under the divergent learned correction",
     )
-    checkpoint: bool = Field(False, description="recompute kernel sub-steps in backward (memory)")
+    checkpoint: bool | None = Field(
+        None, description="recompute kernel sub-steps in backward (memory); null = automatic by grid size"
+    )
 
     def options(self) -> KernelOptions:
         return KernelOptions(**self.model_dump())
