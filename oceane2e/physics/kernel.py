@@ -28,7 +28,9 @@ but conserves heat only when the discrete flow is non-divergent.
 The functions are pure (no parameters, no I/O), batched over the leading axis, differentiable with
 ``torch.autograd`` and device/dtype agnostic (float32 or float64; the grid is cast to ``c``'s dtype).
 When no input requires a gradient (or under ``torch.no_grad()``) the same arithmetic runs in place
-in a few reused buffers (:mod:`oceane2e.physics.fast`), which is ~2× faster on a CPU.
+in a few reused buffers (:mod:`oceane2e.physics.fast`), which is ~2× faster on a CPU, or, with
+``KernelOptions(compile=True)``, as ``torch.compile``-fused loops (:mod:`oceane2e.physics.compiled`),
+~3× faster again.
 """
 
 from __future__ import annotations
@@ -89,6 +91,12 @@ class KernelOptions:
             per sample-day at 480×600), up to 2× the backward time on small grids. None (default)
             turns it on when B·H·W ≥ 131072 cells, where memory, not time, is the limit. Only acts
             when gradients are being recorded.
+        compile: run each sub-step as ``torch.compile``-fused loops (:mod:`oceane2e.physics.compiled`)
+            when nothing needs a gradient: ~3× faster on a CPU (5 grid passes per stage instead of
+            ~30), same results to float round-off. The first call per grid shape and configuration
+            compiles (seconds to ~30 s; cached on disk by TorchInductor); if compilation fails the
+            eager path runs after a warning. Ignored when gradients are recorded and for
+            ``scheme="reference"``.
     """
 
     scheme: Scheme = "muscl"
@@ -102,6 +110,7 @@ class KernelOptions:
     max_substeps: int = 10_000
     reference_substep_s: float = 1800.0
     checkpoint: bool | None = None
+    compile: bool = False
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
@@ -396,10 +405,19 @@ def _advect(
         return torch.lerp(x, euler(x2), 2.0 / 3.0)
 
     if not (torch.is_grad_enabled() and (c.requires_grad or u.requires_grad or v.requires_grad)):
-        # nothing to differentiate: the same arithmetic in place, in a few reused buffers
+        # nothing to differentiate: the same arithmetic fused by torch.compile, or in place in a few
+        # reused buffers
         from oceane2e.physics.fast import integrate_no_grad
 
         with torch.no_grad():
+            if options.compile:
+                from oceane2e.physics.compiled import try_integrate_compiled
+
+                fused = try_integrate_compiled(
+                    state, n_sub, options.time_stepper, op, options.limiter, limiter, one_plus_h_lin, h_inv_area
+                )
+                if fused is not None:
+                    return torch.where(op.ocean, fused, c)
             state = integrate_no_grad(
                 state, n_sub, options.time_stepper, op, limiter, options.limiter == "van_leer", one_plus_h_lin, h_inv_area
             )
