@@ -15,7 +15,9 @@ For each grid (the demo grid, 48×96 cells at 1/4° over 32–44N 76–52W, and 
   a quarter revolution = 14.5 days in daily calls) and the fraction of the blob's peak kept.
 
 The timing velocity is a meandering jet (1.5 m s⁻¹ peak speed) with four rings, non-divergent,
-the same field for every scheme. Run: ``python benchmarks/bench_kernel.py`` (prints a markdown
+the same field for every scheme. Schemes marked "compiled" use ``KernelOptions(compile=True)``
+(TorchInductor-fused sub-steps, forward only); their first call (compilation) is timed and
+reported separately, not in the medians. Run: ``python benchmarks/bench_kernel.py`` (prints a markdown
 table; ``--grids demo`` for a quick run).
 """
 
@@ -63,6 +65,10 @@ SCHEMES: dict[str, KernelOptions | str] = {
     "ours: MUSCL van Leer, SSP-RK2, Courant 1.0": KernelOptions(time_stepper="ssp_rk2", max_courant=1.0),
     "ours: first-order upwind, forward Euler, Courant 1.0": KernelOptions(
         limiter="none", time_stepper="ssp_rk1", max_courant=1.0
+    ),
+    "ours: MUSCL van Leer, SSP-RK3, Courant 0.5, compiled": KernelOptions(compile=True),
+    "ours: MUSCL van Leer, SSP-RK2, Courant 1.0, compiled": KernelOptions(
+        time_stepper="ssp_rk2", max_courant=1.0, compile=True
     ),
 }
 TRAIN_SCHEMES: dict[str, KernelOptions | str] = {
@@ -162,8 +168,21 @@ def one_day(inputs: tuple, options: KernelOptions | str, train: bool) -> float:
         return time.perf_counter() - t0
 
 
+def is_compiled(options: KernelOptions | str) -> bool:
+    return isinstance(options, KernelOptions) and options.compile
+
+
+def first_call_seconds(grid_name: str, schemes: dict, dtype: torch.dtype) -> dict[str, float]:
+    """Seconds of the first forward day of each compiled scheme (torch.compile + one day), before any timing."""
+    inputs = build_inputs(grid_name, dtype)
+    return {name: one_day(inputs, opts, False) for name, opts in schemes.items() if is_compiled(opts)}
+
+
 def interleaved_timings(grid_name: str, schemes: dict, train: bool, repeats: int, dtype: torch.dtype) -> dict:
-    """Median seconds per scheme; the schemes take turns in every round so load changes hit all alike."""
+    """Median seconds per scheme; the schemes take turns in every round so load changes hit all alike.
+
+    Compiled schemes must have been compiled before (:func:`first_call_seconds`); round 0 warms up.
+    """
     inputs = build_inputs(grid_name, dtype)
     times: dict[str, list[float]] = {name: [] for name in schemes}
     for rnd in tqdm(range(repeats + 1), desc=f"{grid_name} {'fwd+bwd' if train else 'forward'}", unit="round"):
@@ -180,6 +199,8 @@ def worker(spec: str) -> None:
     torch.set_num_threads(args["threads"])
     options = RELEASED if args["options"] == RELEASED else KernelOptions(**args["options"])
     inputs = build_inputs(args["grid"], getattr(torch, args["dtype"]))
+    if is_compiled(options):  # compile first: the compiler's own memory is not the kernel's
+        one_day(inputs, options, args["train"])
     rss0 = current_rss_bytes()
     reset_peak_rss()
     one_day(inputs, options, args["train"])
@@ -252,6 +273,7 @@ def main(argv: list[str] | None = None) -> None:
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
 
+    compile_s = {g: first_call_seconds(g, SCHEMES, dtype) for g in grids}
     fwd = {g: interleaved_timings(g, SCHEMES, False, args.repeats, dtype) for g in grids}
     bwd = {} if args.no_train else {g: interleaved_timings(g, TRAIN_SCHEMES, True, args.train_repeats, dtype) for g in grids}
     memory: dict[tuple[str, str, bool], int] = {}
@@ -291,6 +313,14 @@ def main(argv: list[str] | None = None) -> None:
             print(f"| {lat.size}×{lon.size} | {name} | {n_sub} ({stages} stages) | {seconds:.4f} | "
                   f"{seconds / fwd[g][REF]:.2f} | {cells / seconds:.3g} | {cells * n_sub / seconds:.3g} | "
                   f"{mib((g, name, False))} | {acc} |")
+    print("\nFirst call of the compiled schemes (torch.compile + one simulated day; once per process and "
+          "configuration; TorchInductor's disk cache, if warm, shortens it):\n")
+    print("| grid | scheme | first call s | of which compile s (≈ first − median) |")
+    print("|---|---|---:|---:|")
+    for g in grids:
+        lat, lon = grid_coords(g)
+        for name, first in compile_s[g].items():
+            print(f"| {lat.size}×{lon.size} | {name} | {first:.1f} | {first - fwd[g][name]:.1f} |")
     if bwd:
         print("\nForward + backward (training) of one simulated day, batch 1:\n")
         print("| grid | scheme | fwd+bwd s/day | time vs reference | peak extra MiB |")

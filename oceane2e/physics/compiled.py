@@ -2,8 +2,8 @@
 
 Eager PyTorch on a CPU makes ~30 full-grid passes per Runge–Kutta stage (one per tensor op), and
 the cost of the kernel is those passes, not the arithmetic. Here one SSP-RK sub-step is compiled
-by TorchInductor into a few fused, vectorised C++ loops (5 per stage for MUSCL: the x and y face
-differences, the limited fluxes in x and in y, and the update).
+by TorchInductor into a few fused, vectorised C++ loops (5 per stage for MUSCL: the limited slopes
+in x, the x fluxes, the same in y, and the update; ~20 array reads/writes per stage instead of ~90).
 
 To let every stencil access be a contiguous, unmasked load, the fields live in a *flat padded
 layout*: a (B, H, W) field becomes (B, L) with the H·W cells at ``[P, P + H·W)`` of each row,
@@ -65,10 +65,16 @@ def _euler_flat(
 ) -> torch.Tensor:
     """One forward-Euler step ``x + h·dC/dt`` in the flat padded layout (B, L) → (B, L), K.
 
-    ``coef`` = (ap_x, am_x, ap_y, am_y, open_x, open_y, k_x, k_y) flat padded face arrays (face k
-    joins cell k to k+1, resp. k+W) and (1 + h·lin, h/area) flat unpadded (B or 1, H·W).
+    ``coef`` = (U_x, U_y, open_x, open_y, k_x, k_y): flat padded face arrays (B or 1, L) (face k
+    joins cell k to k+1, resp. k+W; U: interior face volume fluxes, m² s⁻¹; open: 1/0; k: κ·len/dist,
+    m² s⁻¹), then 1 + h·lin and h/area flat unpadded (B or 1, H·W).
     """
-    apx, amx, apy, amy, ox, oy, kx, ky, oph, hia = coef
+    ux, uy, ox, oy, kx, ky, oph, hia = coef
+    # positive/negative parts of the face fluxes clamped inline (exact, as in _build_operator): one
+    # array per direction to read instead of two; memory traffic, not arithmetic, bounds this loop
+    # (measured: 0.85-0.95x instead of 1.0-1.15x the reference scheme's time at 480x600)
+    apx, amx = ux.clamp(min=0), ux.clamp(max=0)
+    apy, amy = uy.clamp(min=0), uy.clamp(max=0)
     n_len = xp.shape[-1]
     n = n_len - 2 * pad
     if limiter is None:  # first-order upwind; fx[m] is face m+1, fy[m] face m+W
@@ -159,10 +165,8 @@ def try_integrate_compiled(
     zeros_like_x = torch.zeros((h, w - 1), dtype=state.dtype, device=state.device)
     zeros_like_y = torch.zeros((h - 1, w), dtype=state.dtype, device=state.device)
     coef = (
-        _flat(op.ap_x, b, h, w, pad),
-        _flat(op.am_x, b, h, w, pad),
-        _flat(op.ap_y, b, h, w, pad),
-        _flat(op.am_y, b, h, w, pad),
+        _flat(op.ap_x + op.am_x, b, h, w, pad),  # = the face flux (one of the two is 0)
+        _flat(op.ap_y + op.am_y, b, h, w, pad),
         _flat(op.open_x[:, 1:-1], b, h, w, pad),
         _flat(op.open_y[1:-1, :], b, h, w, pad),
         _flat(op.kx if op.kx is not None else zeros_like_x, b, h, w, pad),
