@@ -1,4 +1,8 @@
-"""The torch.compile-fused sub-steps (KernelOptions(compile=True)) give the eager kernel's results."""
+"""The torch.compile-fused sub-steps (KernelOptions(compile=True)) give the eager kernel's results.
+
+The first compilation in a process pays TorchInductor's start-up (~10 s cold on 2 shared cores, ~2 s
+with a warm disk cache); the default run compiles two configurations, the slow-marked cases two more.
+"""
 
 from __future__ import annotations
 
@@ -32,9 +36,18 @@ def _case(dtype: torch.dtype) -> tuple[SphericalGrid, torch.Tensor, torch.Tensor
     ("opts", "dtype", "tol"),
     [
         (KernelOptions(compile=True), torch.float64, 1e-12),
-        (KernelOptions(time_stepper="ssp_rk2", limiter="minmod", diffusivity=300.0, compile=True), torch.float64, 1e-12),
-        (KernelOptions(limiter="none", time_stepper="ssp_rk1", max_courant=1.0, form="advective", compile=True),
-         torch.float64, 1e-12),
+        pytest.param(
+            KernelOptions(time_stepper="ssp_rk2", limiter="minmod", diffusivity=300.0, compile=True),
+            torch.float64,
+            1e-12,
+            marks=pytest.mark.slow,  # each configuration compiles anew (~2-3 s)
+        ),
+        pytest.param(
+            KernelOptions(limiter="none", time_stepper="ssp_rk1", max_courant=1.0, form="advective", compile=True),
+            torch.float64,
+            1e-12,
+            marks=pytest.mark.slow,
+        ),
         (KernelOptions(time_stepper="ssp_rk2", max_courant=1.0, compile=True), torch.float32, 1e-5),
     ],
     ids=["rk3-vanleer-f64", "rk2-minmod-diffusion-f64", "upwind-advective-f64", "rk2-vanleer-c1-f32"],
