@@ -426,7 +426,40 @@ def read_clim(path: str | Path) -> Climatology:
 # reading
 
 
-class YearFile:
+class NetCDFHandle:
+    """Lifetime of one open netCDF4 handle (``self._ds``, opened in process ``self._pid``).
+
+    Closes deterministically (not whenever the cyclic GC frees the netCDF4 objects) and only in the
+    process that opened it: a forked DataLoader worker must not close its parent's HDF5 state.
+    Handles cannot be pickled; datasets reopen them lazily in each worker.
+    """
+
+    _ds = None
+    _pid: int | None = None
+
+    def close(self) -> None:
+        ds = self._ds
+        if ds is not None and ds.isopen():
+            ds.close()
+
+    def __del__(self) -> None:
+        if self._pid == os.getpid():
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - interpreter shutdown
+                pass
+
+    def __enter__(self):  # noqa: ANN204 - returns the subclass
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        raise TypeError(f"{type(self).__name__} holds an open NetCDF handle; open it inside the worker instead")
+
+
+class YearFile(NetCDFHandle):
     """A yearly contract file opened once; days are read lazily by slicing.
 
     Args:
@@ -549,30 +582,6 @@ class YearFile:
         block = np.asarray(self._var[start:stop], dtype=np.float32)
         return block[:, idx]
 
-    def close(self) -> None:
-        ds = getattr(self, "_ds", None)
-        if ds is not None and ds.isopen():
-            ds.close()
-
-    def __del__(self) -> None:
-        # Close deterministically (not whenever the cyclic GC frees the netCDF4 objects), and only
-        # in the process that opened the handle: a forked DataLoader worker must not close its
-        # parent's HDF5 state.
-        if getattr(self, "_pid", None) == os.getpid():
-            try:
-                self.close()
-            except Exception:  # noqa: BLE001 - interpreter shutdown
-                pass
-
-    def __enter__(self) -> YearFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __getstate__(self) -> dict:
-        # netCDF4 handles cannot be pickled (DataLoader workers); reopen lazily in the worker.
-        raise TypeError("YearFile holds an open NetCDF handle; open it inside the worker instead")
 
 
 def find_years(root: str | Path, kind: str) -> list[int]:

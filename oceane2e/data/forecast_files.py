@@ -22,6 +22,7 @@ from oceane2e.data.contract import (
     GEO_CHANNELS,
     DataContractError,
     GridCoords,
+    NetCDFHandle,
     read_channel_names,
     write_channel_names,
 )
@@ -317,7 +318,7 @@ def _read_time0(path: Path, ds) -> np.ndarray:
     return np.array([np.datetime64(f"{d.year:04d}-{d.month:02d}-{d.day:02d}", "D") for d in dates])
 
 
-class VelocityForecastFile:
+class VelocityForecastFile(NetCDFHandle):
     """``MultiConv_data.nc`` opened once (per process) and read lazily by sample.
 
     Attributes:
@@ -392,27 +393,6 @@ class VelocityForecastFile:
             raise DataContractError(f"{self.path}: no 'targets' stored")
         return np.asarray(var[self.sample_index(time0), :n_lead], dtype=np.float32)
 
-    def close(self) -> None:
-        ds = getattr(self, "_ds", None)
-        if ds is not None and ds.isopen():
-            ds.close()
-
-    def __del__(self) -> None:
-        # close in the opening process only (a forked worker must not touch its parent's handle)
-        if getattr(self, "_pid", None) == os.getpid():
-            try:
-                self.close()
-            except Exception:  # noqa: BLE001 - interpreter shutdown
-                pass
-
-    def __enter__(self) -> VelocityForecastFile:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __getstate__(self) -> dict:
-        raise TypeError("VelocityForecastFile holds an open NetCDF handle; open it inside the worker instead")
 
 
 @dataclass
