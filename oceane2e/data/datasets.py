@@ -227,7 +227,25 @@ def _mask_tensor(mask: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(mask, dtype=bool))
 
 
-class VelocityWindowDataset(Dataset):
+class _FolderWindows(Dataset):
+    """Windows of days of one :class:`DataFolder`, one per start date in ``self.time0s``."""
+
+    folder: DataFolder
+    time0s: np.ndarray
+
+    @property
+    def coords(self) -> GridCoords:
+        return self.folder.coords
+
+    @property
+    def mask(self) -> np.ndarray:
+        return self.folder.mask
+
+    def __len__(self) -> int:
+        return int(self.time0s.size)
+
+
+class VelocityWindowDataset(_FolderWindows):
     """Stage 1: ``n_in`` observed days of geostrophic velocity -> the next ``n_out`` days.
 
     Args:
@@ -256,17 +274,6 @@ class VelocityWindowDataset(Dataset):
                 f"use shorter windows or more consecutive years"
             )
 
-    @property
-    def coords(self) -> GridCoords:
-        return self.folder.coords
-
-    @property
-    def mask(self) -> np.ndarray:
-        return self.folder.mask
-
-    def __len__(self) -> int:
-        return int(self.time0s.size)
-
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         time0 = self.time0s[index]
         block = self.folder.read("geo", time0 - (self.n_in - 1), self.n_in + self.n_out, self.channels)
@@ -278,7 +285,7 @@ class VelocityWindowDataset(Dataset):
         }
 
 
-class SSTAWindowDataset(Dataset):
+class SSTAWindowDataset(_FolderWindows):
     """Stage 2 and baselines: the SSTA trajectory from ``time0`` with its forcing.
 
     Args:
@@ -369,17 +376,6 @@ class SSTAWindowDataset(Dataset):
         state = self.__dict__.copy()
         state["_forecast"] = {}
         return state
-
-    @property
-    def coords(self) -> GridCoords:
-        return self.folder.coords
-
-    @property
-    def mask(self) -> np.ndarray:
-        return self.folder.mask
-
-    def __len__(self) -> int:
-        return int(self.time0s.size)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         time0 = self.time0s[index]
