@@ -171,6 +171,18 @@ def read_channel_names(var) -> tuple[str, ...]:
     )
 
 
+def write_grid_coords(ds, coords: GridCoords) -> None:
+    """Write the CF ``lat``/``lon`` coordinate variables of ``coords`` into an open netCDF4 dataset
+    whose ``lat`` and ``lon`` dimensions exist."""
+    for name, values, units, standard_name in (
+        ("lat", coords.lat, "degrees_north", "latitude"),
+        ("lon", coords.lon, "degrees_east", "longitude"),
+    ):
+        var = ds.createVariable(name, "f8", (name,))
+        var.units, var.standard_name, var.long_name = units, standard_name, standard_name
+        var[:] = values
+
+
 # --------------------------------------------------------------------------------------------
 # writing
 
@@ -230,12 +242,7 @@ def write_year(
         t.calendar = "standard"
         t.standard_name = "time"
         t[:] = np.arange(n_days, dtype=np.float64)
-        la = ds.createVariable("lat", "f8", ("lat",))
-        la.units, la.standard_name, la.long_name = "degrees_north", "latitude", "latitude"
-        la[:] = coords.lat
-        lo = ds.createVariable("lon", "f8", ("lon",))
-        lo.units, lo.standard_name, lo.long_name = "degrees_east", "longitude", "longitude"
-        lo[:] = coords.lon
+        write_grid_coords(ds, coords)
         write_channel_names(ds, names)
         var = ds.createVariable(
             VARIABLE,
@@ -330,12 +337,7 @@ def write_clim(
         d = ds.createVariable("doy", "i2", ("doy",))
         d.long_name = "day of year (1..366, leap-year numbering: 60 is 29 February)"
         d[:] = np.arange(1, 367)
-        la = ds.createVariable("lat", "f8", ("lat",))
-        la.units, la.standard_name = "degrees_north", "latitude"
-        la[:] = coords.lat
-        lo = ds.createVariable("lon", "f8", ("lon",))
-        lo.units, lo.standard_name = "degrees_east", "longitude"
-        lo[:] = coords.lon
+        write_grid_coords(ds, coords)
         unit = CHANNEL_UNITS.get(variable, "K")
         for name, arr, long_name in (
             ("seas", seas, f"seasonal climatology of {variable}"),

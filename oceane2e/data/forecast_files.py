@@ -25,6 +25,7 @@ from oceane2e.data.contract import (
     NetCDFHandle,
     read_channel_names,
     write_channel_names,
+    write_grid_coords,
 )
 
 REFERENCE_TIME_UNITS = "days since 1970-01-01 00:00:00"
@@ -62,12 +63,7 @@ def _write_common(ds, time0: np.ndarray, n_lead: int, coords: GridCoords, mask: 
     time.units, time.calendar, time.standard_name = REFERENCE_TIME_UNITS, "standard", "time"
     time.long_name = "valid time"
     time[:] = _days_since_epoch(time0)[:, None].astype(np.float64) + np.arange(1, n_lead + 1)[None, :]
-    la = ds.createVariable("lat", "f8", ("lat",))
-    la.units, la.standard_name = "degrees_north", "latitude"
-    la[:] = coords.lat
-    lo = ds.createVariable("lon", "f8", ("lon",))
-    lo.units, lo.standard_name = "degrees_east", "longitude"
-    lo[:] = coords.lon
+    write_grid_coords(ds, coords)
     if mask is not None:
         m = ds.createVariable("mask", "i1", ("lat", "lon"))
         m.long_name = "ocean mask (1 ocean, 0 land)"
