@@ -9,16 +9,6 @@ from torch import Tensor, nn
 from model_baselines.base import DEFAULT_STEP_INPUTS, OneStepForecaster, StepInputs, apply_mask, rollout
 from model_baselines.common import Normalizer, crop_to, pad_to_multiple
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run fastest on one thread; several threads thrash on a shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 STATS = {
     "ssta": {"mean": 0.2, "std": 0.8},
     "u_g": {"mean": 0.05, "std": 0.3},

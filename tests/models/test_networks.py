@@ -21,16 +21,6 @@ from model_baselines import (
 from model_baselines.blocks import SimVPCore, downsampling_factor
 from oceane2e.config import ConfigError
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run fastest on one thread; several threads thrash on a shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 STATS = {
     "ssta": {"mean": 0.2, "std": 0.8},
     "u_g": {"mean": 0.05, "std": 0.3},
