@@ -59,7 +59,7 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     """The ordered steps of the pipeline; heavy modules are imported only when a step runs."""
 
     def synth() -> None:
-        from oceane2e.data.synthetic import SyntheticConfig, generate
+        from oceane2e.data.synthetic.ocean import SyntheticConfig, generate
 
         generate(load_config(SyntheticConfig, cfg.synthetic_config), _data_root(cfg), progress=True)
 

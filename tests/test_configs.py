@@ -15,7 +15,7 @@ SHIPPED = sorted([*REPO.glob("configs/*.yaml"), *REPO.glob("regional_high/*.yaml
 def _schema(path: Path) -> type:
     name = path.name
     if name == "synthetic.yaml":
-        from oceane2e.data.synthetic import SyntheticConfig
+        from oceane2e.data.synthetic.ocean import SyntheticConfig
 
         return SyntheticConfig
     if name == "pipeline.yaml":
@@ -23,7 +23,7 @@ def _schema(path: Path) -> type:
 
         return PipelineConfig
     if name.startswith("prepare"):
-        from oceane2e.data.prepare import PrepareConfig
+        from oceane2e.data.converters.prepare import PrepareConfig
 
         return PrepareConfig
     if name.startswith("config_vel"):

@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from oceane2e.config import ConfigError
-from oceane2e.data.testing import write_tiny_folder
 from oceane2e.engine.logs import read_metrics
 from oceane2e.stage1 import infer, load_stage1_config, score_velocity_forecast, train
+from oceane2e.testing.folders import write_tiny_folder
 
 REPO = Path(__file__).resolve().parents[1]
 

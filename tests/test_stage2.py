@@ -14,9 +14,9 @@ import yaml
 from oceane2e.config import ConfigError
 from oceane2e.data.contract import YearFile, date_to_year_day
 from oceane2e.data.forecast_files import read_forecast, write_velocity_forecast
-from oceane2e.data.testing import write_tiny_folder
 from oceane2e.engine.logs import read_metrics
 from oceane2e.stage2 import infer, load_stage2_config, train
+from oceane2e.testing.folders import write_tiny_folder
 
 REPO = Path(__file__).resolve().parents[1]
 SMALL = {"hid_S": 4, "hid_T": 8, "N_S": 2, "N_T": 1, "attn_kernel": 3, "mlp_ratio": 2.0}

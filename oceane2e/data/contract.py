@@ -16,13 +16,18 @@ once and then sliced lazily.
 
 from __future__ import annotations
 
-import datetime as _dt
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from oceane2e.dates import date_to_year_day as date_to_year_day  # re-exported: the contract's calendar
+from oceane2e.dates import days_in_year as days_in_year
+from oceane2e.dates import leap_doy_index as leap_doy_index
+from oceane2e.dates import to_datetime as to_datetime
+from oceane2e.dates import year_dates as year_dates
 
 VARIABLE = "mhws_variables"
 GEO_CHANNELS: tuple[str, ...] = ("u_g", "v_g")
@@ -54,21 +59,6 @@ TIME_UNITS_TEMPLATE = "days since {year:04d}-01-01 00:00:00"
 
 class DataContractError(ValueError):
     """A data file or folder breaks the contract. The message names the file and the fix."""
-
-
-# --------------------------------------------------------------------------------------------
-# calendar helpers
-
-
-def days_in_year(year: int) -> int:
-    """Number of calendar days in ``year`` (365 or 366)."""
-    return 366 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 365
-
-
-def year_dates(year: int) -> np.ndarray:
-    """All dates of ``year`` as ``datetime64[D]``."""
-    start = np.datetime64(f"{year:04d}-01-01", "D")
-    return start + np.arange(days_in_year(year))
 
 
 def year_path(root: str | Path, kind: str, year: int) -> Path:
@@ -377,19 +367,6 @@ class Climatology:
         return self.seas[idx], self.thresh[idx]
 
 
-def leap_doy_index(dates: np.ndarray) -> np.ndarray:
-    """0-based day-of-year on the 366-day (leap-year) calendar for ``dates``.
-
-    The Hobday convention: in non-leap years days after 28 February are shifted by one, so
-    1 March is always index 60 and 29 February (index 59) exists only in leap years.
-    """
-    dates = np.asarray(dates, dtype="datetime64[D]")
-    years = dates.astype("datetime64[Y]").astype(int) + 1970
-    doy0 = (dates - dates.astype("datetime64[Y]").astype("datetime64[D]")).astype(int)
-    leap = np.array([days_in_year(int(y)) == 366 for y in np.atleast_1d(years)]).reshape(np.shape(years))
-    return np.where(~leap & (doy0 >= 59), doy0 + 1, doy0)
-
-
 def read_clim(path: str | Path) -> Climatology:
     """Read ``clim.nc`` written by :func:`write_clim` (or a converter)."""
     import netCDF4
@@ -594,15 +571,3 @@ def find_years(root: str | Path, kind: str) -> list[int]:
         if stem.isdigit() and len(stem) == 4:
             years.append(int(stem))
     return sorted(years)
-
-
-def date_to_year_day(date: np.datetime64) -> tuple[int, int]:
-    """Split a ``datetime64[D]`` into (year, 0-based day within the year)."""
-    d = np.datetime64(date, "D")
-    year = int(d.astype("datetime64[Y]").astype(int) + 1970)
-    return year, int((d - np.datetime64(f"{year:04d}-01-01", "D")).astype(int))
-
-
-def to_datetime(date: np.datetime64) -> _dt.date:
-    """``datetime64[D]`` -> ``datetime.date``."""
-    return np.datetime64(date, "D").astype(object)

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from oceane2e.data.contract import leap_doy_index
+from oceane2e.dates import leap_doy_index
 
 DAYS_IN_CLIM_YEAR = 366
 FEB29_INDEX = 59  # 0-based index of 29 February on the 366-day calendar

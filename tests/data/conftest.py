@@ -1,4 +1,4 @@
-"""Fixtures writing tiny contract folders (see ``oceane2e.data.testing``)."""
+"""Fixtures writing tiny contract folders (see ``oceane2e.testing.folders``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from oceane2e.data.config import DataConfig
-from oceane2e.data.testing import TinyFolder, write_tiny_folder
+from oceane2e.testing.folders import TinyFolder, write_tiny_folder
 
 YEARS = (2001, 2002, 2003, 2004)
 

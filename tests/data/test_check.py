@@ -8,7 +8,7 @@ import numpy as np
 
 from oceane2e.data.check import check_folder, main
 from oceane2e.data.contract import MHW_CHANNELS, GridCoords, write_year
-from oceane2e.data.testing import TINY_LAT_BOUNDS, TINY_LON_BOUNDS, tiny_year_data, write_tiny_folder
+from oceane2e.testing.folders import TINY_LAT_BOUNDS, TINY_LON_BOUNDS, tiny_year_data, write_tiny_folder
 
 
 def _only(problems, name):
@@ -148,7 +148,7 @@ def test_reference_release_layout(tmp_path):
     assert all("--lat-bounds" in p.fix for p in problems)
     assert check_folder(ref.root, lat_bounds=TINY_LAT_BOUNDS, lon_bounds=TINY_LON_BOUNDS) == []
     # a file of another shape is an error, not a guess
-    from oceane2e.data.testing import write_reference_layout_year
+    from oceane2e.testing.folders import write_reference_layout_year
 
     write_reference_layout_year(ref.mhw[2004], tiny_year_data("mhw", 2004, (8, 11)))
     problems = check_folder(ref.root, lat_bounds=TINY_LAT_BOUNDS, lon_bounds=TINY_LON_BOUNDS)

@@ -26,7 +26,7 @@ from oceane2e.data.contract import (
     write_year,
     year_dates,
 )
-from oceane2e.data.testing import tiny_mask, tiny_year_data, write_reference_layout_year
+from oceane2e.testing.folders import tiny_mask, tiny_year_data, write_reference_layout_year
 
 COORDS = GridCoords.from_bounds((30.0, 32.0), (-70.0, -67.0), (8, 12))
 MASK = tiny_mask((8, 12))

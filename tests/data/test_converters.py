@@ -11,7 +11,7 @@ import pytest
 from oceane2e.data.contract import DataContractError
 from oceane2e.data.converters.regrid import Regridder, regular_grid, unify_longitudes
 from oceane2e.data.converters.sources import DailySource, Quantity, format_dates
-from oceane2e.data.converters.stand_in import tile_real_file, write_product_file
+from oceane2e.testing.stand_ins import tile_real_file, write_product_file
 
 REAL = Path(__file__).resolve().parents[3] / "shared" / "realdata"
 if not REAL.exists():  # the checkout lives in /work/main; the data beside it
@@ -297,7 +297,7 @@ def test_gaps_are_listed_as_runs(tmp_path):
 def test_download_helpers_without_the_extra_and_request_contents(tmp_path, monkeypatch):
     import sys
 
-    from oceane2e.data import download
+    from oceane2e.data.converters import download
 
     monkeypatch.setitem(sys.modules, "copernicusmarine", None)  # as if the extra were not installed
     with pytest.raises(ImportError, match=r"pip install '\.\[download\]'"):

@@ -14,7 +14,7 @@ from oceane2e.data.config import DataConfig
 from oceane2e.data.contract import DataContractError, GridCoords, YearFile, write_year
 from oceane2e.data.datasets import DataFolder, SSTAWindowDataset, VelocityWindowDataset, window_starts
 from oceane2e.data.forecast_files import write_velocity_forecast
-from oceane2e.data.testing import TINY_LAT_BOUNDS, TINY_LON_BOUNDS, write_tiny_folder
+from oceane2e.testing.folders import TINY_LAT_BOUNDS, TINY_LON_BOUNDS, write_tiny_folder
 
 GEO = {"u_g": 0, "v_g": 1}
 MHW = {"ssta": 0, "zos": 1, "u10": 2, "v10": 3, "t2m": 4}

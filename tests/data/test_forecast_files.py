@@ -14,7 +14,7 @@ from oceane2e.data.forecast_files import (
     write_forecast,
     write_velocity_forecast,
 )
-from oceane2e.data.testing import tiny_mask
+from oceane2e.testing.folders import tiny_mask
 
 COORDS = GridCoords.from_bounds((30.0, 32.0), (-70.0, -67.0), (8, 12))
 MASK = tiny_mask((8, 12))

@@ -11,9 +11,15 @@ import pytest
 
 from oceane2e.data.check import check_folder
 from oceane2e.data.contract import DataContractError, YearFile, read_clim, read_mask, year_dates
-from oceane2e.data.converters.stand_in import tile_real_file, write_product_file
-from oceane2e.data.prepare import PrepareConfig, climatology_by_blocks, main, prepare_data, read_contents
+from oceane2e.data.converters.prepare import (
+    PrepareConfig,
+    climatology_by_blocks,
+    main,
+    prepare_data,
+    read_contents,
+)
 from oceane2e.mhw.climatology import compute_climatology
+from oceane2e.testing.stand_ins import tile_real_file, write_product_file
 
 REAL = Path("/work/shared/realdata")
 _here = Path(__file__).resolve().parents[3] / "shared" / "realdata"

@@ -22,9 +22,9 @@ from oceane2e.data.contract import (
     read_mask,
     year_path,
 )
-from oceane2e.data.synthetic import SOURCE, SyntheticConfig, climatology, main, simulate, write_run
-from oceane2e.data.synthetic_physics import EARTH_RADIUS, GRAVITY, coriolis
-from oceane2e.data.synthetic_stats import mhw_days, run_statistics
+from oceane2e.data.synthetic.ocean import SOURCE, SyntheticConfig, climatology, main, simulate, write_run
+from oceane2e.data.synthetic.physics import EARTH_RADIUS, GRAVITY, coriolis
+from oceane2e.data.synthetic.stats import mhw_days, run_statistics
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -285,7 +285,7 @@ def test_same_seed_same_bytes_other_seed_other_data(tmp_path):
 
 
 def _closed_basin_geometry():
-    from oceane2e.data.synthetic import SyntheticConfig, build_geometry
+    from oceane2e.data.synthetic.ocean import SyntheticConfig, build_geometry
 
     cfg = SyntheticConfig.model_validate(
         {
@@ -301,7 +301,7 @@ def _closed_basin_geometry():
 
 
 def test_advection_conserves_heat_and_creates_no_extrema():
-    from oceane2e.data.synthetic_physics import advect_diffuse, face_transports
+    from oceane2e.data.synthetic.physics import advect_diffuse, face_transports
 
     geom = _closed_basin_geometry()
     assert geom.ocean.all()
@@ -326,7 +326,7 @@ def test_advection_conserves_heat_and_creates_no_extrema():
 
 
 def test_smooth_noise_is_unit_variance_with_the_requested_memory():
-    from oceane2e.data.synthetic_physics import SmoothNoise
+    from oceane2e.data.synthetic.physics import SmoothNoise
 
     noise = SmoothNoise((24, 48), 25e3, 20e3, 150e3, 5.0, np.random.default_rng(0))
     fields = []
@@ -341,8 +341,8 @@ def test_smooth_noise_is_unit_variance_with_the_requested_memory():
 
 
 def test_air_sea_flux_signs_and_magnitude():
-    from oceane2e.data.synthetic import MixedLayerConfig, _ml_params
-    from oceane2e.data.synthetic_physics import air_sea_flux
+    from oceane2e.data.synthetic.ocean import MixedLayerConfig, _ml_params
+    from oceane2e.data.synthetic.physics import air_sea_flux
 
     p = _ml_params(MixedLayerConfig())
     sst = np.array([291.0])
@@ -356,8 +356,8 @@ def test_air_sea_flux_signs_and_magnitude():
 
 
 def test_eddies_drift_west_and_the_jet_carries_and_absorbs_them():
-    from oceane2e.data.synthetic import SyntheticConfig, _eddy_params, _jet_params, build_geometry
-    from oceane2e.data.synthetic_physics import EddyField, JetModel
+    from oceane2e.data.synthetic.ocean import SyntheticConfig, _eddy_params, _jet_params, build_geometry
+    from oceane2e.data.synthetic.physics import EddyField, JetModel
 
     cfg = SyntheticConfig.model_validate(
         {"eddies": {"birth_rate_per_day": 0.0, "ring_rate_per_day": 0.0}, "jet": {"meander_amp_km": 0.0}}
@@ -383,7 +383,7 @@ def test_eddies_drift_west_and_the_jet_carries_and_absorbs_them():
 
 def test_regenerating_fewer_years_removes_stale_synthetic_years(tmp_path):
     from oceane2e.data.contract import write_year
-    from oceane2e.data.synthetic import _remove_stale_years
+    from oceane2e.data.synthetic.ocean import _remove_stale_years
 
     cfg = SyntheticConfig.model_validate({**TINY, "years": [2001, 2001]})
     coords = cfg.coords

@@ -85,7 +85,12 @@ def test_bad_input_names_the_problem(realdata: Path, tmp_path: Path, capsys) -> 
 
 def test_benchmark_command_runs_on_a_tiny_grid(capsys) -> None:
     """The command documented in docs/benchmarks.md works (tiny size here)."""
-    from oceane2e.mhw.benchmark import main as bench_main
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_mhw", Path(__file__).parents[2] / "benchmarks" / "bench_mhw.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    bench_main = module.main
 
     assert bench_main(["--size", "6", "--years", "3", "--repeats", "1"]) == 0
     out = capsys.readouterr().out

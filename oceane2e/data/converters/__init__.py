@@ -1,4 +1,4 @@
 """Readers and regridding for real products (CMEMS/DUACS altimetry, OISST/OSTIA SST, ERA5).
 
-:mod:`oceane2e.data.prepare` puts them together into a data folder of the contract.
+:mod:`oceane2e.data.converters.prepare` puts them together into a data folder of the contract.
 """

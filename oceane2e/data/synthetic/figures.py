@@ -1,6 +1,6 @@
 """Figure of one day of a data folder: SSTA, sea level and surface currents (docs/figures/synthetic_day.png).
 
-``python -m oceane2e.data.synthetic_figures --root data/GS --date 2008-08-20 --out docs/figures/synthetic_day.png``
+``python -m oceane2e.data.synthetic.figures --root data/GS --date 2008-08-20 --out docs/figures/synthetic_day.png``
 Reads the files through the data contract, so it draws what users get; land is drawn from mask.npy.
 """
 

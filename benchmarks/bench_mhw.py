@@ -1,6 +1,6 @@
 """Timing of ``oceane2e detect`` on a synthetic SST grid (docs/benchmarks.md, "MHW detection").
 
-``python -m oceane2e.mhw.benchmark --size 32 --years 35 --repeats 3`` writes a synthetic grid
+``python benchmarks/bench_mhw.py --size 32 --years 35 --repeats 3`` writes a synthetic grid
 (seasonal cycle + AR(1) anomalies with a 20-day memory, 0.5 K standard deviation, a land corner)
 to a temporary folder, runs the detect command on it several times and prints the median wall
 time of each stage and of the whole command.

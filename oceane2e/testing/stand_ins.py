@@ -214,7 +214,7 @@ def time_paper_box(work_dir: str | Path, n_days: int = 6, baseline_years: int = 
 
     Writes ``n_days`` of sources in the products' layouts -- DUACS 1/8 deg regional files (one per
     day), global OISST v2.1 1/4 deg files (one per day), one hourly ERA5 1/4 deg file -- converts
-    them day by day exactly as :func:`oceane2e.data.prepare.prepare_data` does, writes one full
+    them day by day exactly as :func:`oceane2e.data.converters.prepare.prepare_data` does, writes one full
     year of ``mhw``/``geo`` files, and runs one row block of the climatology over
     ``baseline_years`` years. Returns seconds and bytes, per day and extrapolated to a year.
     The caller reports them as extrapolations (no real year of the box is available here).
@@ -222,9 +222,9 @@ def time_paper_box(work_dir: str | Path, n_days: int = 6, baseline_years: int = 
     import time
 
     from oceane2e.data.contract import GEO_CHANNELS, MHW_CHANNELS, write_year
+    from oceane2e.data.converters.prepare import _convert_days, climatology_block_rows
     from oceane2e.data.converters.regrid import Regridder, regular_grid
     from oceane2e.data.converters.sources import DailySource, Quantity
-    from oceane2e.data.prepare import _convert_days, climatology_block_rows
     from oceane2e.mhw.climatology import compute_climatology
 
     work = Path(work_dir)

@@ -80,7 +80,7 @@ def run_statistics(run, seas: np.ndarray, thresh: np.ndarray, dome_lag_days: int
         dome_lag_days: a cell counts as under a heat dome's influence on day t when the dome
             footprint exceeded 0.3 there at some day in [t - dome_lag_days, t].
     """
-    from oceane2e.data.contract import leap_doy_index
+    from oceane2e.dates import leap_doy_index
 
     m = run.mask
     idx = leap_doy_index(run.dates)
@@ -159,12 +159,12 @@ def markdown_table(stats: dict[str, float]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m oceane2e.data.synthetic_stats --config configs/synthetic.yaml``: print the table."""
+    """``python -m oceane2e.data.synthetic.stats --config configs/synthetic.yaml``: print the table."""
     import argparse
     from pathlib import Path
 
     from oceane2e.config import load_config
-    from oceane2e.data.synthetic import SyntheticConfig, climatology, simulate
+    from oceane2e.data.synthetic.ocean import SyntheticConfig, climatology, simulate
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--config", type=Path, default=Path("configs/synthetic.yaml"))

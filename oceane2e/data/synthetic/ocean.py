@@ -27,7 +27,6 @@ import numpy as np
 from pydantic import Field, model_validator
 
 from oceane2e.config import ConfigError, StrictModel, load_config
-from oceane2e.data import synthetic_physics as phys
 from oceane2e.data.contract import (
     CLIM_FILE,
     GridCoords,
@@ -38,6 +37,7 @@ from oceane2e.data.contract import (
     write_year,
     year_path,
 )
+from oceane2e.data.synthetic import physics as phys
 
 SOURCE = "Ocean-E2E synthetic ocean"
 KM = 1000.0
