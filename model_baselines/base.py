@@ -1,11 +1,14 @@
 """The stage-2 one-step protocol shared by the hybrid and the baselines (docs/dev/INTERFACES.md).
 
-Every stage-2 model is a :class:`OneStepForecaster`: given the SSTA of day t, the velocity and
-atmosphere of days t and t+1 and the land mask, it returns the SSTA of day t+1 and a state that it
-may carry through the rollout (the hidden state of a ConvLSTM; ``None`` for Markov models). All
-tensors at this interface are in PHYSICAL units (K, m s⁻¹); normalisation happens inside the model
-(:class:`StepInputs`). :func:`rollout` runs the protocol on a batch of the stage-2 dataset, keeping
-land at exactly 0 and optionally checkpointing each day to trade compute for memory.
+Every stage-2 model is a :class:`OneStepForecaster`: given NAMED fields of day t and t+1 — the state
+``"ssta"`` of day t and every forcing channel of the data (``"u_g"``, ``"u10"``, ... for day t, the
+same name with the suffix ``"_next"`` for day t+1) — and the land mask, it returns the SSTA of day
+t+1 and a state it may carry through the rollout (the hidden state of a ConvLSTM; ``None`` for
+Markov models). Channel names come from the data (:class:`oceane2e.data.info.DataInfo`), never from
+positions. All tensors at this interface are in PHYSICAL units (K, m s⁻¹); normalisation happens
+inside the model (:class:`StepInputs`). :func:`rollout` runs the protocol on a batch of the stage-2
+dataset from the batch's first day or from an external initial state (an analysis, an ensemble
+member), keeping land at exactly 0 and optionally checkpointing each day to trade compute for memory.
 """
 
 from __future__ import annotations
@@ -17,19 +20,23 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from model_baselines.common import Normalizer, NormStats
+from model_baselines.common import Normalizer
+from oceane2e.data.contract import split_channels
+from oceane2e.data.info import DataInfo
 
-VELOCITY_CHANNELS: tuple[str, ...] = ("u_g", "v_g")
-ATMOS_CHANNELS: tuple[str, ...] = ("u10", "v10", "t2m")
 NEXT_SUFFIX = "_next"
 MASK_INPUT = "mask"
+STATE = "ssta"
 #: The standard input stack of one step: the state and all forcing at t and t+1, and the mask.
 DEFAULT_STEP_INPUTS: tuple[str, ...] = (
     "ssta", "u_g", "v_g", "u_g_next", "v_g_next",
     "u10", "v10", "t2m", "u10_next", "v10_next", "t2m_next", MASK_INPUT,
 )
+#: the roles of a stage-2 batch that hold forcing (channel axis 2 of (B, T, C, H, W))
+FORCING_ROLES: tuple[str, ...] = ("velocity", "atmos")
 
 State = Any  # None, a tensor, or a (nested) tuple of tensors
+Fields = Mapping[str, Tensor]
 
 
 def apply_mask(field: Tensor, mask: Tensor) -> Tensor:
@@ -40,105 +47,101 @@ def apply_mask(field: Tensor, mask: Tensor) -> Tensor:
     return torch.where(m, field, torch.zeros((), dtype=field.dtype, device=field.device))
 
 
+def forcing_names(info: DataInfo) -> tuple[str, ...]:
+    """Every forcing channel name of the data (velocity, then atmosphere)."""
+    return tuple(name for role in FORCING_ROLES for name in info.names(role))
+
+
 class StepInputs(nn.Module):
-    """Builds the normalised input stack (B, len(names), H, W) of one step from physical fields.
+    """Builds the normalised input stack (B, len(names), H, W) of one step from named physical fields.
 
     Args:
-        norm_stats: ``{name: {"mean", "std"}}`` (``norm_stats.json``); needs ``ssta`` and every
-            velocity and atmosphere channel.
-        names: the inputs, in order. ``"ssta"``, a velocity channel or an atmosphere channel means
-            its value at day t, the same name with the suffix ``"_next"`` its value at day t+1, and
-            ``"mask"`` the ocean mask as 0/1. Every other input is normalised and then set to 0 over
-            land, so land never carries an arbitrary value into the network.
-        velocity_channels, atmos_channels: the channel order of ``vel_*`` and ``atmos_*`` (the
-            datasets' ``velocity_channels`` and ``atmos_channels``).
+        info: the data's :class:`DataInfo` (its ``norm_stats`` must cover ``ssta`` and every
+            forcing channel named in ``names``).
+        names: the inputs, in order. ``"ssta"`` or a forcing channel means its value at day t,
+            the same name with the suffix ``"_next"`` its value at day t+1, and ``"mask"`` the
+            ocean mask as 0/1. Every other input is normalised and then set to 0 over land, so
+            land never carries an arbitrary value into the network.
 
     The statistics are buffers of the inner :class:`Normalizer`, saved with the model's weights.
     """
 
-    def __init__(
-        self, norm_stats: NormStats, names: Sequence[str] = DEFAULT_STEP_INPUTS,
-        velocity_channels: Sequence[str] = VELOCITY_CHANNELS, atmos_channels: Sequence[str] = ATMOS_CHANNELS,
-    ) -> None:
+    def __init__(self, info: DataInfo, names: Sequence[str] = DEFAULT_STEP_INPUTS) -> None:
         super().__init__()
-        self.velocity_channels = tuple(velocity_channels)
-        self.atmos_channels = tuple(atmos_channels)
-        physical = ("ssta", *self.velocity_channels, *self.atmos_channels)
-        self.normalizer = Normalizer(norm_stats, physical)
+        physical = (STATE, *forcing_names(info))
+        self.normalizer = Normalizer(info.norm_stats, physical)
         self.names = tuple(names)
         if not self.names:
             raise ValueError("StepInputs: names is empty; list at least one input (see DEFAULT_STEP_INPUTS)")
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"StepInputs: input names repeat: {self.names}")
-        self._plan: list[tuple[str, bool]] = []  # (channel, is_next) per input; ("mask", False) for the mask
         for name in self.names:
-            base, is_next = (name[: -len(NEXT_SUFFIX)], True) if name.endswith(NEXT_SUFFIX) else (name, False)
+            base = name[: -len(NEXT_SUFFIX)] if name.endswith(NEXT_SUFFIX) else name
             if name != MASK_INPUT and base not in physical:
                 raise ValueError(
-                    f"StepInputs: unknown input {name!r}; use one of {physical}, the same with "
+                    f"StepInputs: unknown input {name!r}; the data has {physical}, the same with "
                     f"'{NEXT_SUFFIX}' for day t+1, or '{MASK_INPUT}'"
                 )
-            if base == "ssta" and is_next:
+            if name == STATE + NEXT_SUFFIX:
                 raise ValueError("StepInputs: 'ssta_next' is the target, not an input")
-            self._plan.append((base, is_next))
 
     @property
     def n_channels(self) -> int:
         """Number of channels of the stack."""
         return len(self.names)
 
-    def forward(
-        self, ssta: Tensor, vel_now: Tensor, vel_next: Tensor, atmos_now: Tensor, atmos_next: Tensor, mask: Tensor
-    ) -> Tensor:
-        """Physical fields → normalised stack.
+    def forward(self, fields: Fields, mask: Tensor) -> Tensor:
+        """Named physical fields → normalised stack.
 
         Args:
-            ssta: (B, H, W) K. vel_now, vel_next: (B, 2, H, W) m s⁻¹. atmos_now, atmos_next:
-            (B, 3, H, W) in their units (m s⁻¹, K). mask: (B, H, W), True/1 over ocean.
+            fields: name → (B, H, W) in its unit (see :meth:`OneStepForecaster.step`).
+            mask: (B, H, W), True/1 over ocean.
 
         Returns:
             (B, n_channels, H, W), normalised, land 0 (except the mask channel itself).
         """
+        ssta = fields[STATE]
         ocean = mask.bool()
         if ocean.ndim == 2:
             ocean = ocean.expand(ssta.shape[0], *ocean.shape)
-        fields = {("ssta", False): ssta}
-        for i, name in enumerate(self.velocity_channels):
-            fields[(name, False)], fields[(name, True)] = vel_now[:, i], vel_next[:, i]
-        for i, name in enumerate(self.atmos_channels):
-            fields[(name, False)], fields[(name, True)] = atmos_now[:, i], atmos_next[:, i]
         zero = torch.zeros((), dtype=ssta.dtype, device=ssta.device)
         out = []
-        for base, is_next in self._plan:
-            if base == MASK_INPUT:
+        for name in self.names:
+            if name == MASK_INPUT:
                 out.append(ocean.to(ssta.dtype))
-            else:
-                out.append(torch.where(ocean, self.normalizer.normalize_channel(fields[(base, is_next)], base), zero))
+                continue
+            base = name[: -len(NEXT_SUFFIX)] if name.endswith(NEXT_SUFFIX) else name
+            out.append(torch.where(ocean, self.normalizer.normalize_channel(fields[name], base), zero))
         return torch.stack(out, dim=1)
 
 
 class OneStepForecaster(nn.Module):
     """Base of every stage-2 model: one day at a time, in physical units, with an optional state.
 
+    Args:
+        info: the data's :class:`DataInfo` (grid, channel names, statistics), kept as
+            :attr:`data_info` for :func:`rollout`.
+
     Subclasses implement :meth:`step` and, when they carry a state, :meth:`init_state`.
-    ``forward(batch, n_lead, grad_checkpoint)`` is :func:`rollout`, so a DDP-wrapped model is
-    called as ``ddp_model(batch, n_lead)``.
+    ``forward(batch, n_lead, grad_checkpoint, initial)`` is :func:`rollout`, so a DDP-wrapped
+    model is called as ``ddp_model(batch, n_lead)``.
     """
 
-    def init_state(self, batch: Mapping[str, Tensor]) -> State:
-        """The state before the first step, from a stage-2 batch (see :func:`rollout`); default None."""
+    def __init__(self, info: DataInfo) -> None:
+        super().__init__()
+        self.data_info = info
+
+    def init_state(self, initial: Fields) -> State:
+        """The state before the first step, from the initial fields (``initial["ssta"]`` (B, H, W)); default None."""
         return None
 
-    def step(
-        self, ssta: Tensor, vel_now: Tensor, vel_next: Tensor, atmos_now: Tensor, atmos_next: Tensor,
-        mask: Tensor, state: State,
-    ) -> tuple[Tensor, State]:
+    def step(self, fields: Fields, mask: Tensor, state: State) -> tuple[Tensor, State]:
         """Advance one day.
 
         Args:
-            ssta: (B, H, W) SSTA of day t, K, land 0.
-            vel_now, vel_next: (B, 2, H, W) surface geostrophic velocity (u_g, v_g) of days t, t+1, m s⁻¹.
-            atmos_now, atmos_next: (B, 3, H, W) (u10 m s⁻¹, v10 m s⁻¹, t2m K) of days t, t+1.
+            fields: name → (B, H, W): ``"ssta"`` of day t in K (land 0); every forcing channel of
+                the data for day t (``"u_g"``, ``"v_g"`` m s⁻¹, ``"u10"``, ``"v10"`` m s⁻¹,
+                ``"t2m"`` K, ...) and for day t+1 under ``name + "_next"``.
             mask: (B, H, W) bool, True over ocean.
             state: what :meth:`init_state` or the previous step returned.
 
@@ -147,40 +150,71 @@ class OneStepForecaster(nn.Module):
         """
         raise NotImplementedError(f"{type(self).__name__} must implement step()")
 
-    def forward(self, batch: Mapping[str, Tensor], n_lead: int, grad_checkpoint: bool = False) -> Tensor:
+    def forward(self, batch: Mapping[str, Tensor], n_lead: int, grad_checkpoint: bool = False,
+                initial: Fields | None = None) -> Tensor:
         """(B, n_lead, H, W) forecast in K; see :func:`rollout`."""
-        return rollout(self, batch, n_lead, grad_checkpoint=grad_checkpoint)
+        return rollout(self, batch, n_lead, grad_checkpoint=grad_checkpoint, initial=initial)
 
 
-def _check_batch(batch: Mapping[str, Tensor], n_lead: int) -> None:
-    for key in ("ssta", "velocity", "atmos", "mask"):
+def _check_batch(batch: Mapping[str, Tensor], n_lead: int, info: DataInfo) -> None:
+    for key in ("ssta", "mask", *(r for r in FORCING_ROLES if info.names(r))):
         if key not in batch:
             raise KeyError(f"rollout: batch has no {key!r} (keys: {sorted(batch)}); give a stage-2 dataset batch")
-    ssta, vel, atm, mask = batch["ssta"], batch["velocity"], batch["atmos"], batch["mask"]
+    ssta, mask = batch["ssta"], batch["mask"]
     if ssta.ndim != 4:
         raise ValueError(f"rollout: batch['ssta'] must be (B, n_lead+1, H, W), got {tuple(ssta.shape)}")
     b, t, h, w = ssta.shape
     if n_lead < 1 or n_lead > t - 1:
         raise ValueError(f"rollout: n_lead={n_lead} needs 1 <= n_lead <= {t - 1} (batch has {t} days)")
-    if vel.ndim != 5 or vel.shape[0] != b or vel.shape[1] < n_lead + 1 or vel.shape[-2:] != (h, w):
-        raise ValueError(f"rollout: batch['velocity'] must be (B, >={n_lead + 1}, 2, {h}, {w}), got {tuple(vel.shape)}")
-    if atm.ndim != 5 or atm.shape[0] != b or atm.shape[1] < n_lead + 1 or atm.shape[-2:] != (h, w):
-        raise ValueError(f"rollout: batch['atmos'] must be (B, >={n_lead + 1}, 3, {h}, {w}), got {tuple(atm.shape)}")
+    for role in FORCING_ROLES:
+        names = info.names(role)
+        if not names:
+            continue
+        x = batch[role]
+        if x.ndim != 5 or x.shape[0] != b or x.shape[1] < n_lead + 1 or x.shape[2] != len(names) or x.shape[-2:] != (h, w):
+            raise ValueError(f"rollout: batch[{role!r}] must be (B, >={n_lead + 1}, {len(names)} {names}, {h}, {w}), "
+                             f"got {tuple(x.shape)}")
     if mask.shape[-2:] != (h, w) or mask.ndim not in (2, 3):
         raise ValueError(f"rollout: batch['mask'] must be (B, {h}, {w}) or ({h}, {w}), got {tuple(mask.shape)}")
 
 
-def rollout(model: nn.Module, batch: Mapping[str, Tensor], n_lead: int, grad_checkpoint: bool = False) -> Tensor:
-    """Roll a :class:`OneStepForecaster` forward ``n_lead`` days from ``batch['ssta'][:, 0]``.
+def _initial_fields(batch: Mapping[str, Tensor], forcing: dict[str, Tensor], initial: Fields | None,
+                    mask: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """The SSTA of day 0 and the forcing with day 0 replaced by ``initial`` where it gives a channel."""
+    ssta0 = batch["ssta"][:, 0]
+    if initial is None:
+        return apply_mask(ssta0, mask), forcing
+    unknown = sorted(set(initial) - {STATE, *forcing})
+    if unknown:
+        raise KeyError(f"rollout: initial has {unknown}; it may give {STATE!r} and the forcing channels {sorted(forcing)}")
+    for name, value in initial.items():
+        if value.shape != ssta0.shape:
+            raise ValueError(f"rollout: initial[{name!r}] must be (B, H, W) = {tuple(ssta0.shape)}, got {tuple(value.shape)}")
+    forcing = dict(forcing)
+    for name, value in initial.items():
+        if name != STATE:
+            x = forcing[name]
+            forcing[name] = torch.cat([value.to(x.dtype)[:, None], x[:, 1:]], dim=1)
+    return apply_mask(initial.get(STATE, ssta0).to(ssta0.dtype), mask), forcing
+
+
+def rollout(model: nn.Module, batch: Mapping[str, Tensor], n_lead: int, grad_checkpoint: bool = False,
+            initial: Fields | None = None) -> Tensor:
+    """Roll a :class:`OneStepForecaster` forward ``n_lead`` days.
 
     Args:
         model: a :class:`OneStepForecaster`, or a wrapper of one (DDP), which is then called as
-            ``model(batch, n_lead, grad_checkpoint)`` so the wrapper's hooks run.
-        batch: stage-2 batch: ``ssta`` (B, n_lead+1, H, W) K, ``velocity`` (B, n_lead+1, 2, H, W)
-            m s⁻¹, ``atmos`` (B, n_lead+1, 3, H, W), ``mask`` (B, H, W) or (H, W) True over ocean.
-            Index 0 is the initial day; only ``ssta[:, 0]`` of the SSTA is used.
+            ``model(batch, n_lead, grad_checkpoint, initial)`` so the wrapper's hooks run.
+        batch: stage-2 batch: ``ssta`` (B, n_lead+1, H, W) K, ``velocity`` (B, n_lead+1, C_v, H, W)
+            m s⁻¹ and ``atmos`` (B, n_lead+1, C_a, H, W) with channels named by the model's
+            ``data_info``, ``mask`` (B, H, W) or (H, W) True over ocean. Index 0 is the initial day;
+            of the SSTA only ``ssta[:, 0]`` is used (and only when ``initial`` gives none).
         n_lead: number of days to forecast.
         grad_checkpoint: recompute each day's activations in the backward pass (memory ∝ 1 day).
+        initial: optional external initial state, name → (B, H, W): ``"ssta"`` (K) replaces the
+            batch's day-0 SSTA, a forcing channel (e.g. ``"u_g"``, ``"v_g"`` from an altimetry
+            analysis) replaces that channel's day-0 value. An analysis or an ensemble member
+            starts a forecast this way.
 
     Returns:
         (B, n_lead, H, W) SSTA of days 1..n_lead in K, exactly 0 over land.
@@ -188,22 +222,29 @@ def rollout(model: nn.Module, batch: Mapping[str, Tensor], n_lead: int, grad_che
     if not isinstance(model, OneStepForecaster):
         inner = getattr(model, "module", None)
         if isinstance(inner, OneStepForecaster):
-            return model(batch, n_lead, grad_checkpoint=grad_checkpoint)
+            return model(batch, n_lead, grad_checkpoint=grad_checkpoint, initial=initial)
         raise TypeError(f"rollout: {type(model).__name__} is not a OneStepForecaster")
-    _check_batch(batch, n_lead)
-    vel, atm = batch["velocity"], batch["atmos"]
+    info = model.data_info
+    _check_batch(batch, n_lead, info)
     mask = batch["mask"].bool()
     if mask.ndim == 2:
         mask = mask.expand(batch["ssta"].shape[0], *mask.shape)
-    ssta = apply_mask(batch["ssta"][:, 0], mask)
-    state = model.init_state(batch)
+    forcing: dict[str, Tensor] = {}
+    for role in FORCING_ROLES:
+        if info.names(role):
+            forcing.update(split_channels(batch[role], info.names(role), dim=2))
+    ssta, forcing = _initial_fields(batch, forcing, initial, mask)
+    state = model.init_state({STATE: ssta})
     outputs = []
     for k in range(n_lead):
-        args = (ssta, vel[:, k], vel[:, k + 1], atm[:, k], atm[:, k + 1], mask, state)
+        fields = {STATE: ssta}
+        for name, x in forcing.items():
+            fields[name] = x[:, k]
+            fields[name + NEXT_SUFFIX] = x[:, k + 1]
         if grad_checkpoint and torch.is_grad_enabled():
-            ssta, state = checkpoint(model.step, *args, use_reentrant=False)
+            ssta, state = checkpoint(model.step, fields, mask, state, use_reentrant=False)
         else:
-            ssta, state = model.step(*args)
+            ssta, state = model.step(fields, mask, state)
         ssta = apply_mask(ssta, mask)
         outputs.append(ssta)
     return torch.stack(outputs, dim=1)

@@ -15,9 +15,11 @@ zero-initialised read-out so an untrained residual model starts as persistence.
 from __future__ import annotations
 
 import torch
+from pydantic import Field
 from torch import Tensor, nn
 
 from model_baselines.common import crop_to, pad_to_multiple
+from oceane2e.config import StrictModel
 
 
 def sampling_pattern(n_layers: int, reverse: bool = False) -> list[bool]:
@@ -254,3 +256,21 @@ class SimVPCore(nn.Module):
         skip = self.skip_proj(skip.reshape(b, self.n_in * self.hid_S, hp, wp))
         y = self.decoder(z, skip.reshape(b * self.n_out, self.hid_S, hp, wp))
         return crop_to(y.reshape(b, self.n_out, self.out_channels, hp, wp), size)
+
+
+class SimVPSizes(StrictModel):
+    """Sizes of the SimVP encoder / translator / decoder (shared by MultiConv and SimVP configs)."""
+
+    hid_S: int = Field(16, ge=1, description="channels of the spatial encoder and decoder")
+    hid_T: int = Field(64, ge=1, description="channels of the gated spatio-temporal translator")
+    N_S: int = Field(2, ge=1, description="encoder/decoder conv layers; spatial downsampling 2**(N_S//2)")
+    N_T: int = Field(4, ge=1, description="translator blocks")
+    spatio_kernel_enc: int = Field(3, ge=1, description="encoder conv kernel size (odd)")
+    spatio_kernel_dec: int = Field(3, ge=1, description="decoder conv kernel size (odd)")
+    attn_kernel: int = Field(21, ge=3, description="receptive field of the large-kernel attention, latent cells")
+    mlp_ratio: float = Field(4.0, gt=0, description="translator MLP width relative to hid_T")
+    drop_path: float = Field(0.0, ge=0, lt=1, description="maximum stochastic-depth rate of the translator")
+
+    def core_sizes(self) -> dict:
+        """The keyword arguments of :class:`SimVPCore` these sizes set."""
+        return self.model_dump(include=set(SimVPSizes.model_fields))

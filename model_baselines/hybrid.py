@@ -20,33 +20,27 @@ touches only the networks. Land stays exactly 0.
 from __future__ import annotations
 
 import dataclasses
-import math
-from collections.abc import Sequence
+import typing
 from typing import Literal
 
-import numpy as np
 import torch
-from pydantic import Field
+from pydantic import Field, create_model, model_validator
 from torch import Tensor
 
-from model_baselines.base import (
-    ATMOS_CHANNELS,
-    VELOCITY_CHANNELS,
-    OneStepForecaster,
-    State,
-    StepInputs,
-    apply_mask,
-)
+from model_baselines.base import Fields, OneStepForecaster, State, StepInputs, apply_mask
 from model_baselines.blocks import SimVPCore
-from model_baselines.common import NormStats
+from model_baselines.registry import ModelSpec
 from oceane2e.config import StrictModel
+from oceane2e.data.contract import GEO_CHANNELS
+from oceane2e.data.info import DataInfo
 from oceane2e.physics.grid import SphericalGrid
-from oceane2e.physics.kernel import KernelOptions, advect, courant_number
+from oceane2e.physics.kernel import KernelOptions, advect
 
 #: inputs of the velocity-correction network (the paper's model_gm)
 GM_INPUTS: tuple[str, ...] = ("ssta", "u_g", "v_g", "mask")
 #: inputs of the source network (the paper's model_S): the atmosphere at t and t+1, the SSTA, the mask
 SOURCE_INPUTS: tuple[str, ...] = ("u10", "v10", "t2m", "u10_next", "v10_next", "t2m_next", "ssta", "mask")
+U, V = GEO_CHANNELS  # the eastward and northward current channels, by name
 
 
 class BackboneSizes(StrictModel):
@@ -60,24 +54,44 @@ class BackboneSizes(StrictModel):
     mlp_ratio: float = Field(2.0, gt=0, description="translator MLP width relative to hid_T")
 
 
-class KernelSection(StrictModel):
-    """Numerical options of the dynamic kernel inside the hybrid (see ``KernelOptions``)."""
+#: the KernelOptions a config may set, with what each means (the defaults are KernelOptions' own)
+_KERNEL_FIELDS: dict[str, str] = {
+    "scheme": "ours (muscl), or the reference release's scheme (reference)",
+    "limiter": "slope limiter of the MUSCL reconstruction",
+    "time_stepper": "SSP Runge-Kutta stages",
+    "max_courant": "largest Courant number of one sub-step",
+    "diffusivity": "explicit diffusivity kappa, m2 s-1",
+    "form": "flux (conservative) or advective (keeps a uniform anomaly uniform under the divergent learned "
+            "correction; the shipped hybrid configs use it)",
+    "checkpoint": "recompute kernel sub-steps in backward (memory); null = automatic by grid size",
+    "compile": "torch.compile-fused sub-steps when no gradient is needed (inference)",
+    "max_substeps": "safety bound on the sub-steps of one day (runaway velocities raise)",
+}
 
-    scheme: Literal["muscl", "reference"] = Field("muscl", description="ours, or the reference release's scheme")
-    limiter: Literal["van_leer", "minmod", "superbee"] = "van_leer"
-    time_stepper: Literal["ssp_rk2", "ssp_rk3"] = "ssp_rk3"
-    max_courant: float = Field(0.5, gt=0, description="largest Courant number of one sub-step")
-    diffusivity: float = Field(0.0, ge=0, description="explicit diffusivity kappa, m2 s-1")
-    form: Literal["flux", "advective"] = Field(
-        "advective",
-        description="advective keeps a uniform anomaly uniform under the divergent learned correction",
-    )
-    checkpoint: bool | None = Field(
-        None, description="recompute kernel sub-steps in backward (memory); null = automatic by grid size"
-    )
+
+class _KernelSectionBase(StrictModel):
+    """Numerical options of the dynamic kernel (the fields: see :class:`KernelOptions`)."""
 
     def options(self) -> KernelOptions:
+        """The :class:`KernelOptions` of this section."""
         return KernelOptions(**self.model_dump())
+
+    @model_validator(mode="after")
+    def _valid(self) -> _KernelSectionBase:
+        self.options()  # KernelOptions' own checks (e.g. the reference scheme has no diffusion)
+        return self
+
+
+def _kernel_section() -> type[_KernelSectionBase]:
+    """The ``model.kernel`` config section, DERIVED from :class:`KernelOptions`: the same names, types
+    and defaults, so the two can never disagree."""
+    hints = typing.get_type_hints(KernelOptions)
+    defaults = {f.name: f.default for f in dataclasses.fields(KernelOptions)}
+    fields = {name: (hints[name], Field(defaults[name], description=doc)) for name, doc in _KERNEL_FIELDS.items()}
+    return create_model("KernelSection", __base__=_KernelSectionBase, __module__=__name__, **fields)
+
+
+KernelSection = _kernel_section()
 
 
 class HybridConfig(StrictModel):
@@ -118,34 +132,26 @@ class Oceane2e(OneStepForecaster):
     """The Ocean-E2E hybrid as a :class:`OneStepForecaster` (physical units at the interface).
 
     Args:
-        norm_stats: ``{name: {"mean", "std"}}`` of ``ssta`` and the velocity/atmosphere channels.
-        lat, lon: (H,), (W,) cell-centre coordinates of the data, degrees.
-        mask: (H, W) True over ocean.
+        info: the data's :class:`DataInfo`: grid (lat, lon in degrees, mask), the statistics of
+            ``ssta`` and every forcing channel, the time step (one day).
         config: :class:`HybridConfig`.
-        velocity_channels, atmos_channels: channel order of the velocity and atmosphere tensors.
     """
 
-    def __init__(
-        self,
-        norm_stats: NormStats,
-        lat: np.ndarray | Tensor,
-        lon: np.ndarray | Tensor,
-        mask: np.ndarray | Tensor,
-        config: HybridConfig | None = None,
-        velocity_channels: Sequence[str] = VELOCITY_CHANNELS,
-        atmos_channels: Sequence[str] = ATMOS_CHANNELS,
-    ) -> None:
-        super().__init__()
+    def __init__(self, info: DataInfo, config: HybridConfig | None = None) -> None:
+        super().__init__(info)
         self.config = config or HybridConfig()
-        self.kernel_options = self.config.kernel.options()
-        self.gm_inputs = StepInputs(norm_stats, GM_INPUTS, velocity_channels, atmos_channels)
-        source_names = SOURCE_INPUTS + (("u_g", "v_g") if self.config.source_sees_currents else ())
-        self.source_inputs = StepInputs(norm_stats, source_names, velocity_channels, atmos_channels)
+        # each sample gets the sub-steps of its own Courant number: a forecast must not depend on which
+        # other start dates share its batch (N-process inference equals one process)
+        self.kernel_options = dataclasses.replace(self.config.kernel.options(), substep_policy="per_sample")
+        self.dt_s = float(info.dt_s)
+        self.gm_inputs = StepInputs(info, GM_INPUTS)
+        source_names = SOURCE_INPUTS + ((U, V) if self.config.source_sees_currents else ())
+        self.source_inputs = StepInputs(info, source_names)
         self.model_gm = _core(self.gm_inputs.n_channels, 2, self.config.gm)
         self.model_S = _core(self.source_inputs.n_channels, 1, self.config.source)
-        self.register_buffer("lat", torch.as_tensor(np.asarray(lat), dtype=torch.float64))
-        self.register_buffer("lon", torch.as_tensor(np.asarray(lon), dtype=torch.float64))
-        self.register_buffer("ocean", torch.as_tensor(np.asarray(mask)).bool())
+        self.register_buffer("lat", torch.as_tensor(info.lat, dtype=torch.float64))
+        self.register_buffer("lon", torch.as_tensor(info.lon, dtype=torch.float64))
+        self.register_buffer("ocean", torch.as_tensor(info.mask).bool())
         self._grids: dict[tuple[str, torch.dtype], SphericalGrid] = {}
 
     def grid(self, device: torch.device, dtype: torch.dtype) -> SphericalGrid:
@@ -157,61 +163,45 @@ class Oceane2e(OneStepForecaster):
             )
         return self._grids[key]
 
-    def advect(self, c: Tensor, u: Tensor, v: Tensor, grid: SphericalGrid) -> Tensor:
-        """The kernel over one day, with each sample's sub-steps chosen from its own Courant number.
-
-        ``advect`` alone picks one sub-step count for the whole batch (its largest Courant number),
-        so a forecast would depend on which other start dates share its batch — and N-process
-        inference would differ from one process. Grouping the samples by their own count makes every
-        forecast independent of batching. c, u, v: (B, H, W) in K and m s⁻¹.
-        """
-        opts = self.kernel_options
-        if opts.scheme != "muscl" or opts.substeps is not None or c.shape[0] == 1:
-            return advect(c, u, v, grid, 86400.0, opts)
-        courant = courant_number(u, v, grid, 86400.0).tolist()
-        counts = [max(1, math.ceil(cn / opts.max_courant - 1e-9)) for cn in courant]
-        if len(set(counts)) == 1:
-            return advect(c, u, v, grid, 86400.0, dataclasses.replace(opts, substeps=counts[0]))
-        order: list[int] = []
-        parts: list[Tensor] = []
-        for n in sorted(set(counts)):
-            idx = [i for i, k in enumerate(counts) if k == n]
-            sel = torch.tensor(idx, device=c.device)
-            parts.append(advect(c[sel], u[sel], v[sel], grid, 86400.0, dataclasses.replace(opts, substeps=n)))
-            order += idx
-        inverse = torch.empty(len(order), dtype=torch.long, device=c.device)
-        inverse[torch.tensor(order, device=c.device)] = torch.arange(len(order), device=c.device)
-        return torch.cat(parts)[inverse]
-
-    def correction(self, ssta: Tensor, vel_now: Tensor, vel_next: Tensor, atmos_now: Tensor, atmos_next: Tensor,
-                   mask: Tensor) -> Tensor:
-        """model_gm: (B, 2, H, W) correction velocity in m s⁻¹ (0 over land)."""
+    def correction(self, fields: Fields, mask: Tensor) -> Tensor:
+        """model_gm: (B, 2, H, W) correction velocity (eastward, northward) in m s⁻¹ (0 over land)."""
+        ssta = fields["ssta"]
         if self.config.correction_scale == 0:
-            return torch.zeros_like(vel_now)
-        x = self.gm_inputs(ssta, vel_now, vel_next, atmos_now, atmos_next, mask)
+            return ssta.new_zeros(ssta.shape[0], 2, *ssta.shape[1:])
+        x = self.gm_inputs(fields, mask)
         return apply_mask(self.model_gm(x[:, None])[:, 0].float() * self.config.correction_scale, mask)
 
-    def source(self, ssta: Tensor, vel_now: Tensor, vel_next: Tensor, atmos_now: Tensor, atmos_next: Tensor,
-               mask: Tensor) -> Tensor:
+    def source(self, fields: Fields, mask: Tensor) -> Tensor:
         """model_S: (B, H, W) SSTA increment over the day in K (0 over land)."""
         if self.config.source_scale == 0:
-            return torch.zeros_like(ssta)
-        x = self.source_inputs(ssta, vel_now, vel_next, atmos_now, atmos_next, mask)
+            return torch.zeros_like(fields["ssta"])
+        x = self.source_inputs(fields, mask)
         scale = self.source_inputs.normalizer.scale("ssta") * self.config.source_scale
         return apply_mask(self.model_S(x[:, None])[:, 0, 0].float() * scale, mask)
 
-    def step(
-        self, ssta: Tensor, vel_now: Tensor, vel_next: Tensor, atmos_now: Tensor, atmos_next: Tensor,
-        mask: Tensor, state: State,
-    ) -> tuple[Tensor, State]:
+    def geostrophic(self, fields: Fields) -> tuple[Tensor, Tensor]:
+        """The currents that advect over the step: u_g of day t ('now') or the mean of t and t+1, m s⁻¹."""
+        if self.config.velocity_time == "now":
+            return fields[U], fields[V]
+        return 0.5 * (fields[U] + fields[U + "_next"]), 0.5 * (fields[V] + fields[V + "_next"])
+
+    def step(self, fields: Fields, mask: Tensor, state: State) -> tuple[Tensor, State]:
         """(B, H, W) K -> (B, H, W) K; see :meth:`OneStepForecaster.step`."""
-        u_g = vel_now if self.config.velocity_time == "now" else 0.5 * (vel_now + vel_next)
-        velocity = u_g + self.correction(ssta, vel_now, vel_next, atmos_now, atmos_next, mask)
+        ssta = fields["ssta"]
+        u_g, v_g = self.geostrophic(fields)
+        correction = self.correction(fields, mask)
         kernel_dtype = torch.float64 if ssta.dtype == torch.float64 else torch.float32
-        device_type = ssta.device.type
-        with torch.autocast(device_type=device_type, enabled=False):
+        with torch.autocast(device_type=ssta.device.type, enabled=False):
             c = ssta.to(kernel_dtype)
-            vel = velocity.to(kernel_dtype)
-            advected = self.advect(c, vel[:, 0], vel[:, 1], self.grid(c.device, kernel_dtype))
-        ssta_next = advected + self.source(ssta, vel_now, vel_next, atmos_now, atmos_next, mask).to(kernel_dtype)
+            u = (u_g + correction[:, 0]).to(kernel_dtype)
+            v = (v_g + correction[:, 1]).to(kernel_dtype)
+            advected = advect(c, u, v, self.grid(c.device, kernel_dtype), self.dt_s, self.kernel_options)
+        ssta_next = advected + self.source(fields, mask).to(kernel_dtype)
         return apply_mask(ssta_next.to(ssta.dtype), mask), state
+
+
+def _build(config: HybridConfig, info: DataInfo) -> Oceane2e:
+    return Oceane2e(info, config)
+
+
+MODEL = ModelSpec("Oceane2e", "ssta", HybridConfig, _build)

@@ -8,9 +8,26 @@ last input day, so an untrained model is persistence.
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from collections.abc import Mapping
+from typing import Literal
 
-from model_baselines.blocks import SimVPCore
+import torch
+from pydantic import Field
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint as grad_checkpoint_fn
+
+from model_baselines.blocks import SimVPCore, SimVPSizes
+from model_baselines.common import Normalizer
+from model_baselines.registry import ModelSpec
+from oceane2e.data.contract import stack_channels
+from oceane2e.data.info import DataInfo
+
+
+class MultiConvConfig(SimVPSizes):
+    """Stage-1 velocity model M_θ. Channels and days come from the data (:class:`DataInfo`)."""
+
+    name: Literal["MultiConv"] = "MultiConv"
+    residual: bool = Field(True, description="predict the change from the last input day")
 
 
 class MultiConv(nn.Module):
@@ -55,3 +72,73 @@ class MultiConv(nn.Module):
             m = m.reshape(-1, 1, 1, *m.shape[-2:]) if m.ndim == 3 else m
             y = y * m
         return y
+
+
+class VelocityForecaster(nn.Module):
+    """M_θ with its normalisation: physical current history -> autoregressive forecast.
+
+    Args:
+        net: a :class:`MultiConv` mapping (B, n_in, C, H, W) -> (B, n_out, C, H, W) in normalised units.
+        normalizer: per-channel statistics of the training years (buffers; saved with the weights);
+            its channels (the data's ``state`` names, ``u_g, v_g``) name the channel axis.
+    """
+
+    def __init__(self, net: MultiConv, normalizer: Normalizer) -> None:
+        super().__init__()
+        self.net, self.normalizer = net, normalizer
+        self.n_in, self.n_out = int(net.n_in), int(net.n_out)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Names of the channel axis (``("u_g", "v_g")``)."""
+        return self.normalizer.channels
+
+    def forward(self, inputs: Tensor, mask: Tensor, n_days: int, grad_checkpoint: bool = False) -> Tensor:
+        """Autoregressive forecast.
+
+        Args:
+            inputs: (B, n_in, C, H, W) velocity in m s⁻¹ (land 0), oldest day first.
+            mask: (B, H, W) bool, True over the ocean.
+            n_days: days to forecast (ceil(n_days / n_out) calls of the network).
+            grad_checkpoint: recompute each call in the backward pass (memory for long rollouts).
+
+        Returns:
+            (B, n_days, C, H, W) normalised velocity, land 0; day 1 first.
+        """
+        m = mask.to(inputs.dtype)[:, None, None]
+        x = self.normalizer.normalize(inputs, dim=2) * m
+        outs: list[Tensor] = []
+        produced = 0
+        while produced < n_days:
+            if grad_checkpoint and torch.is_grad_enabled():
+                y = grad_checkpoint_fn(self.net, x, mask, use_reentrant=False)
+            else:
+                y = self.net(x, mask)
+            outs.append(y)
+            produced += y.shape[1]
+            x = torch.cat([x, y.to(x.dtype)], dim=1)[:, -self.n_in :]
+        return torch.cat(outs, dim=1)[:, :n_days]
+
+    def forecast(self, inputs: Tensor, mask: Tensor, n_days: int,
+                 initial: Mapping[str, Tensor] | None = None) -> Tensor:
+        """(B, n_days, C, H, W) forecast in m s⁻¹, land 0.
+
+        ``initial``: optional external state of day 0, name → (B, H, W) in m s⁻¹ (e.g. the
+        currents of an altimetry analysis); it replaces the last input day, every channel given.
+        """
+        if initial is not None:
+            unknown = sorted(set(initial) - set(self.channels))
+            if unknown or set(initial) != set(self.channels):
+                raise KeyError(f"forecast: initial must give every channel {self.channels}, got {sorted(initial)}")
+            inputs = torch.cat([inputs[:, :-1], stack_channels(initial, self.channels, dim=1)[:, None]], dim=1)
+        y = self.normalizer.denormalize(self.forward(inputs, mask, n_days).float(), dim=2)
+        return y * mask.to(y.dtype)[:, None, None]
+
+
+def _build(config: MultiConvConfig, info: DataInfo) -> VelocityForecaster:
+    names = info.names("state")
+    net = MultiConv(len(names), info.n_in, info.n_out, residual=config.residual, **config.core_sizes())
+    return VelocityForecaster(net, Normalizer(info.norm_stats, names))
+
+
+MODEL = ModelSpec("MultiConv", "velocity", MultiConvConfig, _build)

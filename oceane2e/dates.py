@@ -10,7 +10,10 @@ import datetime as _dt
 
 import numpy as np
 
-__all__ = ["date_to_year_day", "days_in_year", "leap_doy_index", "to_datetime", "year_dates"]
+#: The length of a day in seconds: the forecast step of every model and the kernel's default interval.
+SECONDS_PER_DAY = 86400.0
+
+__all__ = ["SECONDS_PER_DAY", "date_to_year_day", "days_in_year", "leap_doy_index", "to_datetime", "year_dates"]
 
 
 def days_in_year(year: int) -> int:

@@ -15,25 +15,34 @@ The entry points ``train_vel.py`` and ``inference_vel.py`` only parse arguments 
 from __future__ import annotations
 
 import math
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint as grad_checkpoint_fn
 
-from model_baselines import MultiConvConfig, Normalizer, build_model_from_config
-from oceane2e.config import ConfigError, StrictModel, load_config, validate_config
+from model_baselines.multiconv import VelocityForecaster
+from model_baselines.registry import build_model, parse_model_config
+from oceane2e.config import StrictModel, load_config
 from oceane2e.data.config import DataConfig
+from oceane2e.data.contract import GEO_CHANNELS
+from oceane2e.data.info import DataInfo
 from oceane2e.engine.config import TrainConfig
 from oceane2e.engine.distributed import DistInfo, barrier, current_dist_info
 from oceane2e.engine.trainer import StepContext, StepOutput, Trainer, TrainResult
+from oceane2e.stages import (
+    checkpoint_extras,
+    load_model_checkpoint,
+    masked_mse,
+    run_forecasts,
+    setup_threads,
+    write_forecast_file,
+)
 
-VELOCITY_CHANNELS: tuple[str, ...] = ("u_g", "v_g")
+STAGE = "stage1"
 
 
 # ------------------------------------------------------------------------------------------ config
@@ -69,10 +78,17 @@ class Stage1Config(StrictModel):
     """``configs/config_vel.yaml``: data + model sizes + training + windows + inference."""
 
     data: DataConfig
-    model: MultiConvConfig = Field(default_factory=MultiConvConfig, description="MultiConv sizes")
+    model: SerializeAsAny[StrictModel] = Field(
+        default_factory=lambda: parse_model_config("MultiConv", kind="velocity"),
+        description="the velocity model (a registered model of kind 'velocity': MultiConv) and its sizes")
     train: TrainConfig
     window: WindowConfig = Field(default_factory=WindowConfig)
     inference: InferenceConfig = Field(default_factory=InferenceConfig)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, value: Any) -> StrictModel:
+        return parse_model_config(value, source="model", kind="velocity")
 
     @model_validator(mode="after")
     def _cross(self) -> Stage1Config:
@@ -90,62 +106,9 @@ def load_stage1_config(path: str | Path, overrides: dict[str, Any] | None = None
 
 
 # ------------------------------------------------------------------------------------------- model
-class VelocityForecaster(nn.Module):
-    """M_θ with its normalisation: physical (u_g, v_g) history -> normalised autoregressive forecast.
-
-    Args:
-        net: a MultiConv mapping (B, n_in, 2, H, W) -> (B, n_out, 2, H, W) in normalised units.
-        normalizer: per-channel statistics of the training years (buffers; saved with the weights).
-    """
-
-    def __init__(self, net: nn.Module, normalizer: Normalizer) -> None:
-        super().__init__()
-        self.net, self.normalizer = net, normalizer
-        self.n_in, self.n_out = int(net.n_in), int(net.n_out)  # type: ignore[arg-type]
-
-    def forward(self, inputs: Tensor, mask: Tensor, n_days: int, grad_checkpoint: bool = False) -> Tensor:
-        """Autoregressive forecast.
-
-        Args:
-            inputs: (B, n_in, 2, H, W) velocity in m s⁻¹ (land 0), oldest day first.
-            mask: (B, H, W) bool, True over the ocean.
-            n_days: days to forecast (ceil(n_days / n_out) calls of the network).
-            grad_checkpoint: recompute each call in the backward pass (memory for long rollouts).
-
-        Returns:
-            (B, n_days, 2, H, W) normalised velocity, land 0; day 1 first.
-        """
-        m = mask.to(inputs.dtype)[:, None, None]
-        x = self.normalizer.normalize(inputs, dim=2) * m
-        outs: list[Tensor] = []
-        produced = 0
-        while produced < n_days:
-            if grad_checkpoint and torch.is_grad_enabled():
-                y = grad_checkpoint_fn(self.net, x, mask, use_reentrant=False)
-            else:
-                y = self.net(x, mask)
-            outs.append(y)
-            produced += y.shape[1]
-            x = torch.cat([x, y.to(x.dtype)], dim=1)[:, -self.n_in :]
-        return torch.cat(outs, dim=1)[:, :n_days]
-
-    def forecast(self, inputs: Tensor, mask: Tensor, n_days: int) -> Tensor:
-        """(B, n_days, 2, H, W) forecast in m s⁻¹, land 0."""
-        y = self.normalizer.denormalize(self.forward(inputs, mask, n_days).float(), dim=2)
-        return y * mask.to(y.dtype)[:, None, None]
-
-
-def build_forecaster(cfg: Stage1Config, norm_stats: dict[str, dict[str, float]]) -> VelocityForecaster:
-    net = build_model_from_config(cfg.model, channels=len(VELOCITY_CHANNELS), n_in=cfg.window.n_in,
-                                  n_out=cfg.window.n_out)
-    return VelocityForecaster(net, Normalizer(norm_stats, VELOCITY_CHANNELS))
-
-
-def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
-    """Mean over ocean cells of the squared error: pred/target (B, T, C, H, W), mask (B, H, W) -> (B, T)."""
-    m = mask.to(pred.dtype)[:, None, None]
-    se = ((pred.float() - target.float()) ** 2 * m).sum(dim=(2, 3, 4))
-    return se / (m.sum(dim=(2, 3, 4)) * pred.shape[2]).clamp_min(1.0)
+def data_info(ds: Any, cfg: Stage1Config, norm_stats: dict[str, dict[str, float]]) -> DataInfo:
+    """The stage-1 data information: the velocity windows' grid and channels, M_θ's days in and out."""
+    return ds.data_info(norm_stats, n_out=cfg.window.n_out)
 
 
 class VelocityStepper:
@@ -183,11 +146,6 @@ class VelocityStepper:
 
 
 # ------------------------------------------------------------------------------------------- train
-def _grid_extras(coords: Any, mask: np.ndarray) -> dict[str, np.ndarray]:
-    return {"lat": np.asarray(coords.lat, dtype=np.float64), "lon": np.asarray(coords.lon, dtype=np.float64),
-            "mask": np.asarray(mask, dtype=bool)}
-
-
 def train(cfg: Stage1Config, *, resume: bool = False, dist_info: DistInfo | None = None,
           show_progress: bool = True) -> TrainResult:
     """Train M_θ; writes ``<train.checkpoint_dir>/<train.name>_best_model.pth`` and the logs."""
@@ -195,6 +153,7 @@ def train(cfg: Stage1Config, *, resume: bool = False, dist_info: DistInfo | None
     from oceane2e.data.normalization import ensure_stats
 
     info = dist_info or current_dist_info()
+    setup_threads(cfg.train.num_threads)
     if info.is_main:  # statistics of the training years, computed once (rank 0) and reused
         ensure_stats(cfg.data, progress=show_progress)
     barrier(info)
@@ -202,40 +161,29 @@ def train(cfg: Stage1Config, *, resume: bool = False, dist_info: DistInfo | None
     days = cfg.train.max_rollout_length * cfg.window.n_out
     train_ds = VelocityWindowDataset(cfg.data, "train", cfg.window.n_in, days)
     val_ds = VelocityWindowDataset(cfg.data, "val", cfg.window.n_in, days, stride=cfg.window.val_stride)
+    data = data_info(train_ds, cfg, stats)
     torch.manual_seed(cfg.train.seed)  # the same initial weights on every rank and every run
-    model = build_forecaster(cfg, stats)
-    extras = {"config": cfg.model_dump(mode="json"), "norm_stats": stats,
-              "grid": _grid_extras(train_ds.coords, train_ds.mask), "channels": VELOCITY_CHANNELS}
+    model = build_model(cfg.model, data)
+    extras = checkpoint_extras(STAGE, cfg, data)
     trainer = Trainer(cfg.train, VelocityStepper(model, cfg), train_ds, val_ds, dist_info=info, extras=extras,
                       num_workers=cfg.data.num_workers, show_progress=show_progress)
     return trainer.train(resume=resume)
 
 
 # --------------------------------------------------------------------------------------- inference
-def load_forecaster(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[VelocityForecaster, dict]:
+def _legacy_info(cfg: Stage1Config, extras: dict[str, Any]) -> DataInfo:
+    """DataInfo of a stage-1 checkpoint written before it was stored (grid + statistics in extras)."""
+    grid = extras["grid"]
+    return DataInfo(grid["lat"], grid["lon"], grid["mask"], {"state": tuple(extras.get("channels", GEO_CHANNELS))},
+                    extras["norm_stats"], n_in=cfg.window.n_in, n_out=cfg.window.n_out)
+
+
+def load_forecaster(path: str | Path, map_location: str | torch.device = "cpu",
+                    expected_model: str | None = None) -> tuple[VelocityForecaster, dict]:
     """Rebuild M_θ from a self-contained stage-1 checkpoint; returns the model and the checkpoint."""
-    from oceane2e.engine.checkpoint import load_checkpoint
-
-    state = load_checkpoint(path, map_location="cpu")
-    extras = state.get("extras", {})
-    if "config" not in extras or "norm_stats" not in extras:
-        raise ConfigError(f"{path}: not a stage-1 checkpoint (no config / normalisation statistics inside)")
-    ckpt_cfg = validate_config(Stage1Config, extras["config"], source=f"{path} (stored config)")
-    model = build_forecaster(ckpt_cfg, extras["norm_stats"])
-    model.load_state_dict(state["model"])
-    return model.to(map_location).eval(), state
-
-
-def _check_grid(path: Path, grid: dict[str, np.ndarray], coords: Any, mask: np.ndarray) -> None:
-    same = (grid["lat"].shape == coords.lat.shape and grid["lon"].shape == coords.lon.shape
-            and np.allclose(grid["lat"], coords.lat, atol=1e-6) and np.allclose(grid["lon"], coords.lon, atol=1e-6))
-    if not same:
-        raise ConfigError(
-            f"{path}: the checkpoint was trained on a {grid['lat'].size}x{grid['lon'].size} grid "
-            f"(lat {grid['lat'][0]:.3f}..{grid['lat'][-1]:.3f}, lon {grid['lon'][0]:.3f}..{grid['lon'][-1]:.3f}) "
-            f"but the data grid is {coords.lat.size}x{coords.lon.size}; use the matching checkpoint or data.root")
-    if not np.array_equal(grid["mask"], mask):
-        raise ConfigError(f"{path}: the land mask differs from the data's mask.npy; retrain on this data")
+    loaded = load_model_checkpoint(path, stage=STAGE, config_class=Stage1Config, expected_model=expected_model,
+                                   legacy_info=_legacy_info, map_location=map_location)
+    return loaded.model, loaded.state  # type: ignore[return-value]
 
 
 class _Windows(torch.utils.data.Dataset):
@@ -264,45 +212,39 @@ def infer(cfg: Stage1Config, *, dist_info: DistInfo | None = None, checkpoint: s
     Several nodes need a shared file system for the output folder.
     """
     from oceane2e.data.datasets import VelocityWindowDataset
-    from oceane2e.data.forecast_files import write_velocity_forecast
-    from oceane2e.engine.sharded import sharded_rows
 
     info = dist_info or current_dist_info()
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
+    setup_threads(cfg.train.num_threads)
     path = Path(checkpoint or cfg.inference.checkpoint or cfg.train.best_checkpoint)
-    model, state = load_forecaster(path, map_location=info.device)
+    loaded = load_model_checkpoint(path, stage=STAGE, config_class=Stage1Config, expected_model=cfg.model.name,
+                                   legacy_info=_legacy_info, map_location=info.device)
+    model: VelocityForecaster = loaded.model  # type: ignore[assignment]
     inf = cfg.inference
     splits = [VelocityWindowDataset(cfg.data, s, model.n_in, inf.lead_days, stride=inf.stride) for s in inf.splits]
-    _check_grid(path, state["extras"]["grid"], splits[0].coords, splits[0].mask)
+    loaded.check_data(splits[0].coords, splits[0].mask, cfg.data.root)
     windows = _Windows(splits)
     h, w = splits[0].coords.shape
     out_path = Path(inf.output)
-    parts = out_path.with_name(out_path.name + ".parts")
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if cfg.train.bf16 and info.device.type == "cuda"
-                else torch.autocast("cpu", enabled=False))
 
     def compute(idx: list[int]) -> dict[str, np.ndarray]:
         items = [windows[k] for k in idx]
         inputs = torch.stack([it["inputs"] for it in items]).to(info.device)
         mask = torch.stack([it["mask"] for it in items]).to(info.device)
-        with torch.no_grad(), autocast:
-            pred = model.forecast(inputs, mask, inf.lead_days)
+        pred = model.forecast(inputs, mask, inf.lead_days)
         return {"outputs": pred.float().cpu().numpy(),
                 "targets": torch.stack([it["targets"] for it in items]).numpy()}
 
-    row = (inf.lead_days, len(VELOCITY_CHANNELS), h, w)
-    arrays = sharded_rows(len(windows), {"outputs": row, "targets": row}, compute, parts, info,
-                          batch_size=inf.batch_size, desc="MultiConv inference", show_progress=show_progress)
-    if info.is_main:
-        write_velocity_forecast(
-            out_path, np.load(arrays["outputs"], mmap_mode="r"), windows.time0, splits[0].coords,
-            splits[0].mask, np.load(arrays["targets"], mmap_mode="r"), channels=VELOCITY_CHANNELS,
-            attrs={"model": cfg.train.name, "checkpoint": str(path), "splits": ",".join(inf.splits),
+    def write(outputs: np.ndarray, targets: np.ndarray) -> None:
+        write_forecast_file(
+            out_path, outputs, targets, windows.time0, splits[0].coords, splits[0].mask, channels=model.channels,
+            title="Ocean-E2E stage-1 velocity forecasts",
+            attrs={"model": cfg.model.name, "checkpoint": str(path), "splits": ",".join(inf.splits),
                    "n_in": model.n_in, "stride_days": inf.stride},
         )
-        shutil.rmtree(parts, ignore_errors=True)
-    barrier(info)
+
+    run_forecasts(len(windows), (inf.lead_days, len(model.channels), h, w), compute,
+                  out_path.with_name(out_path.name + ".parts"), info, write, bf16=cfg.train.bf16,
+                  batch_size=inf.batch_size, desc=f"{cfg.model.name} inference", show_progress=show_progress)
     return out_path
 
 
@@ -315,15 +257,15 @@ def score_velocity_forecast(cfg: Stage1Config, path: str | Path | None = None,
     Returns ``{"MultiConv": {lead: rmse}, "persistence": {lead: rmse}}``.
     """
     from oceane2e.data.datasets import DataFolder
-    from oceane2e.data.forecast_files import VelocityForecastFile
+    from oceane2e.data.forecast_files import ForecastFile
 
     path = Path(path or cfg.inference.output)
-    with VelocityForecastFile(path) as f:
+    with ForecastFile(path) as f:
         leads = [int(k) for k in leads if k <= f.n_lead]
         folder = DataFolder.from_config(cfg.data, kinds=("geo",))
         mask = folder.mask
         wlat = np.cos(np.deg2rad(np.asarray(f.coords.lat)))[:, None] * mask
-        wsum = wlat.sum() * len(VELOCITY_CHANNELS)
+        wsum = wlat.sum() * len(f.channels)
         se_m = np.zeros(len(leads))
         se_p = np.zeros(len(leads))
         li = np.asarray(leads) - 1
@@ -346,6 +288,6 @@ def format_scores(scores: dict[str, dict[int, float]]) -> str:
 
 
 __all__ = [
-    "InferenceConfig", "Stage1Config", "VelocityForecaster", "VelocityStepper", "WindowConfig", "build_forecaster", "format_scores",
-    "infer", "load_forecaster", "load_stage1_config", "masked_mse", "score_velocity_forecast", "train",
+    "InferenceConfig", "Stage1Config", "VelocityStepper", "WindowConfig", "data_info", "format_scores",
+    "infer", "load_forecaster", "load_stage1_config", "score_velocity_forecast", "train",
 ]

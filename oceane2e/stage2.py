@@ -19,24 +19,33 @@ Entry points: ``train_online.py`` / ``inference.py`` (the hybrid) and ``train_ba
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
-from pydantic import Field, model_validator
+from pydantic import Field, SerializeAsAny, field_validator, model_validator
 from torch import Tensor, nn
 
-from model_baselines import ConvLSTMConfig, SimVPConfig, build_model_from_config, rollout
-from model_baselines.hybrid import HybridConfig
-from oceane2e.config import ConfigError, StrictModel, load_config, validate_config
+from model_baselines.base import rollout
+from model_baselines.registry import build_model, parse_model_config
+from oceane2e.config import StrictModel, load_config
 from oceane2e.data.config import DataConfig
+from oceane2e.data.info import DataInfo, stage2_channels
 from oceane2e.engine.config import TrainConfig
 from oceane2e.engine.distributed import DistInfo, barrier, current_dist_info
 from oceane2e.engine.trainer import StepContext, StepOutput, Trainer, TrainResult
+from oceane2e.stages import (
+    LoadedModel,
+    checkpoint_extras,
+    load_model_checkpoint,
+    masked_mse,
+    run_forecasts,
+    setup_threads,
+    write_forecast_file,
+)
 
-Stage2Model = Annotated[HybridConfig | SimVPConfig | ConvLSTMConfig, Field(discriminator="name")]
+STAGE = "stage2"
 
 
 class WindowsConfig(StrictModel):
@@ -72,10 +81,16 @@ class Stage2Config(StrictModel):
     """``configs/config.yaml`` (hybrid) and ``configs/config_baseline.yaml`` (baselines)."""
 
     data: DataConfig
-    model: Stage2Model = Field(..., description="the network: name Oceane2e | SimVP | ConvLSTM, plus its sizes")
+    model: SerializeAsAny[StrictModel] = Field(
+        ..., description="the network: a registered model of kind 'ssta' (Oceane2e, SimVP, ConvLSTM, ...) and its sizes")
     train: TrainConfig
     windows: WindowsConfig = Field(default_factory=WindowsConfig)
     inference: Stage2InferenceConfig = Field(default_factory=Stage2InferenceConfig)
+
+    @field_validator("model", mode="before")
+    @classmethod
+    def _model(cls, value: Any) -> StrictModel:
+        return parse_model_config(value, source="model", kind="ssta")
 
     @model_validator(mode="after")
     def _names(self) -> Stage2Config:
@@ -93,20 +108,9 @@ def load_stage2_config(path: str | Path, overrides: dict[str, Any] | None = None
 
 
 # ------------------------------------------------------------------------------------------- model
-def build_forecaster(cfg: Stage2Config, norm_stats: dict, lat: np.ndarray, lon: np.ndarray,
-                     mask: np.ndarray) -> nn.Module:
-    """The configured stage-2 network; the data decides statistics and (for the hybrid) the grid."""
-    kwargs: dict[str, Any] = {"norm_stats": norm_stats}
-    if cfg.model.name == "Oceane2e":
-        kwargs |= {"lat": lat, "lon": lon, "mask": mask}
-    return build_model_from_config(cfg.model, **kwargs)
-
-
 def masked_mse_per_day(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     """Mean squared error over ocean cells: pred/target (B, L, H, W) K, mask (B, H, W) -> (B, L) K²."""
-    m = mask.to(torch.float32)[:, None]
-    se = ((pred.float() - target.float()) ** 2 * m).sum(dim=(2, 3))
-    return se / m.sum(dim=(2, 3)).clamp_min(1.0)
+    return masked_mse(pred, target, mask)
 
 
 class SSTAStepper:
@@ -151,53 +155,34 @@ def train(cfg: Stage2Config, *, resume: bool = False, dist_info: DistInfo | None
     from oceane2e.data.normalization import ensure_stats
 
     info = dist_info or current_dist_info()
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
+    setup_threads(cfg.train.num_threads)
     if info.is_main:
         ensure_stats(cfg.data, progress=show_progress)
     barrier(info)
     stats = ensure_stats(cfg.data, progress=False)
     days = cfg.train.max_rollout_length
     train_ds, val_ds = _datasets(cfg, days)
-    coords, mask = train_ds.folder.coords, train_ds.folder.mask
+    data = train_ds.data_info(stats)
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank and every run
-    model = build_forecaster(cfg, stats, coords.lat, coords.lon, mask)
-    extras = {
-        "config": cfg.model_dump(mode="json"),
-        "norm_stats": stats,
-        "grid": {"lat": np.asarray(coords.lat), "lon": np.asarray(coords.lon), "mask": np.asarray(mask, bool)},
-        "stage": "stage2",
-    }
+    model = build_model(cfg.model, data)
+    extras = checkpoint_extras(STAGE, cfg, data)
     trainer = Trainer(cfg.train, SSTAStepper(model, days), train_ds, val_ds, dist_info=info, extras=extras,
                       num_workers=cfg.data.num_workers, show_progress=show_progress)
     return trainer.train(resume=resume)
 
 
 # --------------------------------------------------------------------------------------- inference
-def load_forecaster(path: str | Path, map_location: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
-    """Rebuild a stage-2 model from its self-contained checkpoint; returns (model in eval mode, checkpoint)."""
-    from oceane2e.engine.checkpoint import load_checkpoint
-
-    state = load_checkpoint(path, map_location="cpu")
-    extras = state.get("extras", {})
-    if extras.get("stage") != "stage2":
-        raise ConfigError(f"{path}: not a stage-2 checkpoint (no stage-2 config inside); check inference.checkpoint")
-    ckpt_cfg = validate_config(Stage2Config, extras["config"], source=f"{path} (stored config)")
+def _legacy_info(cfg: Stage2Config, extras: dict[str, Any]) -> DataInfo:
+    """DataInfo of a stage-2 checkpoint written before it was stored (grid + statistics in extras)."""
     grid = extras["grid"]
-    model = build_forecaster(ckpt_cfg, extras["norm_stats"], grid["lat"], grid["lon"], grid["mask"])
-    model.load_state_dict(state["model"])
-    return model.to(map_location).eval(), state
+    return DataInfo(grid["lat"], grid["lon"], grid["mask"], stage2_channels(), extras["norm_stats"])
 
 
-def _check_grid(path: Path, grid: dict, coords: Any, mask: np.ndarray) -> None:
-    same = (np.shape(grid["lat"]) == coords.lat.shape and np.shape(grid["lon"]) == coords.lon.shape
-            and np.allclose(grid["lat"], coords.lat, atol=1e-6) and np.allclose(grid["lon"], coords.lon, atol=1e-6))
-    if not same:
-        raise ConfigError(
-            f"{path}: the checkpoint's grid ({np.size(grid['lat'])}x{np.size(grid['lon'])}) differs from the data "
-            f"grid ({coords.lat.size}x{coords.lon.size}); use the checkpoint trained on this data.root")
-    if not np.array_equal(np.asarray(grid["mask"], bool), np.asarray(mask, bool)):
-        raise ConfigError(f"{path}: the land mask differs from the data's mask.npy; retrain on this data")
+def load_forecaster(path: str | Path, map_location: str | torch.device = "cpu",
+                    expected_model: str | None = None) -> LoadedModel:
+    """Rebuild a stage-2 model from its self-contained checkpoint (model in eval mode, config, data info)."""
+    return load_model_checkpoint(path, stage=STAGE, config_class=Stage2Config, expected_model=expected_model,
+                                 legacy_info=_legacy_info, map_location=map_location)
 
 
 def scoring_dataset(cfg: Stage2Config) -> Any:
@@ -225,51 +210,43 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
     Start dates are split across ranks and gathered in date order (:func:`sharded_rows`), so N
     processes write the same files as one.
     """
-    from oceane2e.data.forecast_files import write_forecast
-    from oceane2e.engine.sharded import sharded_rows
-
     info = dist_info or current_dist_info()
-    if cfg.train.num_threads:
-        torch.set_num_threads(cfg.train.num_threads)
+    setup_threads(cfg.train.num_threads)
     path = Path(checkpoint or cfg.inference.checkpoint or cfg.train.best_checkpoint)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: no checkpoint; train first (train_online.py / train_baseline.py)")
-    model, state = load_forecaster(path, map_location=info.device)
+    loaded = load_forecaster(path, map_location=info.device, expected_model=cfg.model.name)
+    model = loaded.model
     ds = scoring_dataset(cfg)
     coords, mask = ds.folder.coords, ds.folder.mask
-    _check_grid(path, state["extras"]["grid"], coords, mask)
+    loaded.check_data(coords, mask, cfg.data.root)
     lead = cfg.inference.lead_days
     name = cfg.model.name
     out = result_paths(cfg.inference.results_dir, name)
-    parts = out["outputs"].with_name(f".{name}_parts")
 
     def compute(idx: list[int]) -> dict[str, np.ndarray]:
         items = [ds[k] for k in idx]
         batch = {key: torch.stack([it[key] for it in items]).to(info.device)
                  for key in ("ssta", "velocity", "atmos", "mask")}
-        with torch.no_grad():
-            pred = rollout(model, batch, lead)
-        return {"outputs": pred.float().cpu().numpy(), "inputs": batch["ssta"][:, 1:].float().cpu().numpy()}
+        pred = rollout(model, batch, lead)
+        return {"outputs": pred.float().cpu().numpy(), "targets": batch["ssta"][:, 1:].float().cpu().numpy()}
+
+    def write(outputs: np.ndarray, targets: np.ndarray) -> None:
+        out["outputs"].parent.mkdir(parents=True, exist_ok=True)
+        write_forecast_file(out["forecast"], outputs, targets, ds.time0s, coords, mask, channels=("ssta",),
+                            title=f"Ocean-E2E SSTA forecast of {name}",
+                            attrs={"model": name, "checkpoint": str(path), "velocity": cfg.inference.velocity,
+                                   "test_years": ",".join(map(str, cfg.data.test_years))})
+        # the reference release's files: the gathered rows themselves, (sample, lead, lat, lon) K
+        Path(outputs.filename).replace(out["outputs"])
+        Path(targets.filename).replace(out["inputs"])
 
     h, w = coords.shape
-    paths = sharded_rows(len(ds), {"outputs": (lead, h, w), "inputs": (lead, h, w)}, compute, parts, info,
-                         batch_size=cfg.inference.batch_size, desc=f"{name} inference", show_progress=show_progress)
-    if info.is_main:
-        out["outputs"].parent.mkdir(parents=True, exist_ok=True)
-        forecast = np.load(paths["outputs"], mmap_mode="r")
-        truth = np.load(paths["inputs"], mmap_mode="r")
-        write_forecast(out["forecast"], forecast, ds.time0s, coords, mask, name, truth=truth,
-                       attrs={"checkpoint": str(path), "velocity": cfg.inference.velocity,
-                              "test_years": ",".join(map(str, cfg.data.test_years))})
-        del forecast, truth
-        paths["outputs"].replace(out["outputs"])
-        paths["inputs"].replace(out["inputs"])
-        shutil.rmtree(parts, ignore_errors=True)
-    barrier(info)
+    run_forecasts(len(ds), (lead, h, w), compute, out["outputs"].with_name(f".{name}_parts"), info, write,
+                  bf16=cfg.train.bf16, batch_size=cfg.inference.batch_size, desc=f"{name} inference",
+                  show_progress=show_progress)
     return out
 
 
 __all__ = [
-    "SSTAStepper", "Stage2Config", "Stage2InferenceConfig", "WindowsConfig", "build_forecaster", "infer",
+    "SSTAStepper", "Stage2Config", "Stage2InferenceConfig", "WindowsConfig", "infer",
     "load_forecaster", "load_stage2_config", "masked_mse_per_day", "result_paths", "scoring_dataset", "train",
 ]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oceane2e.data.config import load_data_section
 from oceane2e.data.contract import (
     CLIM_FILE,
     KIND_CHANNELS,
@@ -543,21 +544,6 @@ def _parse_years(text: str) -> list[int]:
     return years
 
 
-def _data_config(path: Path):
-    """The ``data:`` section of a stage config, validated strictly."""
-    import yaml
-
-    from oceane2e.config import ConfigError, validate_config
-    from oceane2e.data.config import DataConfig
-
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
-    raw = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(raw, dict) or "data" not in raw:
-        raise ConfigError(f"{path}: no 'data:' section")
-    return validate_config(DataConfig, raw["data"], source=f"{path} (data)")
-
-
 def main(argv: list[str] | None = None) -> int:
     """``oceane2e check DIR [--config CFG] [--years 2001-2010] [--lat-bounds S N --lon-bounds W E]``.
 
@@ -576,7 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if args.config is not None:
-        data_cfg = _data_config(args.config)
+        data_cfg = load_data_section(args.config, what="check")
         args.root = args.root if args.root is not None else data_cfg.root
         args.years = args.years if args.years is not None else data_cfg.all_years
         if args.lat_bounds is None and data_cfg.lat_bounds is not None:

@@ -48,3 +48,23 @@ class DataConfig(StrictModel):
     @property
     def all_years(self) -> list[int]:
         return sorted({*self.train_years, *self.val_years, *self.test_years})
+
+
+def load_data_section(path: str | Path, *, what: str = "this command") -> DataConfig:
+    """The ``data:`` section of a stage config file, validated strictly (unknown keys fail).
+
+    The one loader of a data section alone, for commands that need the data of a stage config but
+    not the rest of it (``oceane2e check --config``, the evaluation).
+    """
+    import yaml
+
+    from oceane2e.config import ConfigError, validate_config
+
+    path = Path(path)
+    if not path.exists():
+        raise ConfigError(f"{path}: config file not found; pass the stage config whose data section {what} needs "
+                          f"(e.g. configs/config.yaml)")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict) or "data" not in raw:
+        raise ConfigError(f"{path}: no 'data:' section; {what} needs data.root and the train/val/test years")
+    return validate_config(DataConfig, raw["data"], source=f"{path} (data)")

@@ -20,6 +20,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,8 @@ VARIABLE = "mhws_variables"
 GEO_CHANNELS: tuple[str, ...] = ("u_g", "v_g")
 MHW_CHANNELS: tuple[str, ...] = ("ssta", "zos", "u10", "v10", "t2m")
 KIND_CHANNELS: dict[str, tuple[str, ...]] = {"geo": GEO_CHANNELS, "mhw": MHW_CHANNELS}
+#: the atmosphere forcing channels of the mhw files (the source term's inputs)
+ATMOS_CHANNELS: tuple[str, ...] = ("u10", "v10", "t2m")
 
 CHANNEL_UNITS: dict[str, str] = {
     "u_g": "m s-1",
@@ -66,6 +69,29 @@ def year_path(root: str | Path, kind: str, year: int) -> Path:
     if kind not in KIND_CHANNELS:
         raise ValueError(f"unknown file kind {kind!r}; expected one of {sorted(KIND_CHANNELS)}")
     return Path(root) / f"{kind}_{year:04d}.nc"
+
+
+def split_channels(x: Any, names: Sequence[str], dim: int) -> dict[str, Any]:
+    """Name the channels of an array/tensor: ``x`` has ``len(names)`` channels on axis ``dim``
+    (non-negative) -> ``{name: x[..., i, ...]}`` with that axis removed (views, no copy)."""
+    if x.shape[dim] != len(names):
+        raise DataContractError(f"{x.shape[dim]} channels on axis {dim} of shape {tuple(x.shape)}, "
+                                f"but {len(names)} names {tuple(names)}")
+    lead = (slice(None),) * dim
+    return {name: x[(*lead, i)] for i, name in enumerate(names)}
+
+
+def stack_channels(fields: Mapping[str, Any], names: Sequence[str], dim: int) -> Any:
+    """Inverse of :func:`split_channels`: the fields ``names`` stacked on a new axis ``dim``."""
+    missing = [n for n in names if n not in fields]
+    if missing:
+        raise DataContractError(f"channels {missing} missing (have {sorted(fields)})")
+    first = fields[names[0]]
+    if hasattr(first, "detach"):  # a torch tensor
+        import torch
+
+        return torch.stack([fields[n] for n in names], dim=dim)
+    return np.stack([fields[n] for n in names], axis=dim)
 
 
 def channel_index(kind: str, name: str, channels: Sequence[str] | None = None) -> int:

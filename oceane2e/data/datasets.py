@@ -28,6 +28,7 @@ from torch.utils.data import Dataset
 
 from oceane2e.data.config import DataConfig
 from oceane2e.data.contract import (
+    ATMOS_CHANNELS,
     GEO_CHANNELS,
     KIND_CHANNELS,
     DataContractError,
@@ -37,10 +38,10 @@ from oceane2e.data.contract import (
     read_mask,
     year_path,
 )
-from oceane2e.data.forecast_files import VelocityForecastFile
+from oceane2e.data.forecast_files import ForecastFile
+from oceane2e.data.info import DataInfo, NormStats, stage2_channels
 
 SPLITS = ("train", "val", "test")
-ATMOS_CHANNELS: tuple[str, ...] = ("u10", "v10", "t2m")
 VELOCITY_CHANNELS: tuple[str, ...] = GEO_CHANNELS
 
 
@@ -244,6 +245,19 @@ class _FolderWindows(Dataset):
     def __len__(self) -> int:
         return int(self.time0s.size)
 
+    def data_info(self, norm_stats: NormStats, *, n_out: int = 1) -> DataInfo:
+        """What a model built for these windows needs to know (grid, channel names, statistics).
+
+        ``n_out``: days one model call produces (stage 1's M_θ; 1 for one-step models).
+        """
+        return DataInfo(self.coords.lat, self.coords.lon, self.mask, self.channel_roles(), norm_stats,
+                        n_in=self.history_days, n_out=n_out)
+
+    def channel_roles(self) -> dict[str, tuple[str, ...]]:  # pragma: no cover - each dataset defines its own
+        raise NotImplementedError
+
+    history_days: int = 1
+
 
 class VelocityWindowDataset(_FolderWindows):
     """Stage 1: ``n_in`` observed days of geostrophic velocity -> the next ``n_out`` days.
@@ -265,6 +279,7 @@ class VelocityWindowDataset(_FolderWindows):
         if n_in < 1 or n_out < 1:
             raise ValueError(f"n_in and n_out must be >= 1 (got {n_in}, {n_out})")
         self.split, self.n_in, self.n_out, self.stride = split, int(n_in), int(n_out), int(stride)
+        self.history_days = self.n_in
         self.years = split_years(data_cfg, split)
         self.folder = DataFolder.from_config(data_cfg, self.years, kinds=("geo",))
         self.time0s = window_starts(self.years, self.n_in - 1, self.n_out, self.stride)
@@ -273,6 +288,10 @@ class VelocityWindowDataset(_FolderWindows):
                 f"no {split} window of {self.n_in}+{self.n_out} days fits in the years {self.years}; "
                 f"use shorter windows or more consecutive years"
             )
+
+    def channel_roles(self) -> dict[str, tuple[str, ...]]:
+        """Stage 1 forecasts the currents themselves: ``{"state": ("u_g", "v_g")}``."""
+        return {"state": self.channels}
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         time0 = self.time0s[index]
@@ -328,7 +347,7 @@ class SSTAWindowDataset(_FolderWindows):
         self.folder = DataFolder.from_config(data_cfg, self.years, kinds=("geo", "mhw"))
         self.time0s = window_starts(self.years, 0, self.n_lead, self.stride)
         self.forecast_path: Path | None = None
-        self._forecast: dict[int, VelocityForecastFile] = {}
+        self._forecast: dict[int, ForecastFile] = {}
         if velocity == "forecast":
             self.forecast_path = Path(forecast_path) if forecast_path else Path(data_cfg.root) / "MultiConv_data.nc"
             self._validate_forecast(missing_forecast)
@@ -338,10 +357,10 @@ class SSTAWindowDataset(_FolderWindows):
                 + (" with a stage-1 forecast" if velocity == "forecast" else "")
             )
 
-    def _forecast_file(self) -> VelocityForecastFile:
+    def _forecast_file(self) -> ForecastFile:
         pid = os.getpid()
         if pid not in self._forecast:
-            self._forecast[pid] = VelocityForecastFile(self.forecast_path)
+            self._forecast[pid] = ForecastFile(self.forecast_path)
         return self._forecast[pid]
 
     def _validate_forecast(self, missing_forecast: str) -> None:
@@ -376,6 +395,10 @@ class SSTAWindowDataset(_FolderWindows):
         state = self.__dict__.copy()
         state["_forecast"] = {}
         return state
+
+    def channel_roles(self) -> dict[str, tuple[str, ...]]:
+        """``state`` (ssta), ``velocity`` and ``atmos``, in the order of the batches' channel axes."""
+        return stage2_channels(("ssta",), self.velocity_channels, self.atmos_channels)
 
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         time0 = self.time0s[index]

@@ -1,10 +1,17 @@
-"""Forecast files: stage-1 velocity forecasts (``MultiConv_data.nc``) and SSTA forecasts.
+"""Forecast files: ONE format for every forecast the system writes.
 
-Both are CF NetCDF with a ``forecast_reference_time`` coordinate per sample (the date of the
-initial state, "time0") and a ``lead`` coordinate in days (1-based: lead k is valid on
-time0 + k days). Land is NaN (the fill value) and the ``mask`` variable (1 ocean, 0 land) is
-stored beside the data. Arrays are chunked one (sample, lead) per chunk so that a training
-window reads only what it needs.
+Stage-1 velocity forecasts (``MultiConv_data.nc``) and SSTA forecasts (``results/<Model>_forecast.nc``)
+are the same CF NetCDF layout: variables ``outputs`` (the forecast) and optionally ``targets`` (the
+truth on the same days), dims (sample, lead, channel, lat, lon), a ``channel`` coordinate with the
+channel NAMES (``u_g, v_g`` or ``ssta``), a ``forecast_reference_time`` coordinate per sample (the
+date of the initial state, "time0") and a ``lead`` coordinate in days (1-based: lead k is valid on
+time0 + k days). Land is NaN (the fill value) and the ``mask`` variable (1 ocean, 0 land) is stored
+beside the data. Arrays are chunked one (sample, lead) per chunk so that a training window reads only
+what it needs. ``outputs``/``targets`` are the reference release's variable names of
+``MultiConv_data.nc``, kept.
+
+Write with :class:`ForecastWriter` (block by block) or :func:`write_forecast` (whole arrays); read
+lazily with :class:`ForecastFile` or whole with :func:`read_forecast`.
 """
 
 from __future__ import annotations
@@ -84,7 +91,7 @@ def _tmp_name(path: Path) -> Path:
     return path.with_name(f"{path.name}.tmp{os.getpid()}")
 
 
-class _SampleWriter:
+class _SampleWriter:  # the block writer behind ForecastWriter
     """Writes a forecast file block of samples by block of samples (bounded memory).
 
     The file is written under a temporary name and renamed into place by :meth:`close` once
@@ -206,23 +213,23 @@ class _SampleWriter:
 
 
 # --------------------------------------------------------------------------------------------
-# stage-1 velocity forecasts
+# the one forecast layout
 
 
-class VelocityForecastWriter(_SampleWriter):
-    """Write ``MultiConv_data.nc`` block by block (inference over many start dates).
+class ForecastWriter(_SampleWriter):
+    """Write a forecast file block by block (inference over many start dates, bounded memory).
 
     Args:
-        path: output file.
+        path: output file (written to a temporary name, renamed into place on close).
         time0: (S,) all start dates, strictly increasing (datetime64 or int days since 1970-01-01).
         n_lead: number of leads L (lead k is valid on time0 + k days).
         coords, mask: grid (degrees) and (H, W) ocean mask; land is written as NaN.
-        channels: channel names (default ``("u_g", "v_g")``).
-        with_targets: also store ``targets`` (the observed velocity on the same days).
-        attrs: extra global attributes (e.g. ``model``, ``checkpoint``).
+        channels: channel names of axis 2 (``("u_g", "v_g")`` for M_θ, ``("ssta",)`` for SSTA).
+        with_targets: also store ``targets`` (the truth on the same days).
+        title: the file's title; attrs: extra global attributes (e.g. ``model``, ``checkpoint``).
 
-    Use: ``with VelocityForecastWriter(...) as w: w.write(start, outputs, targets)`` with
-    ``outputs`` (n, L, C, H, W) m s-1 for samples ``start .. start + n - 1``.
+    Use: ``with ForecastWriter(...) as w: w.write(start, outputs, targets)`` with ``outputs``
+    (n, L, C, H, W) in the channels' units for samples ``start .. start + n - 1``.
     """
 
     def __init__(
@@ -233,27 +240,27 @@ class VelocityForecastWriter(_SampleWriter):
         coords: GridCoords,
         mask: np.ndarray | None,
         *,
-        channels: Sequence[str] = GEO_CHANNELS,
+        channels: Sequence[str],
         with_targets: bool = False,
+        title: str = "Ocean-E2E forecasts",
         attrs: Mapping[str, object] | None = None,
     ) -> None:
         names = tuple(channels)
+        if not names:
+            raise DataContractError(f"{path}: give at least one channel name")
         units = "; ".join(CHANNEL_UNITS.get(n, "1") for n in names)
-        what = " (" + "; ".join(CHANNEL_LONG_NAMES.get(n, n) for n in names) + ")"
-        variables = {"outputs": ("forecast surface geostrophic velocity" + what, units)}
+        what = "; ".join(CHANNEL_LONG_NAMES.get(n, n) for n in names)
+        variables = {"outputs": (f"forecast {what}", units)}
         if with_targets:
-            variables["targets"] = ("observed surface geostrophic velocity" + what, units)
-        super().__init__(
-            path, time0, n_lead, coords, mask, variables,
-            channels=names, title="Ocean-E2E stage-1 velocity forecasts", attrs=attrs,
-        )
+            variables["targets"] = (f"observed {what}", units)
+        super().__init__(path, time0, n_lead, coords, mask, variables, channels=names, title=title, attrs=attrs)
 
     def write(self, start: int, outputs: np.ndarray, targets: np.ndarray | None = None) -> None:
-        """Samples ``start .. start + n - 1``: ``outputs`` (and ``targets``) (n, L, C, H, W) m s-1."""
+        """Samples ``start .. start + n - 1``: ``outputs`` (and ``targets``) (n, L, C, H, W)."""
         self._write(start, {"outputs": outputs, "targets": targets})
 
 
-def write_velocity_forecast(
+def write_forecast(
     path: str | Path,
     outputs: np.ndarray,
     time0: Sequence | np.ndarray,
@@ -262,31 +269,29 @@ def write_velocity_forecast(
     targets: np.ndarray | None = None,
     *,
     channels: Sequence[str] = GEO_CHANNELS,
+    title: str = "Ocean-E2E forecasts",
     attrs: Mapping[str, object] | None = None,
 ) -> Path:
-    """Write ``MultiConv_data.nc`` from whole arrays (see :class:`VelocityForecastWriter` for blocks).
+    """Write a forecast file from whole arrays (see :class:`ForecastWriter` for blocks).
 
     Args:
-        path: output file (written to a temporary name, then renamed).
-        outputs: (S, L, C, H, W) forecast velocities in m s-1, lead 1..L.
+        outputs: (S, L, C, H, W) forecast, lead 1..L, in the channels' units (K, m s-1).
         time0: (S,) start dates (datetime64 or int days since 1970-01-01), strictly increasing.
-        coords: grid (degrees).
-        mask: (H, W), True/1 over the ocean; land is written as NaN.
-        targets: optional (S, L, C, H, W) observed velocities on the same days.
-        channels: channel names of axis 2 (default ``("u_g", "v_g")``).
-        attrs: extra global attributes (e.g. ``model``, ``checkpoint``).
+        coords: grid (degrees); mask: (H, W), True/1 over the ocean; land is written as NaN.
+        targets: optional (S, L, C, H, W) truth on the same days.
+        channels: channel names of axis 2.
     """
     outputs = np.asarray(outputs)
-    expected = (np.size(time0), outputs.shape[1] if outputs.ndim == 5 else -1, len(tuple(channels)), *coords.shape)
+    n_lead = outputs.shape[1] if outputs.ndim == 5 else -1
+    expected = (np.size(time0), n_lead, len(tuple(channels)), *coords.shape)
     if outputs.shape != expected:
         raise DataContractError(
             f"{path}: outputs shape {outputs.shape} != (sample, lead, channel, lat, lon) = {expected}"
         )
     if targets is not None and np.shape(targets) != outputs.shape:
         raise DataContractError(f"{path}: targets shape {np.shape(targets)} != outputs shape {outputs.shape}")
-    with VelocityForecastWriter(
-        path, time0, outputs.shape[1], coords, mask, channels=channels, with_targets=targets is not None, attrs=attrs
-    ) as writer:
+    with ForecastWriter(path, time0, outputs.shape[1], coords, mask, channels=channels,
+                        with_targets=targets is not None, title=title, attrs=attrs) as writer:
         writer.write(0, outputs, targets)
     return writer.path
 
@@ -314,15 +319,14 @@ def _read_time0(path: Path, ds) -> np.ndarray:
     return np.array([np.datetime64(f"{d.year:04d}-{d.month:02d}-{d.day:02d}", "D") for d in dates])
 
 
-class VelocityForecastFile(NetCDFHandle):
-    """``MultiConv_data.nc`` opened once (per process) and read lazily by sample.
+class ForecastFile(NetCDFHandle):
+    """A forecast file opened once (per process) and read lazily by sample.
 
     Attributes:
-        time0: (S,) ``datetime64[D]`` start dates.
-        n_lead: number of leads L.
+        time0: (S,) ``datetime64[D]`` start dates; lead: (L,) int days; n_lead: L.
         channels: channel names of axis 2.
         coords, mask: grid and (H, W) bool mask (None when the file has no mask).
-        has_targets: whether ``targets`` is stored.
+        has_targets: whether ``targets`` is stored; attrs: the global attributes.
     """
 
     def __init__(self, path: str | Path) -> None:
@@ -331,16 +335,17 @@ class VelocityForecastFile(NetCDFHandle):
         self.path = Path(path)
         if not self.path.exists():
             raise DataContractError(
-                f"{self.path}: missing; run stage-1 inference (inference_vel.py) to write the velocity forecasts"
+                f"{self.path}: missing; run the inference that writes it (inference_vel.py for MultiConv_data.nc, "
+                f"inference.py / inference_baseline.py for results/<Model>_forecast.nc)"
             )
         try:
             self._ds = netCDF4.Dataset(self.path, "r")
         except Exception as err:  # noqa: BLE001
-            raise DataContractError(f"{self.path}: unreadable or corrupt NetCDF ({err}); re-run inference_vel.py") from err
+            raise DataContractError(f"{self.path}: unreadable or corrupt NetCDF ({err}); re-run its inference") from err
         ds = self._ds
         if "outputs" not in ds.variables:
             self.close()
-            raise DataContractError(f"{self.path}: variable 'outputs' missing; is this a MultiConv_data.nc file?")
+            raise DataContractError(f"{self.path}: variable 'outputs' missing; is this a forecast file?")
         self._outputs = ds["outputs"]
         self._outputs.set_auto_maskandscale(False)
         if self._outputs.ndim != 5:
@@ -354,9 +359,11 @@ class VelocityForecastFile(NetCDFHandle):
         self.has_targets = self._targets is not None
         self.time0 = _read_time0(self.path, ds)
         self.n_lead = int(self._outputs.shape[1])
+        self.lead = (np.asarray(ds["lead"][:]).astype(np.int64) if "lead" in ds.variables
+                     else np.arange(1, self.n_lead + 1, dtype=np.int64))
         if "channel" in ds.variables:
             self.channels = read_channel_names(ds["channel"])
-        else:
+        else:  # the reference release's MultiConv_data.nc: (u_g, v_g) without names
             self.channels = GEO_CHANNELS[: int(self._outputs.shape[2])]
         self.coords, self.mask = _read_grid(self.path, ds)
         self.attrs = {k: ds.getncattr(k) for k in ds.ncattrs()}
@@ -373,7 +380,7 @@ class VelocityForecastFile(NetCDFHandle):
             span = f"{self.time0[0]}..{self.time0[-1]}" if self.time0.size else "none"
             raise DataContractError(
                 f"{self.path}: no forecast starting on {date} (the file has {self.time0.size} start dates, {span}); "
-                f"re-run inference_vel.py over the years used here"
+                f"re-run its inference over the years used here"
             ) from None
 
     def read(self, time0: np.datetime64 | int, n_lead: int | None = None, *, targets: bool = False) -> np.ndarray:
@@ -382,18 +389,24 @@ class VelocityForecastFile(NetCDFHandle):
         if n_lead > self.n_lead:
             raise DataContractError(
                 f"{self.path}: {n_lead} leads requested but the file holds {self.n_lead}; "
-                f"re-run inference_vel.py with at least {n_lead} output days"
+                f"re-run its inference with at least {n_lead} output days"
             )
         var = self._targets if targets else self._outputs
         if var is None:
             raise DataContractError(f"{self.path}: no 'targets' stored")
         return np.asarray(var[self.sample_index(time0), :n_lead], dtype=np.float32)
 
+    def read_all(self, *, targets: bool = False) -> np.ndarray:
+        """Every sample -> (S, L, C, H, W) float32 (NaN on land)."""
+        var = self._targets if targets else self._outputs
+        if var is None:
+            raise DataContractError(f"{self.path}: no 'targets' stored")
+        return np.asarray(var[:], dtype=np.float32)
 
 
 @dataclass
-class VelocityForecast:
-    """``MultiConv_data.nc`` in memory. Arrays: (S, L, C, H, W) m s-1, NaN on land."""
+class Forecast:
+    """A forecast file in memory. Arrays: (S, L, C, H, W) in the channels' units, NaN on land."""
 
     outputs: np.ndarray
     targets: np.ndarray | None
@@ -404,139 +417,20 @@ class VelocityForecast:
     mask: np.ndarray | None
     attrs: dict = field(default_factory=dict)
 
-
-def read_velocity_forecast(path: str | Path) -> VelocityForecast:
-    """Read a whole ``MultiConv_data.nc`` into memory (use :class:`VelocityForecastFile` for lazy reads)."""
-    with VelocityForecastFile(path) as f:
-        outputs = np.asarray(f._outputs[:], dtype=np.float32)
-        targets = None if f._targets is None else np.asarray(f._targets[:], dtype=np.float32)
-        lead = np.asarray(f._ds["lead"][:]) if "lead" in f._ds.variables else np.arange(1, f.n_lead + 1)
-        return VelocityForecast(
-            outputs=outputs,
-            targets=targets,
-            time0=f.time0,
-            lead=lead.astype(np.int64),
-            channels=f.channels,
-            coords=f.coords,
-            mask=f.mask,
-            attrs=f.attrs,
-        )
-
-
-# --------------------------------------------------------------------------------------------
-# SSTA forecasts (results/<Model>_forecast.nc)
-
-
-@dataclass
-class Forecast:
-    """An SSTA forecast file in memory. Arrays: (S, L, H, W) in K, NaN on land."""
-
-    forecast: np.ndarray
-    truth: np.ndarray | None
-    time0: np.ndarray  # (S,) datetime64[D]
-    lead: np.ndarray  # (L,) int, days
-    coords: GridCoords
-    mask: np.ndarray | None
-    model: str
-    attrs: dict = field(default_factory=dict)
-
-
-class ForecastWriter(_SampleWriter):
-    """Write an SSTA forecast file (``results/<Model>_forecast.nc``) block by block.
-
-    Args:
-        path, time0, n_lead, coords, mask: as :class:`VelocityForecastWriter`.
-        model: model name (global attribute ``model``).
-        with_truth: also store ``ssta_true`` (the observed SSTA on the same days).
-
-    ``write(start, forecast, truth=None)`` takes (n, L, H, W) arrays in K.
-    """
-
-    def __init__(
-        self,
-        path: str | Path,
-        time0: Sequence | np.ndarray,
-        n_lead: int,
-        coords: GridCoords,
-        mask: np.ndarray | None,
-        model: str,
-        *,
-        with_truth: bool = False,
-        attrs: Mapping[str, object] | None = None,
-    ) -> None:
-        variables = {"ssta": (f"sea surface temperature anomaly forecast by {model}", "K")}
-        if with_truth:
-            variables["ssta_true"] = ("observed sea surface temperature anomaly", "K")
-        super().__init__(
-            path, time0, n_lead, coords, mask, variables,
-            channels=None, title=f"Ocean-E2E SSTA forecast of {model}", attrs={"model": model, **(attrs or {})},
-        )
-
-    def write(self, start: int, forecast: np.ndarray, truth: np.ndarray | None = None) -> None:
-        """Samples ``start .. start + n - 1``: ``forecast`` (and ``truth``) (n, L, H, W) in K."""
-        self._write(start, {"ssta": forecast, "ssta_true": truth})
-
-
-def write_forecast(
-    path: str | Path,
-    forecast: np.ndarray,
-    time0: Sequence | np.ndarray,
-    coords: GridCoords,
-    mask: np.ndarray | None,
-    model: str,
-    truth: np.ndarray | None = None,
-    *,
-    attrs: Mapping[str, object] | None = None,
-) -> Path:
-    """Write an SSTA forecast as CF NetCDF (``results/<Model>_forecast.nc``) from whole arrays.
-
-    Args:
-        forecast: (S, L, H, W) SSTA in K; lead k is valid on time0 + k days.
-        time0: (S,) start dates (datetime64 or int days since 1970-01-01), strictly increasing.
-        coords, mask: grid and (H, W) ocean mask; land is written as NaN.
-        model: model name, stored in the ``model`` global attribute.
-        truth: optional (S, L, H, W) observed SSTA on the same days (variable ``ssta_true``).
-    """
-    forecast = np.asarray(forecast)
-    if forecast.ndim != 4 or forecast.shape[0] != np.size(time0) or forecast.shape[2:] != coords.shape:
-        raise DataContractError(
-            f"{path}: forecast shape {forecast.shape} != (sample={np.size(time0)}, lead, lat, lon={coords.shape})"
-        )
-    if truth is not None and np.shape(truth) != forecast.shape:
-        raise DataContractError(f"{path}: truth shape {np.shape(truth)} != forecast shape {forecast.shape}")
-    with ForecastWriter(
-        path, time0, forecast.shape[1], coords, mask, model, with_truth=truth is not None, attrs=attrs
-    ) as writer:
-        writer.write(0, forecast, truth)
-    return writer.path
+    def channel(self, name: str, *, targets: bool = False) -> np.ndarray:
+        """(S, L, H, W) of channel ``name`` (of ``targets`` when asked)."""
+        if name not in self.channels:
+            raise DataContractError(f"forecast has no channel {name!r} (channels {list(self.channels)})")
+        source = self.targets if targets else self.outputs
+        if source is None:
+            raise DataContractError("forecast has no targets stored")
+        return source[:, :, self.channels.index(name)]
 
 
 def read_forecast(path: str | Path) -> Forecast:
-    """Read a file written by :func:`write_forecast`."""
-    import netCDF4
-
-    path = Path(path)
-    if not path.exists():
-        raise DataContractError(f"{path}: missing; run the inference of that model first")
-    try:
-        ds = netCDF4.Dataset(path, "r")
-    except Exception as err:  # noqa: BLE001
-        raise DataContractError(f"{path}: unreadable or corrupt NetCDF ({err}); re-run the inference") from err
-    with ds:
-        if "ssta" not in ds.variables:
-            raise DataContractError(f"{path}: variable 'ssta' missing; is this a forecast file?")
-        ds.set_auto_mask(False)
-        forecast = np.asarray(ds["ssta"][:], dtype=np.float32)
-        truth = np.asarray(ds["ssta_true"][:], dtype=np.float32) if "ssta_true" in ds.variables else None
-        coords, mask = _read_grid(path, ds)
-        attrs = {k: ds.getncattr(k) for k in ds.ncattrs()}
+    """Read a whole forecast file into memory (use :class:`ForecastFile` for lazy reads)."""
+    with ForecastFile(path) as f:
         return Forecast(
-            forecast=forecast,
-            truth=truth,
-            time0=_read_time0(path, ds),
-            lead=np.asarray(ds["lead"][:]).astype(np.int64),
-            coords=coords,
-            mask=mask,
-            model=str(attrs.get("model", "")),
-            attrs=attrs,
+            outputs=f.read_all(), targets=f.read_all(targets=True) if f.has_targets else None,
+            time0=f.time0, lead=f.lead, channels=f.channels, coords=f.coords, mask=f.mask, attrs=f.attrs,
         )

@@ -23,12 +23,13 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from oceane2e.evaluation import metrics as M
 from oceane2e.evaluation.references import REFERENCE_NAMES, fit_tau_from_data, reference_forecasts
+from oceane2e.mhw.categories import STRONG
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -44,7 +45,6 @@ REPORT_METRICS: tuple[tuple[str, str], ...] = (
     ("sedi", "MHW symmetric extremal dependence index (higher is better)"),
     ("csi_strong", "MHW category >= Strong: critical success index (higher is better)"),
 )
-STRONG = 2  # category code of "Strong" (oceane2e.mhw.categories)
 TRUTH_TOLERANCE_K = 1e-3
 _CHUNK_ELEMENTS = 8_000_000
 # Observed days put before each forecast for MHW detection. Hobday's rules look back at most
@@ -90,31 +90,16 @@ def discover_models(results_dir: str | Path) -> list[str]:
     return sorted(p.name[: -len(OUTPUTS_SUFFIX)] for p in Path(results_dir).glob(f"*{OUTPUTS_SUFFIX}"))
 
 
-def _read_forecast_meta(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """(time0 datetime64[D], lead, lat, lon, mask) of a ``<Model>_forecast.nc`` without reading the data."""
-    import netCDF4
+def _forecast_meta(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """(time0 datetime64[D], lead, lat, lon, mask) of a ``<Model>_forecast.nc``, read through the data module."""
+    from oceane2e.data.contract import DataContractError
+    from oceane2e.data.forecast_files import ForecastFile
 
     try:
-        ds = netCDF4.Dataset(path, "r")
-    except Exception as err:  # noqa: BLE001 - any failure to open is a corrupt file
-        raise EvaluationError(f"{path}: unreadable NetCDF ({err}); re-run that model's inference") from err
-    with ds:
-        for name in ("forecast_reference_time", "lead", "lat", "lon"):
-            if name not in ds.variables:
-                raise EvaluationError(f"{path}: coordinate {name!r} missing; re-run that model's inference")
-        ds.set_auto_mask(False)
-        frt = ds["forecast_reference_time"]
-        dates = netCDF4.num2date(
-            np.asarray(frt[:], dtype=np.float64),
-            getattr(frt, "units", "days since 1970-01-01"),
-            calendar=getattr(frt, "calendar", "standard"),
-        )
-        time0 = np.array([np.datetime64(f"{d.year:04d}-{d.month:02d}-{d.day:02d}", "D") for d in dates])
-        lead = np.asarray(ds["lead"][:]).astype(np.int64)
-        lat = np.asarray(ds["lat"][:], dtype=np.float64)
-        lon = np.asarray(ds["lon"][:], dtype=np.float64)
-        mask = np.asarray(ds["mask"][:]).astype(bool) if "mask" in ds.variables else None
-    return time0.astype("datetime64[D]"), lead, lat, lon, mask
+        with ForecastFile(path) as f:
+            return f.time0, f.lead, np.asarray(f.coords.lat), np.asarray(f.coords.lon), f.mask
+    except DataContractError as err:
+        raise EvaluationError(f"{err} (re-run that model's inference)") from err
 
 
 def load_model(results_dir: str | Path, name: str) -> ModelResult:
@@ -142,7 +127,7 @@ def load_model(results_dir: str | Path, name: str) -> ModelResult:
                 f"{inputs_path}: shape {inputs.shape} != {outputs_path.name} shape {outputs.shape}; "
                 f"re-run that model's inference"
             )
-    time0, lead, lat, lon, mask = _read_forecast_meta(forecast_path)
+    time0, lead, lat, lon, mask = _forecast_meta(forecast_path)
     s, n_lead, h, w = outputs.shape
     if (time0.size, lead.size, lat.size, lon.size) != (s, n_lead, h, w):
         raise EvaluationError(
@@ -194,44 +179,40 @@ def check_alignment(models: Sequence[ModelResult], lat: np.ndarray, lon: np.ndar
 
 
 class ObservedSSTA:
-    """Observed SSTA of a data folder by date; each yearly file opened once.
+    """Observed SSTA of a data folder by date, read through :class:`oceane2e.data.datasets.DataFolder`.
 
     Days of years that are not in the folder read as NaN before ``required_from`` (the observed
     history before the first year); from that date on they are an error naming the missing file.
     """
 
-    def __init__(self, root: str | Path) -> None:
+    def __init__(self, root: str | Path, data_cfg: Any = None) -> None:
         from oceane2e.data.contract import find_years
+        from oceane2e.data.datasets import DataFolder
 
         self.root = Path(root)
-        self.years = set(find_years(self.root, "mhw"))
-        self._files: dict = {}
-
-    def _file(self, year: int):
-        from oceane2e.data.contract import YearFile, year_path
-
-        if year not in self._files:
-            self._files[year] = YearFile(year_path(self.root, "mhw", year), "mhw")
-        return self._files[year]
+        years = find_years(self.root, "mhw")
+        bounds = {} if data_cfg is None else {"lat_bounds": data_cfg.lat_bounds, "lon_bounds": data_cfg.lon_bounds}
+        self.folder = DataFolder(self.root, years, kinds=("mhw",), channels={"mhw": ("ssta",)}, **bounds) if years else None
+        self.years = set(years)
 
     def read(
         self, first: np.datetime64, last: np.datetime64, grid: tuple[int, int], *, required_from: np.datetime64
     ) -> np.ndarray:
         """SSTA of the days ``first..last`` (inclusive) -> (T, H, W) float32, NaN on land."""
-        from oceane2e.data.contract import date_to_year_day, year_path
+        from oceane2e.data.contract import year_path
+        from oceane2e.dates import date_to_year_day
 
         first, last = np.datetime64(first, "D"), np.datetime64(last, "D")
         n = int((last - first).astype(int)) + 1
         out = np.full((n, *grid), np.nan, dtype=np.float32)
         day = first
         while day <= last:
-            year, start = date_to_year_day(day)
-            year_end = np.datetime64(f"{year + 1:04d}-01-01", "D") - 1
-            stop_date = min(last, year_end)
+            year, _ = date_to_year_day(day)
+            stop_date = min(last, np.datetime64(f"{year + 1:04d}-01-01", "D") - 1)
             count = int((stop_date - day).astype(int)) + 1
             offset = int((day - first).astype(int))
             if year in self.years:
-                out[offset : offset + count] = self._file(year).read(start, start + count, ["ssta"])[:, 0]
+                out[offset : offset + count] = self.folder.read("mhw", day, count, ("ssta",), fill_land=False)[:, 0]
             elif stop_date >= np.datetime64(required_from, "D"):
                 raise EvaluationError(
                     f"{year_path(self.root, 'mhw', year)}: missing, but the forecasts are scored on its days; "
@@ -241,28 +222,15 @@ class ObservedSSTA:
         return out
 
     def close(self) -> None:
-        for f in self._files.values():
-            f.close()
-        self._files.clear()
+        if self.folder is not None:
+            self.folder.close()
 
 
 def load_data_config(config_path: str | Path):
     """The ``data:`` section of a stage config as :class:`oceane2e.data.config.DataConfig`."""
-    import yaml
+    from oceane2e.data.config import load_data_section
 
-    from oceane2e.config import ConfigError, validate_config
-    from oceane2e.data.config import DataConfig
-
-    path = Path(config_path)
-    if not path.exists():
-        raise ConfigError(
-            f"{path}: config not found; pass --config with the stage config whose data section "
-            f"names the training and test years (e.g. configs/config.yaml)"
-        )
-    raw = yaml.safe_load(path.read_text()) or {}
-    if not isinstance(raw, dict) or "data" not in raw:
-        raise ConfigError(f"{path}: no 'data' section; evaluation needs data.train_years and data.test_years")
-    return validate_config(DataConfig, raw["data"], source=f"{path} [data]")
+    return load_data_section(config_path, what="the evaluation")
 
 
 # --------------------------------------------------------------------------------------------
@@ -375,7 +343,7 @@ def run_evaluation(
     counts = {s: np.zeros((n_lead, 4)) for s in sources}
     counts_strong = {s: np.zeros((n_lead, 4)) for s in sources}
     area_days = np.zeros(time0.size)
-    observed = ObservedSSTA(root)
+    observed = ObservedSSTA(root, data_cfg)
     chunk = _chunk_size(n_lead, history_days, grid, len(sources) + 1)
     try:
         bar = tqdm(total=time0.size, desc="evaluate", unit="start", disable=not progress)

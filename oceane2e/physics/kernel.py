@@ -35,6 +35,7 @@ in a few reused buffers (:mod:`oceane2e.physics.fast`), which is ~2× faster on 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -43,17 +44,20 @@ from typing import Literal
 import torch
 import torch.utils.checkpoint
 
+from oceane2e.dates import SECONDS_PER_DAY
 from oceane2e.physics.grid import SphericalGrid
 
 Scheme = Literal["muscl", "reference"]
 Limiter = Literal["van_leer", "minmod", "superbee", "none"]
 TimeStepper = Literal["ssp_rk1", "ssp_rk2", "ssp_rk3"]
 Form = Literal["flux", "advective"]
+SubstepPolicy = Literal["batch", "per_sample"]
 
 _SCHEMES = ("muscl", "reference")
 _LIMITERS = ("van_leer", "minmod", "superbee", "none")
 _STEPPERS = ("ssp_rk1", "ssp_rk2", "ssp_rk3")
 _FORMS = ("flux", "advective")
+_POLICIES = ("batch", "per_sample")
 
 
 AUTO_CHECKPOINT_CELLS = 131072  # B·H·W from which KernelOptions(checkpoint=None) recomputes sub-steps
@@ -79,6 +83,12 @@ class KernelOptions:
             extrema; first-order upwind with forward Euler is monotone up to 1.
         diffusivity: explicit horizontal diffusivity κ in m² s⁻¹ (0 disables diffusion).
         substeps: fixed number of sub-steps per call; None chooses it from the Courant number.
+        substep_policy: with ``substeps=None``, ``"batch"`` uses one sub-step count for the whole
+            batch (from its largest Courant number); ``"per_sample"`` gives every sample the count
+            of its own Courant number (samples with equal counts are integrated together), so a
+            sample's result does not depend on which other samples share its batch — what a
+            forecast needs for N-process inference to equal one process. One operator build
+            either way; ``max_substeps`` and the finite-velocity check apply to every sample.
         allow_substeps: if False, the whole interval is one step and a Courant number above
             ``max_courant`` raises :class:`CourantError`.
         form: ``"flux"`` (conservative) or ``"advective"`` (see the module docstring). With a
@@ -105,6 +115,7 @@ class KernelOptions:
     max_courant: float = 0.5
     diffusivity: float = 0.0
     substeps: int | None = None
+    substep_policy: SubstepPolicy = "batch"
     allow_substeps: bool = True
     form: Form = "flux"
     max_substeps: int = 10_000
@@ -118,6 +129,7 @@ class KernelOptions:
             ("limiter", self.limiter, _LIMITERS),
             ("time_stepper", self.time_stepper, _STEPPERS),
             ("form", self.form, _FORMS),
+            ("substep_policy", self.substep_policy, _POLICIES),
         ):
             if value not in allowed:
                 raise ValueError(f"KernelOptions.{name}={value!r} is not one of {allowed}")
@@ -204,6 +216,13 @@ class _Operator:
     ky: torch.Tensor | None  # (H-1, W)
     inv_area: torch.Tensor  # (H, W) m⁻²
     rate: torch.Tensor  # (B,) s⁻¹, largest Courant number per second over ocean cells
+
+    def select(self, index: torch.Tensor) -> _Operator:
+        """The operator of the samples ``index`` (1-D long tensor) of the batch."""
+        return dataclasses.replace(
+            self, ap_x=self.ap_x[index], am_x=self.am_x[index], ap_y=self.ap_y[index], am_y=self.am_y[index],
+            lin=self.lin[index], rate=self.rate[index],
+        )
 
 
 def _build_operator(u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, options: KernelOptions) -> _Operator:
@@ -342,7 +361,7 @@ def advect(
     u: torch.Tensor,
     v: torch.Tensor,
     grid: SphericalGrid,
-    dt_s: float = 86400.0,
+    dt_s: float = SECONDS_PER_DAY,
     options: KernelOptions | None = None,
 ) -> torch.Tensor:
     """Advance the SST anomaly ``c`` by ``dt_s`` seconds under the frozen velocity (u, v).
@@ -384,7 +403,32 @@ def _advect(
         return reference_advect(c, u, v, grid, dt_s, substep_s=options.reference_substep_s)
 
     op = _build_operator(u, v, grid, options)
-    n_sub = _substep_count(op.rate, dt_s, options)
+    if options.substep_policy == "per_sample" and options.substeps is None and c.shape[0] > 1:
+        counts = _substep_counts_per_sample(op.rate, dt_s, options)
+        if len(set(counts)) > 1:
+            return _integrate_groups(c, op, counts, dt_s, options)
+        return _integrate(c, op, counts[0], dt_s, options)
+    return _integrate(c, op, _substep_count(op.rate, dt_s, options), dt_s, options)
+
+
+def _integrate_groups(
+    c: torch.Tensor, op: _Operator, counts: list[int], dt_s: float, options: KernelOptions
+) -> torch.Tensor:
+    """Integrate each group of samples with equal sub-step counts; results back in batch order."""
+    order: list[int] = []
+    parts: list[torch.Tensor] = []
+    for n in sorted(set(counts)):
+        idx = [i for i, k in enumerate(counts) if k == n]
+        sel = torch.tensor(idx, device=c.device)
+        parts.append(_integrate(c[sel], op.select(sel), n, dt_s, options))
+        order += idx
+    inverse = torch.empty(len(order), dtype=torch.long, device=c.device)
+    inverse[torch.tensor(order, device=c.device)] = torch.arange(len(order), device=c.device)
+    return torch.cat(parts)[inverse]
+
+
+def _integrate(c: torch.Tensor, op: _Operator, n_sub: int, dt_s: float, options: KernelOptions) -> torch.Tensor:
+    """``n_sub`` equal SSP-RK sub-steps of the operator ``op`` over ``dt_s``: (B, H, W) K -> (B, H, W) K."""
     h = dt_s / n_sub
     limiter = LIMITERS.get(options.limiter)  # None: first-order upwind
     zero = torch.zeros((), dtype=c.dtype, device=c.device)
@@ -404,7 +448,7 @@ def _advect(
         x2 = torch.lerp(x, euler(euler(x)), 0.25)  # Shu–Osher SSP-RK3
         return torch.lerp(x, euler(x2), 2.0 / 3.0)
 
-    if not (torch.is_grad_enabled() and (c.requires_grad or u.requires_grad or v.requires_grad)):
+    if not (torch.is_grad_enabled() and (c.requires_grad or op.ap_x.requires_grad or op.ap_y.requires_grad)):
         # nothing to differentiate: the same arithmetic fused by torch.compile, or in place in a few
         # reused buffers
         from oceane2e.physics.fast import integrate_no_grad
@@ -433,9 +477,21 @@ def _advect(
     return torch.where(op.ocean, state, c)
 
 
-def _substep_count(rate: torch.Tensor, dt_s: float, options: KernelOptions) -> int:
-    """Number of equal sub-steps so that each stays below ``options.max_courant``."""
-    worst = float(rate.max().item()) * dt_s if rate.numel() else 0.0
+def _substep_counts_per_sample(rate: torch.Tensor, dt_s: float, options: KernelOptions) -> list[int]:
+    """Sub-step count of each sample from its own Courant number (``rate`` (B,) s⁻¹), each guarded
+    like :func:`_substep_count`."""
+    return [_substep_count(r, dt_s, options, courant=cn) for r, cn in zip(rate, (rate * dt_s).tolist(), strict=True)]
+
+
+def _substep_count(rate: torch.Tensor, dt_s: float, options: KernelOptions, courant: float | None = None) -> int:
+    """Number of equal sub-steps so that each stays below ``options.max_courant``.
+
+    ``courant`` (optional) is the Courant number over ``dt_s`` already computed by the caller.
+    """
+    if courant is not None:
+        worst = courant
+    else:
+        worst = float(rate.max().item()) * dt_s if rate.numel() else 0.0
     if not math.isfinite(worst):
         raise CourantError("advect: the velocity over ocean cells is not finite (NaN/inf); check the inputs")
     if options.substeps is not None:
