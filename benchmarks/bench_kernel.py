@@ -42,11 +42,12 @@ from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from oceane2e.dates import SECONDS_PER_DAY  # noqa: E402
 from oceane2e.physics import KernelOptions, SphericalGrid, advect, courant_number, reference_advect  # noqa: E402
 from oceane2e.physics.analytic import gaussian_blob, rotated_blob_centre, solid_body_velocity  # noqa: E402
 from oceane2e.physics.grid import EARTH_RADIUS_M  # noqa: E402
 
-DAY = 86400.0
+DAY = SECONDS_PER_DAY
 DEG = math.pi / 180.0
 
 GRIDS: dict[str, dict[str, float]] = {

@@ -21,16 +21,23 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from model_baselines.common import Normalizer
-from oceane2e.data.contract import split_channels
+from oceane2e.data.contract import ATMOS_CHANNELS, GEO_CHANNELS, split_channels
 from oceane2e.data.info import DataInfo
 
 NEXT_SUFFIX = "_next"
 MASK_INPUT = "mask"
 STATE = "ssta"
-#: The standard input stack of one step: the state and all forcing at t and t+1, and the mask.
+
+
+def next_day(names: Sequence[str]) -> tuple[str, ...]:
+    """The step-input names of ``names`` on day t+1 (``"u_g"`` -> ``"u_g_next"``)."""
+    return tuple(n + NEXT_SUFFIX for n in names)
+
+
+#: The standard input stack of one step: the state and all forcing at t and t+1, and the mask
+#: (ssta, u_g, v_g, u_g_next, v_g_next, u10, v10, t2m, u10_next, v10_next, t2m_next, mask).
 DEFAULT_STEP_INPUTS: tuple[str, ...] = (
-    "ssta", "u_g", "v_g", "u_g_next", "v_g_next",
-    "u10", "v10", "t2m", "u10_next", "v10_next", "t2m_next", MASK_INPUT,
+    STATE, *GEO_CHANNELS, *next_day(GEO_CHANNELS), *ATMOS_CHANNELS, *next_day(ATMOS_CHANNELS), MASK_INPUT,
 )
 #: the roles of a stage-2 batch that hold forcing (channel axis 2 of (B, T, C, H, W))
 FORCING_ROLES: tuple[str, ...] = ("velocity", "atmos")

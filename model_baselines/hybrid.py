@@ -27,20 +27,29 @@ import torch
 from pydantic import Field, create_model, model_validator
 from torch import Tensor
 
-from model_baselines.base import Fields, OneStepForecaster, State, StepInputs, apply_mask
+from model_baselines.base import (
+    MASK_INPUT,
+    STATE,
+    Fields,
+    OneStepForecaster,
+    State,
+    StepInputs,
+    apply_mask,
+    next_day,
+)
 from model_baselines.blocks import SimVPCore
 from model_baselines.registry import ModelSpec
 from oceane2e.config import StrictModel
-from oceane2e.data.contract import GEO_CHANNELS
+from oceane2e.data.contract import ATMOS_CHANNELS, GEO_CHANNELS
 from oceane2e.data.info import DataInfo
 from oceane2e.physics.grid import SphericalGrid
 from oceane2e.physics.kernel import KernelOptions, advect
 
-#: inputs of the velocity-correction network (the paper's model_gm)
-GM_INPUTS: tuple[str, ...] = ("ssta", "u_g", "v_g", "mask")
-#: inputs of the source network (the paper's model_S): the atmosphere at t and t+1, the SSTA, the mask
-SOURCE_INPUTS: tuple[str, ...] = ("u10", "v10", "t2m", "u10_next", "v10_next", "t2m_next", "ssta", "mask")
 U, V = GEO_CHANNELS  # the eastward and northward current channels, by name
+#: inputs of the velocity-correction network (the paper's model_gm): ssta, u_g, v_g, mask
+GM_INPUTS: tuple[str, ...] = (STATE, U, V, MASK_INPUT)
+#: inputs of the source network (the paper's model_S): the atmosphere at t and t+1, the SSTA, the mask
+SOURCE_INPUTS: tuple[str, ...] = (*ATMOS_CHANNELS, *next_day(ATMOS_CHANNELS), STATE, MASK_INPUT)
 
 
 class BackboneSizes(StrictModel):

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from oceane2e.dates import SECONDS_PER_DAY
+
 EARTH_RADIUS = 6.371e6  # m
 OMEGA = 7.2921e-5  # s-1
 GRAVITY = 9.81  # m s-2
@@ -34,7 +36,7 @@ CP_SEA = 3990.0  # J kg-1 K-1
 LATENT_HEAT = 2.5e6  # J kg-1
 STEFAN_BOLTZMANN = 5.67e-8  # W m-2 K-4
 SOLAR_CONSTANT = 1361.0  # W m-2
-DAY = 86400.0  # s
+DAY = SECONDS_PER_DAY  # s
 KM = 1000.0  # m
 DEG = np.pi / 180.0
 
