@@ -201,7 +201,7 @@ def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
         m = mask.to(torch.float32)[:, None]
         se = ((pred.float() - target.float()) ** 2 * m).sum(dim=(2, 3))
         return se / m.sum(dim=(2, 3)).clamp_min(1.0)
-    m = mask.to(pred.dtype)[:, None, None]
+    m = mask.to(torch.float32)[:, None, None]  # counts in float32 also when pred is bf16 (autocast)
     se = ((pred.float() - target.float()) ** 2 * m).sum(dim=(2, 3, 4))
     return se / (m.sum(dim=(2, 3, 4)) * pred.shape[2]).clamp_min(1.0)
 

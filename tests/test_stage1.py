@@ -136,11 +136,17 @@ def test_rollout_with_gradient_checkpointing_gives_the_same_loss_and_gradients(t
     """train.grad_checkpoint recomputes each autoregressive call; results must not change."""
     import torch
 
-    from oceane2e.stage1 import Stage1Config, build_forecaster
+    from model_baselines.registry import build_model
+    from oceane2e.data.info import DataInfo
+    from oceane2e.stage1 import Stage1Config
 
     cfg = Stage1Config.model_validate(_config_dict(tmp_path))
+    info = DataInfo(np.linspace(30.0, 32.0, 8), np.linspace(-70.0, -67.0, 12), np.ones((8, 12), bool),
+                    {"state": ("u_g", "v_g")},
+                    {"u_g": {"mean": 0.05, "std": 0.2}, "v_g": {"mean": -0.02, "std": 0.15}},
+                    n_in=cfg.window.n_in, n_out=cfg.window.n_out)
     torch.manual_seed(0)
-    model = build_forecaster(cfg, {"u_g": {"mean": 0.05, "std": 0.2}, "v_g": {"mean": -0.02, "std": 0.15}})
+    model = build_model(cfg.model, info)
     for p in model.net.parameters():  # leave the zero-initialised read-out: make every call matter
         torch.nn.init.normal_(p, std=0.1)
     x = torch.randn(2, cfg.window.n_in, 2, 8, 12) * 0.2

@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader
 from oceane2e.data.config import DataConfig
 from oceane2e.data.contract import DataContractError, GridCoords, YearFile, write_year
 from oceane2e.data.datasets import DataFolder, SSTAWindowDataset, VelocityWindowDataset, window_starts
-from oceane2e.data.forecast_files import write_velocity_forecast
+from oceane2e.data.forecast_files import write_forecast
 from oceane2e.testing.folders import TINY_LAT_BOUNDS, TINY_LON_BOUNDS, write_tiny_folder
 
 GEO = {"u_g": 0, "v_g": 1}
@@ -181,7 +181,7 @@ def _write_forecast_for(ds_obs, path, n_lead, drop=0):
         k = min(n_lead, ds_obs.n_lead)  # leads beyond the window stay 0 (days outside the split)
         obs = ds_obs.folder.read("geo", t0 + 1, k, ("v_g", "u_g"))  # stored in swapped order
         outputs[s, :k] = obs + 0.01 * np.arange(1, k + 1, dtype=np.float32)[:, None, None, None]
-    write_velocity_forecast(path, outputs, time0, ds_obs.coords, ds_obs.mask, channels=("v_g", "u_g"))
+    write_forecast(path, outputs, time0, ds_obs.coords, ds_obs.mask, channels=("v_g", "u_g"))
     return outputs
 
 
@@ -215,7 +215,7 @@ def test_forecast_errors_missing_dates_and_short_leads(tiny_cfg, tmp_path):
         cfg, "val", n_lead=4, velocity="forecast", forecast_path=path, stride=10, missing_forecast="skip"
     )
     assert len(skip) == len(observed) - 2
-    with pytest.raises(DataContractError, match="run stage-1 inference"):
+    with pytest.raises(DataContractError, match=r"nope\.nc: missing; run the inference .*inference_vel\.py"):
         SSTAWindowDataset(cfg, "val", n_lead=4, velocity="forecast", forecast_path=tmp_path / "nope.nc")
 
 

@@ -32,7 +32,8 @@ def _write_configs(tmp: Path) -> Path:
             "train": {**TRAIN, "name": "MultiConv", "checkpoint_dir": "checkpoints/pretrained"},
             "inference": {"lead_days": LEAD, "stride": 20, "output": "data/GS/MultiConv_data.nc"},
         },
-        "config.yaml": _stage2("Oceane2e", {"gm": SMALL, "source": SMALL}),
+        # the kernel in the advective form, as in the shipped configs/config.yaml
+        "config.yaml": _stage2("Oceane2e", {"gm": SMALL, "source": SMALL, "kernel": {"form": "advective"}}),
         "config_baseline.yaml": _stage2("ConvLSTM", {"hidden": [4], "kernel_size": 3}),
         "pipeline.yaml": {"synthetic_config": "configs/synthetic.yaml", "vel_config": "configs/config_vel.yaml",
                           "online_config": "configs/config.yaml",

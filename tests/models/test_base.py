@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch import Tensor, nn
 
 from model_baselines.base import DEFAULT_STEP_INPUTS, OneStepForecaster, StepInputs, apply_mask, rollout
 from model_baselines.common import Normalizer, crop_to, pad_to_multiple
+from oceane2e.data.info import DataInfo, stage2_channels
 
 STATS = {
     "ssta": {"mean": 0.2, "std": 0.8},
@@ -31,6 +33,23 @@ def make_batch(b: int = 2, n_lead: int = 4, h: int = 13, w: int = 21, seed: int 
     atmos = torch.randn(b, n_lead + 1, 3, h, w, generator=g) * torch.tensor([3.0, 2.5, 5.0]).view(1, 1, 3, 1, 1)
     atmos = atmos + torch.tensor([6.0, 1.0, 288.0]).view(1, 1, 3, 1, 1)
     return {"ssta": ssta, "velocity": velocity, "atmos": atmos, "mask": mask}
+
+
+def make_info(stats: dict = STATS, h: int = 13, w: int = 21) -> DataInfo:
+    """The DataInfo of :func:`make_batch`'s data (stage-2 channels, all-ocean grid; the models here
+    take only the statistics and the channel names from it)."""
+    return DataInfo(np.linspace(-10.0, 10.0, h), np.linspace(100.0, 120.0, w), np.ones((h, w), bool),
+                    stage2_channels(), stats)
+
+
+def step_fields(batch: dict[str, Tensor], k: int = 0) -> dict[str, Tensor]:
+    """The named fields of the step from day k to day k+1 of a stage-2 batch (see OneStepForecaster.step)."""
+    fields = {"ssta": batch["ssta"][:, k]}
+    for role, names in (("velocity", ("u_g", "v_g")), ("atmos", ("u10", "v10", "t2m"))):
+        for i, name in enumerate(names):
+            fields[name] = batch[role][:, k, i]
+            fields[name + "_next"] = batch[role][:, k + 1, i]
+    return fields
 
 
 # --- Normalizer ------------------------------------------------------------------------------
@@ -83,10 +102,8 @@ def test_pad_crop_round_trip() -> None:
 def test_step_inputs_order_units_and_land() -> None:
     batch = make_batch()
     mask = batch["mask"]
-    stack = StepInputs(STATS)
-    args = (batch["ssta"][:, 0], batch["velocity"][:, 0], batch["velocity"][:, 1], batch["atmos"][:, 0],
-            batch["atmos"][:, 1], mask)
-    x = stack(*args)
+    stack = StepInputs(make_info())
+    x = stack(step_fields(batch), mask)
     assert x.shape == (2, len(DEFAULT_STEP_INPUTS), 13, 21)
     names = stack.names
     ocean = mask
@@ -104,16 +121,15 @@ def test_step_inputs_order_units_and_land() -> None:
 
 def test_step_inputs_subset_and_bad_names() -> None:
     batch = make_batch()
-    stack = StepInputs(STATS, names=("t2m_next", "ssta"))
-    x = stack(batch["ssta"][:, 0], batch["velocity"][:, 0], batch["velocity"][:, 1], batch["atmos"][:, 0],
-              batch["atmos"][:, 1], batch["mask"])
+    stack = StepInputs(make_info(), names=("t2m_next", "ssta"))
+    x = stack(step_fields(batch), batch["mask"])
     assert x.shape == (2, 2, 13, 21)
     with pytest.raises(ValueError, match="unknown input 'sst'"):
-        StepInputs(STATS, names=("sst",))
+        StepInputs(make_info(), names=("sst",))
     with pytest.raises(ValueError, match="ssta_next"):
-        StepInputs(STATS, names=("ssta_next",))
+        StepInputs(make_info(), names=("ssta_next",))
     with pytest.raises(KeyError, match="'t2m'"):
-        StepInputs({k: v for k, v in STATS.items() if k != "t2m"})
+        StepInputs(make_info({k: v for k, v in STATS.items() if k != "t2m"}))
 
 
 # --- rollout ---------------------------------------------------------------------------------
@@ -123,14 +139,14 @@ class WarmingModel(OneStepForecaster):
     """Analytic model: SSTA follows the t2m change (index check) + a learnable bias; counts steps."""
 
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(make_info())
         self.bias = nn.Parameter(torch.tensor(0.0))
 
-    def init_state(self, batch):  # noqa: ANN001, ANN201
+    def init_state(self, initial):  # noqa: ANN001, ANN201
         return torch.zeros(())
 
-    def step(self, ssta, vel_now, vel_next, atmos_now, atmos_next, mask, state):  # noqa: ANN001, ANN201
-        out = ssta + (atmos_next[:, 2] - atmos_now[:, 2]) + self.bias * (1.0 + vel_next[:, 0] ** 2)
+    def step(self, fields, mask, state):  # noqa: ANN001, ANN201
+        out = fields["ssta"] + (fields["t2m_next"] - fields["t2m"]) + self.bias * (1.0 + fields["u_g_next"] ** 2)
         return out + 7.0, state + 1  # +7 also over land: rollout must zero it
 
 
@@ -153,7 +169,7 @@ def test_rollout_grad_checkpoint_same_loss_and_gradients() -> None:
     from model_baselines.convlstm import ConvLSTM
 
     torch.manual_seed(0)
-    model = ConvLSTM(STATS, hidden=(6, 6), kernel_size=3, patch_size=2)
+    model = ConvLSTM(make_info(), hidden=(6, 6), kernel_size=3, patch_size=2)
     nn.init.normal_(model.readout.weight, std=0.1)  # non-trivial output
     batch = make_batch(n_lead=4)
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from model_baselines.hybrid import BackboneSizes, HybridConfig, Oceane2e
+from model_baselines.hybrid import BackboneSizes, HybridConfig, KernelSection, Oceane2e
+from oceane2e.data.info import DataInfo, stage2_channels
 from oceane2e.physics.grid import SphericalGrid
 from oceane2e.physics.kernel import KernelOptions, advect
 
@@ -24,8 +25,10 @@ STATS = {
 
 
 def _cfg(**kwargs: object) -> HybridConfig:
-    """Small networks: these tests are about the coupling, not capacity."""
+    """Small networks: these tests are about the coupling, not capacity. The kernel in the advective
+    form, as in the shipped hybrid configs."""
     small = BackboneSizes(hid_S=4, hid_T=8, N_S=2, N_T=1, attn_kernel=5)
+    kwargs.setdefault("kernel", KernelSection(form="advective"))
     return HybridConfig(gm=small, source=small, **kwargs)
 
 
@@ -34,6 +37,10 @@ def _mask() -> np.ndarray:
     mask[:4, :3] = False  # a coast
     mask[6:8, 10:12] = False  # an island
     return mask
+
+
+def _info() -> DataInfo:
+    return DataInfo(LAT, LON, _mask(), stage2_channels(), STATS)
 
 
 def _batch(n_lead: int, batch: int = 2, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -62,12 +69,12 @@ def _randomise(model: torch.nn.Module, scale: float = 0.05, seed: int = 1) -> No
 
 def test_untrained_hybrid_is_pure_advection_by_the_geostrophic_current() -> None:
     """Both networks start at exactly zero output: the hybrid is the kernel alone."""
-    model = Oceane2e(STATS, LAT, LON, _mask(), _cfg(velocity_time="now"))
+    model = Oceane2e(_info(), _cfg(velocity_time="now"))
     batch = _batch(3)
     out = model(batch, 3)
     grid = SphericalGrid.from_coords(LAT, LON, _mask(), dtype=torch.float32)
     c = batch["ssta"][:, 0]
-    options = HybridConfig().kernel.options()
+    options = _cfg().kernel.options()
     for k in range(3):
         c = advect(c, batch["velocity"][:, k, 0], batch["velocity"][:, k, 1], grid, 86400.0, options)
         c = c * batch["mask"]
@@ -77,7 +84,7 @@ def test_untrained_hybrid_is_pure_advection_by_the_geostrophic_current() -> None
 
 def test_zero_scales_switch_networks_off_even_with_trained_weights() -> None:
     cfg = _cfg(correction_scale=0.0, source_scale=0.0, velocity_time="mean")
-    model = Oceane2e(STATS, LAT, LON, _mask(), cfg)
+    model = Oceane2e(_info(), cfg)
     _randomise(model)
     batch = _batch(2)
     out = model(batch, 1)
@@ -88,7 +95,7 @@ def test_zero_scales_switch_networks_off_even_with_trained_weights() -> None:
 
 
 def test_gradients_reach_both_networks_through_the_kernel() -> None:
-    model = Oceane2e(STATS, LAT, LON, _mask(), _cfg())
+    model = Oceane2e(_info(), _cfg())
     batch = _batch(3)
     target = torch.roll(batch["ssta"][:, 1:], shifts=1, dims=-1)
     loss = (model(batch, 3) - target).pow(2).mean()
@@ -102,7 +109,7 @@ def test_gradients_reach_both_networks_through_the_kernel() -> None:
 def test_correction_velocity_changes_the_advection() -> None:
     """A non-zero model_gm output must enter the kernel (not only the source)."""
     cfg = _cfg(source_scale=0.0, velocity_time="now")
-    model = Oceane2e(STATS, LAT, LON, _mask(), cfg)
+    model = Oceane2e(_info(), cfg)
     batch = _batch(1)
     base = model(batch, 1)
     with torch.no_grad():
@@ -112,7 +119,7 @@ def test_correction_velocity_changes_the_advection() -> None:
 
 
 def test_forty_day_rollout_stays_finite_and_land_stays_land() -> None:
-    model = Oceane2e(STATS, LAT, LON, _mask(), _cfg())
+    model = Oceane2e(_info(), _cfg())
     _randomise(model, scale=0.02)
     batch = _batch(40, batch=1)
     with torch.no_grad():
@@ -124,7 +131,7 @@ def test_forty_day_rollout_stays_finite_and_land_stays_land() -> None:
 
 
 def test_kernel_stays_float32_under_bf16_autocast() -> None:
-    model = Oceane2e(STATS, LAT, LON, _mask(), _cfg())
+    model = Oceane2e(_info(), _cfg())
     batch = _batch(2)
     with torch.autocast(device_type="cpu", dtype=torch.bfloat16):
         out = model(batch, 2)
@@ -134,10 +141,10 @@ def test_kernel_stays_float32_under_bf16_autocast() -> None:
 
 
 def test_state_dict_round_trip(tmp_path) -> None:
-    model = Oceane2e(STATS, LAT, LON, _mask(), _cfg())
+    model = Oceane2e(_info(), _cfg())
     _randomise(model)
     torch.save(model.state_dict(), tmp_path / "m.pth")
-    other = Oceane2e(STATS, LAT, LON, _mask(), _cfg())
+    other = Oceane2e(_info(), _cfg())
     other.load_state_dict(torch.load(tmp_path / "m.pth", weights_only=True))
     batch = _batch(2)
     with torch.no_grad():
@@ -153,7 +160,7 @@ def test_unknown_config_key_fails() -> None:
 
 def test_forecast_of_a_sample_does_not_depend_on_its_batch_mates() -> None:
     """Sub-steps are chosen per sample: a fast-current sample must not change a slow one's forecast."""
-    model = Oceane2e(STATS, LAT, LON, _mask(), _cfg())
+    model = Oceane2e(_info(), _cfg())
     slow = _batch(1, batch=1)
     fast = _batch(1, batch=1, seed=3)
     fast["velocity"] = fast["velocity"] * 3.0  # three times the Courant number: more sub-steps

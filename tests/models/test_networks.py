@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from model_baselines import (
-    ConvLSTM,
-    MultiConv,
-    SimVP,
-    build_model,
-    build_model_from_config,
-    parse_model_config,
-    rollout,
-)
+from model_baselines import build_model, model_spec, parse_model_config, rollout
 from model_baselines.blocks import SimVPCore, downsampling_factor
+from model_baselines.convlstm import ConvLSTM
+from model_baselines.multiconv import MultiConv, VelocityForecaster
+from model_baselines.simvp import SimVP
 from oceane2e.config import ConfigError
+from oceane2e.data.info import DataInfo, stage2_channels
 
 STATS = {
     "ssta": {"mean": 0.2, "std": 0.8},
@@ -46,9 +43,33 @@ def make_batch(b: int = 2, n_lead: int = 4, h: int = 13, w: int = 21, seed: int 
             "mask": mask}
 
 
-def tiny_stage2(name: str) -> nn.Module:
+def make_info(stats: dict = STATS, h: int = 13, w: int = 21, **kwargs: object) -> DataInfo:
+    """A DataInfo on an all-ocean (h, w) grid: stage-2 channels by default, or ``channels=...``."""
+    kwargs.setdefault("channels", stage2_channels())
+    return DataInfo(np.linspace(-10.0, 10.0, h), np.linspace(100.0, 120.0, w), np.ones((h, w), bool),
+                    norm_stats=stats, **kwargs)
+
+
+def velocity_info(stats: dict = STATS, n_in: int = 2, n_out: int = 2) -> DataInfo:
+    """The stage-1 DataInfo: M_θ forecasts the currents themselves."""
+    return make_info(stats, channels={"state": ("u_g", "v_g")}, n_in=n_in, n_out=n_out)
+
+
+def step_fields(batch: dict[str, Tensor], k: int, atmos_now: Tensor | None = None) -> dict[str, Tensor]:
+    """Named fields of the step from day k to k+1 (``atmos_now`` (B, 3, H, W) replaces day k's atmosphere)."""
+    vel, atm = batch["velocity"], batch["atmos"]
+    now = atm[:, k] if atmos_now is None else atmos_now
+    fields = {"ssta": batch["ssta"][:, k]}
+    for i, name in enumerate(("u_g", "v_g")):
+        fields[name], fields[name + "_next"] = vel[:, k, i], vel[:, k + 1, i]
+    for i, name in enumerate(("u10", "v10", "t2m")):
+        fields[name], fields[name + "_next"] = now[:, i], atm[:, k + 1, i]
+    return fields
+
+
+def tiny_stage2(name: str, stats: dict = STATS) -> nn.Module:
     sizes = TINY_SIMVP if name == "SimVP" else TINY_CONVLSTM
-    return build_model(name, norm_stats=STATS, **sizes)
+    return build_model(parse_model_config({"name": name, **sizes}), make_info(stats))
 
 
 def randomise_readouts(model: nn.Module) -> None:
@@ -90,16 +111,17 @@ def test_stage2_shapes_odd_grid_and_land(name: str) -> None:
 @pytest.mark.parametrize("name", ["MultiConv", "SimVP", "ConvLSTM"])
 def test_state_dict_round_trip_gives_identical_outputs(name: str) -> None:
     torch.manual_seed(1)
+    other_stats = {k: {"mean": 0.0, "std": 1.0} for k in STATS}  # stats must come from the file
     if name == "MultiConv":
-        model = build_model(name, channels=2, n_in=2, n_out=2, **TINY_SIMVP)
-        fresh = build_model(name, channels=2, n_in=2, n_out=2, **TINY_SIMVP)
+        cfg = parse_model_config({"name": name, **TINY_SIMVP})
+        model = build_model(cfg, velocity_info())
+        fresh = build_model(cfg, velocity_info(other_stats))
         x = torch.randn(2, 2, 2, 13, 21)
-        run = lambda m: m(x)  # noqa: E731
+        mask = torch.ones(2, 13, 21, dtype=torch.bool)
+        run = lambda m: m.forecast(x, mask, 2)  # noqa: E731
     else:
         model = tiny_stage2(name)
-        other_stats = {k: {"mean": 0.0, "std": 1.0} for k in STATS}  # stats must come from the file
-        sizes = TINY_SIMVP if name == "SimVP" else TINY_CONVLSTM
-        fresh = build_model(name, norm_stats=other_stats, **sizes)
+        fresh = tiny_stage2(name, other_stats)
         batch = make_batch(n_lead=3)
         run = lambda m: rollout(m, batch, 3)  # noqa: E731
     randomise_readouts(model)
@@ -120,12 +142,12 @@ def test_convlstm_state_carries_information() -> None:
     model = tiny_stage2("ConvLSTM")
     randomise_readouts(model)
     batch = make_batch(n_lead=2)
-    ssta, vel, atm, mask = batch["ssta"], batch["velocity"], batch["atmos"], batch["mask"]
+    ssta, atm, mask = batch["ssta"], batch["atmos"], batch["mask"]
 
     def day1(atmos_day0: Tensor) -> Tensor:
-        state = model.init_state(batch)
-        _, state = model.step(ssta[:, 0], vel[:, 0], vel[:, 1], atmos_day0, atm[:, 1], mask, state)
-        out, _ = model.step(ssta[:, 1], vel[:, 1], vel[:, 2], atm[:, 1], atm[:, 2], mask, state)
+        state = model.init_state({"ssta": ssta[:, 0]})
+        _, state = model.step(step_fields(batch, 0, atmos_day0), mask, state)
+        out, _ = model.step(step_fields(batch, 1), mask, state)
         return out
 
     with torch.no_grad():
@@ -139,8 +161,8 @@ def test_convlstm_state_carries_information() -> None:
         outs = []
         for shift in (0.0, 4.0):
             a0 = atm[:, 0] + torch.tensor([0.0, 0.0, shift]).view(1, 3, 1, 1)
-            _, s = simvp.step(ssta[:, 0], vel[:, 0], vel[:, 1], a0, atm[:, 1], mask, simvp.init_state(batch))
-            outs.append(simvp.step(ssta[:, 1], vel[:, 1], vel[:, 2], atm[:, 1], atm[:, 2], mask, s)[0])
+            _, s = simvp.step(step_fields(batch, 0, a0), mask, simvp.init_state({"ssta": ssta[:, 0]}))
+            outs.append(simvp.step(step_fields(batch, 1), mask, s)[0])
     assert torch.equal(outs[0], outs[1])
 
 
@@ -203,19 +225,24 @@ def test_multiconv_learns_moving_field() -> None:
 
 def test_configs_select_models_and_reject_unknown_keys() -> None:
     cfg = parse_model_config({"name": "ConvLSTM", "hidden": [4], "patch_size": 1})
-    model = build_model_from_config(cfg, norm_stats=STATS)
+    model = build_model(cfg, make_info())
     assert isinstance(model, ConvLSTM) and model.hidden == (4,)
-    assert isinstance(build_model_from_config(parse_model_config("SimVP"), norm_stats=STATS), SimVP)
-    mc = build_model_from_config(parse_model_config({"name": "MultiConv", "N_S": 4}), channels=2, n_in=4, n_out=1)
-    assert isinstance(mc, MultiConv) and mc.core.factor == 4
+    assert isinstance(build_model(parse_model_config("SimVP"), make_info()), SimVP)
+    mc = build_model(parse_model_config({"name": "MultiConv", "N_S": 4}), velocity_info(n_in=4, n_out=1))
+    assert isinstance(mc, VelocityForecaster) and isinstance(mc.net, MultiConv) and mc.net.core.factor == 4
+    assert (mc.n_in, mc.n_out, mc.channels) == (4, 1, ("u_g", "v_g"))  # days and channels come from the data
     with pytest.raises(ConfigError, match="hid_s: unknown key"):
         parse_model_config({"name": "SimVP", "hid_s": 8})
     with pytest.raises(ConfigError, match="hidden"):
         parse_model_config({"name": "ConvLSTM", "hidden": "32,32"})
-    assert parse_model_config("Oceane2e").name == "Oceane2e"  # the hybrid, imported on demand
+    assert parse_model_config("Oceane2e").name == "Oceane2e"  # the hybrid, found by the registry
     with pytest.raises(ValueError, match="unknown model 'UNet'"):
-        build_model("UNet")
+        parse_model_config("UNet")
+    with pytest.raises(ValueError, match="unknown model 'UNet'"):
+        model_spec("UNet")
     with pytest.raises(ConfigError, match="N_T"):
-        build_model("SimVP", norm_stats=STATS, N_T=0)
-    with pytest.raises(ValueError, match="config sizes"):
-        build_model_from_config(parse_model_config("SimVP"), norm_stats=STATS, hid_S=4)
+        parse_model_config({"name": "SimVP", "N_T": 0})
+    # sizes live only in the config (build_model takes none beside the DataInfo); a model of the wrong
+    # kind for a stage is refused
+    with pytest.raises(ConfigError, match="unknown velocity model 'SimVP'"):
+        parse_model_config("SimVP", kind="velocity")
