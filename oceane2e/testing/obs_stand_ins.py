@@ -111,7 +111,8 @@ def write_cmems_l3_along_track(
             if name.startswith("sla"):
                 v.standard_name = "sea_surface_height_above_sea_level"
             arr = np.asarray(values, np.float64)
-            v[:] = np.ma.masked_invalid(arr)
+            bad = ~np.isfinite(arr)
+            v[:] = np.ma.masked_array(np.where(bad, 0.0, arr), mask=bad)
         for name in ("cycle", "track"):
             v = ds.createVariable(name, "i2", ("time",))
             v.long_name = f"{name} number"

@@ -602,6 +602,8 @@ def read_argo(
         else:
             mode = _chars(mode_v) if mode_v is not None else np.full(juld.shape, "R")
             pres, temp, pq, tq = _argo_mode_fields(ds, np.atleast_1d(mode))
+            # a profile with raw temperatures is a candidate even where delayed mode blanked them (bad data)
+            any_raw = np.isfinite(np.atleast_2d(_float(ds["TEMP"]))).any(axis=1)
         temp_offset = _units_to_kelvin(ds["TEMP"], path)
     good_qc = list(good_qc)
     ok_meta = np.isin(jq, good_qc) & np.isin(posq, good_qc) & np.isfinite(lat) & np.isfinite(lon)
@@ -617,7 +619,7 @@ def read_argo(
     else:
         temp2, pres2 = np.atleast_2d(temp), np.atleast_2d(pres)
         tq2, pq2 = np.atleast_2d(tq), np.atleast_2d(pq)
-        cand = np.isfinite(temp2).any(axis=1)
+        cand = np.isfinite(temp2).any(axis=1) | any_raw
         with np.errstate(invalid="ignore"):
             lev_ok = (np.isfinite(temp2) & np.isfinite(pres2) & np.isin(tq2, good_qc) & np.isin(pq2, good_qc)
                       & (pres2 <= max_pressure_dbar))
