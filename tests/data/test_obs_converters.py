@@ -155,6 +155,8 @@ def test_viirs_superobs_and_anomaly_with_clim_in_kelvin_or_celsius(tmp_path: Pat
     r = conv.records.select(np.isclose(conv.records.lat, v["lat"][sel].mean()) & np.isclose(conv.records.lon, v["lon"][sel].mean()))
     assert len(r) == 1 and r.variable[0] == "ssta"
     assert r.value[0] == pytest.approx(mean_ssta, abs=1e-4) and r.error_std[0] == pytest.approx(err, rel=1e-5)
+    blocks = read_ghrsst(VIIRS, grid_k, block_rows=50)  # read in row blocks: the same records
+    assert blocks.counts == conv.counts and np.array_equal(blocks.records.value, conv.records.value)
     in_c = read_ghrsst(VIIRS, grid_c)
     assert np.allclose(in_c.records.value, conv.records.value, atol=1e-4)  # degC climatology converted to K
     assert any("degC" in n for n in grid_c.notes)

@@ -223,16 +223,20 @@ def _finish(
     kind: str,
     sst_as: str = "ssta",
     superob_floor: float | None = None,
+    outside: tuple[int, int] = (0, 0),
 ) -> Converted:
-    """Apply the grid (off-grid, land), the quality mask, the anomaly; optionally superob."""
-    counts = DropCounts(files=1, candidates=int(raw.value.size))
+    """Apply the grid (off-grid, land), the quality mask, the anomaly; optionally superob.
+
+    ``outside`` = (candidates, of which off the grid) already removed by the reader.
+    """
+    counts = DropCounts(files=1, candidates=int(raw.value.size) + outside[0], off_grid=outside[1])
     if raw.value.size == 0:
-        counts.empty_files = 1
+        counts.empty_files = int(counts.candidates == 0)
         return Converted(ObsRecords.empty(), counts)
     lon = grid.normalise_lon(raw.lon)
     i, j, inside = grid.locate(raw.lat, lon)
     placed = np.isfinite(raw.lat) & np.isfinite(lon)  # no position: bad quality, not off the grid
-    counts.off_grid = int((placed & ~inside).sum())
+    counts.off_grid += int((placed & ~inside).sum())
     inside |= ~placed
     good = inside & placed & raw.good & np.isfinite(raw.value) & np.isfinite(raw.error_std) & (raw.error_std >= 0)
     good &= ~np.isnat(raw.time)
@@ -410,6 +414,7 @@ def read_ghrsst(
     superob_floor: float | None = 0.1,
     sst_as: str = "ssta",
     platform: str = "sst_l3",
+    block_rows: int = 1024,
 ) -> Converted:
     """GHRSST GDS2 L2P swath or L3 grid -> SST(A) records in K.
 
@@ -422,17 +427,23 @@ def read_ghrsst(
         superob_floor: average the kept pixels of each target cell into one record (error floor in
             K, see :func:`superob`); None keeps every pixel.
         sst_as: ``"ssta"`` (anomaly from the folder's climatology) or ``"sst"``.
+        block_rows: rows read at a time (memory stays bounded on full-size granules); pixels off
+            the grid are counted, then only those on it are kept.
     """
     unknown = sorted(set(reject_flags) - set(L2P_COMMON_BITS))
     if unknown:
         raise ObservationError(f"reject_flags {unknown} unknown; use names of {list(L2P_COMMON_BITS)}")
     what = "GHRSST L2P/L3"
+    bad_bits = sum(1 << L2P_COMMON_BITS[f] for f in reject_flags)
+    parts: list[_Raw] = []
+    n_valid = n_off = 0
     with _open(path) as ds:
         for name in ("sea_surface_temperature", "quality_level", "sses_bias", "sses_standard_deviation",
                      "lat", "lon", "time"):
             _need(ds, name, path, what)
-        lat_v, lon_v = ds["lat"], ds["lon"]
+        lat_v, lon_v, sst_v = ds["lat"], ds["lon"], ds["sea_surface_temperature"]
         t0 = decode_time(np.asarray(ds["time"][:1], dtype=np.float64), ds["time"].units)[0]
+        offset = _units_to_kelvin(sst_v, path)
         if lat_v.ndim == 1:  # L3: a regular grid; read the target box only
             lat1, lon1 = _float(lat_v), grid.normalise_lon(_float(lon_v))
             s, n, w, e = grid.box()
@@ -440,33 +451,44 @@ def read_ghrsst(
             cols = np.flatnonzero((lon1 >= w) & (lon1 <= e))
             if rows.size == 0 or cols.size == 0:
                 return Converted(ObsRecords.empty(), DropCounts(files=1, empty_files=1))
-            r, c = slice(rows.min(), rows.max() + 1), slice(cols.min(), cols.max() + 1)
-            index = (0, r, c)
-            lat2, lon2 = np.meshgrid(lat1[r], lon1[c], indexing="ij")
+            row_range, cs = (int(rows.min()), int(rows.max()) + 1), slice(int(cols.min()), int(cols.max()) + 1)
         else:
-            index = (0, slice(None), slice(None))
-            lat2, lon2 = _float(lat_v), _float(lon_v)
-        sst = _float(ds["sea_surface_temperature"], index)
-        valid = np.isfinite(sst) & np.isfinite(lat2) & np.isfinite(lon2)
-        sel = np.nonzero(valid)
+            row_range, cs = (0, lat_v.shape[0]), slice(None)
+        for r0 in range(row_range[0], row_range[1], block_rows):
+            rs = slice(r0, min(r0 + block_rows, row_range[1]))
+            index = (0, rs, cs)
+            if lat_v.ndim == 1:
+                lat2, lon2 = np.meshgrid(lat1[rs], lon1[cs], indexing="ij")
+            else:
+                lat2, lon2 = _float(lat_v, (rs, cs)), _float(lon_v, (rs, cs))
+            sst = _float(sst_v, index)
+            valid = np.isfinite(sst) & np.isfinite(lat2) & np.isfinite(lon2)
+            _, _, inside = grid.locate(lat2, grid.normalise_lon(lon2))
+            n_valid += int(valid.sum())
+            n_off += int((valid & ~inside).sum())
+            sel = np.nonzero(valid & inside)
+            if sel[0].size == 0:
+                continue
 
-        def pick(name: str) -> np.ndarray:
-            return _float(ds[name], index)[sel]
+            def pick(name: str, index: tuple = index, sel: tuple = sel) -> np.ndarray:
+                return _float(ds[name], index)[sel]
 
-        ql = pick("quality_level")
-        bias, sd = pick("sses_bias"), pick("sses_standard_deviation")
-        dtime = pick("sst_dtime") if "sst_dtime" in ds.variables else np.zeros(ql.shape)
-        flags = _raw_ints(ds["l2p_flags"], index, fill=0)[sel] if "l2p_flags" in ds.variables else np.zeros(ql.shape, np.int64)
-        offset = _units_to_kelvin(ds["sea_surface_temperature"], path)
-    value = sst[sel] + offset - bias
-    bad_bits = sum(1 << L2P_COMMON_BITS[f] for f in reject_flags)
-    good = (np.nan_to_num(ql, nan=-1) >= min_quality_level) & ((flags & bad_bits) == 0)
-    with np.errstate(invalid="ignore"):
-        good &= (value >= SST_BOUNDS_K[0]) & (value <= SST_BOUNDS_K[1])
-    secs = np.nan_to_num(dtime, nan=0.0)
-    time = t0 + np.round(secs).astype(np.int64) * _S
-    raw = _Raw(time=time, lat=lat2[sel], lon=lon2[sel], value=value, error_std=sd, good=good)
-    return _finish(raw, grid, platform=platform, kind="sst", sst_as=sst_as, superob_floor=superob_floor)
+            ql = pick("quality_level")
+            bias, sd = pick("sses_bias"), pick("sses_standard_deviation")
+            dtime = pick("sst_dtime") if "sst_dtime" in ds.variables else np.zeros(ql.shape)
+            flags = (_raw_ints(ds["l2p_flags"], index, fill=0)[sel] if "l2p_flags" in ds.variables
+                     else np.zeros(ql.shape, np.int64))
+            value = sst[sel] + offset - bias
+            good = (np.nan_to_num(ql, nan=-1) >= min_quality_level) & ((flags & bad_bits) == 0)
+            with np.errstate(invalid="ignore"):
+                good &= (value >= SST_BOUNDS_K[0]) & (value <= SST_BOUNDS_K[1])
+            time = t0 + np.round(np.nan_to_num(dtime, nan=0.0)).astype(np.int64) * _S
+            parts.append(_Raw(time=time, lat=lat2[sel], lon=lon2[sel], value=value, error_std=sd, good=good))
+    raw = _Raw(*(np.concatenate([getattr(p, f) for p in parts]) if parts else np.zeros(0, dt)
+                 for f, dt in (("time", "datetime64[s]"), ("lat", float), ("lon", float), ("value", float),
+                               ("error_std", float), ("good", bool))))
+    return _finish(raw, grid, platform=platform, kind="sst", sst_as=sst_as, superob_floor=superob_floor,
+                   outside=(n_valid - raw.value.size, n_off))
 
 
 # ------------------------------------------------------------------------------------------------
