@@ -26,7 +26,7 @@ from oceane2e.data.converters.observations import (
     superob,
 )
 from oceane2e.data.converters.prepare_obs import main as prepare_obs_main
-from oceane2e.data.observations import check_obs_folder, read_obs_year, write_obs_year
+from oceane2e.data.observations import ObservationError, check_obs_folder, read_obs_year, write_obs_year
 from oceane2e.testing.folders import write_tiny_folder
 from oceane2e.testing.obs_stand_ins import write_cmems_l3_along_track, write_gdp_drifters, write_target_folder
 
@@ -248,6 +248,10 @@ def test_cmems_l3_stand_in_round_trip(tmp_path: Path) -> None:
     assert conv.records.value[0] == pytest.approx(0.12) and conv.records.lon[0] == pytest.approx(-69.5)
     both = read_along_track(path, grid, cmems_variable="sla_unfiltered")
     assert both.counts.candidates == 5 and both.records.value.tolist() == pytest.approx([0.22])
+    with netCDF4.Dataset(path, "a") as ds:
+        ds.renameVariable("sla_filtered", "sla_other")
+    with pytest.raises(ObservationError, match="set altimetry.cmems_variable"):
+        read_along_track(path, grid)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -534,7 +534,11 @@ def read_along_track(
     with _open(path) as ds:
         layout = altimetry_layout(ds)
         if layout == "cmems_l3":
-            sla_v = _need(ds, cmems_variable, path, f"CMEMS L3 along-track ({cmems_variable})")
+            sla_v = ds.variables.get(cmems_variable)
+            if sla_v is None:
+                other = sorted({"sla_filtered", "sla_unfiltered"} & set(ds.variables))
+                raise ObservationError(f"{path}: CMEMS L3 file without {cmems_variable!r} (it has {other}); "
+                                       f"set altimetry.cmems_variable to one of those")
             names = ("time", "latitude", "longitude")
         elif layout == "sentinel6":
             sla_v = _find(ds, "data_01/ku/ssha")

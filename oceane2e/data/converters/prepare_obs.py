@@ -158,13 +158,13 @@ class ObsReport:
 
 def expand(patterns: Sequence[str], product: str) -> list[Path]:
     """Files matching the globs (sorted, without duplicates); a glob matching nothing is an error."""
-    out: list[Path] = []
+    out: dict[Path, None] = {}
     for pattern in patterns:
         hits = sorted(glob.glob(pattern))
         if not hits:
             raise ObservationError(f"{pattern}: no file matches ({product} input); fix the path or glob")
-        out += [Path(h) for h in hits if Path(h) not in out]
-    return out
+        out.update((Path(h), None) for h in hits)
+    return list(out)
 
 
 def _reader(cfg: PrepareObsConfig, product: str) -> Callable[[Path, TargetGrid], Converted]:
