@@ -12,6 +12,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("oceane2e.data.synthetic.ocean", "generate the embedded synthetic ocean data folder"),
     "check": ("oceane2e.data.check", "validate a data folder against the data contract"),
     "prepare-data": ("oceane2e.data.converters.prepare", "convert CMEMS/OISST/OSTIA/ERA5 files to the data contract"),
+    "prepare-obs": ("oceane2e.data.converters.prepare_obs", "convert real observation files to the observation contract"),
     "detect": ("oceane2e.mhw.cli", "detect marine heatwaves in a CSV series or a NetCDF grid"),
     "evaluate": ("oceane2e.evaluation.evaluate", "score every model in results/ and write the report"),
     "pipeline": ("oceane2e.pipeline", "run the whole pipeline (data, stage 1, stage 2, baselines, report)"),

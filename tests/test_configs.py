@@ -22,6 +22,10 @@ def _schema(path: Path) -> type:
         from oceane2e.pipeline import PipelineConfig
 
         return PipelineConfig
+    if name == "prepare_obs.yaml":
+        from oceane2e.data.converters.prepare_obs import PrepareObsConfig
+
+        return PrepareObsConfig
     if name.startswith("prepare"):
         from oceane2e.data.converters.prepare import PrepareConfig
 
