@@ -176,14 +176,15 @@ def read_csv_series(path: Path) -> tuple[np.ndarray, np.ndarray, int]:
     dates = np.asarray(parsed.to_numpy(), dtype="datetime64[D]")
     raw = df[temp_col]
     temp_series = pd.to_numeric(raw, errors="coerce")
-    bad = np.flatnonzero((temp_series.isna() & raw.notna()).to_numpy())
+    values = temp_series.to_numpy(dtype=np.float64)
+    bad = np.flatnonzero(raw.notna().to_numpy() & ~np.isfinite(values))  # text, or +-inf
     if bad.size:
         raise InputError(
-            f"{path}, line {_line_of_row(path, int(bad[0]))}: temperature {raw.iloc[bad[0]]!r} is not a "
+            f"{path}, line {_line_of_row(path, int(bad[0]))}: temperature {str(raw.iloc[bad[0]])!r} is not a "
             f"number ({bad.size} such value(s) in column {temp_col!r}); fix it, or leave the field empty "
             "(or NaN) for a missing day"
         )
-    temp = temp_series.to_numpy(dtype=np.float64)
+    temp = values
     _check_length(dates, path)
     return _complete_days(dates, temp, path)
 

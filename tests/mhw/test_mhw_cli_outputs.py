@@ -91,6 +91,10 @@ def test_a_non_numeric_temperature_names_its_line(realdata: Path, tmp_path: Path
     assert f"{src}, line 12: temperature '21.3x' is not a number" in err
     assert len(err.strip().splitlines()) == 1 and not (tmp_path / "ev.csv").exists()
 
+    src = _series_csv(realdata, tmp_path, lambda lines: [*lines[:7], "2003-01-07,inf", *lines[8:]])
+    assert main([str(src), "-o", str(tmp_path / "ev.csv"), "--no-progress"]) == 2
+    assert "line 8: temperature 'inf' is not a number" in capsys.readouterr().err
+
     src = _series_csv(realdata, tmp_path, lambda lines: [*lines[:3], "2003-13-01,12.0", *lines[4:]])
     assert main([str(src), "-o", str(tmp_path / "ev.csv"), "--no-progress"]) == 2
     assert "line 4: date '2003-13-01' is not a date" in capsys.readouterr().err
