@@ -5,6 +5,15 @@ days are events; two events separated by at most ``max_gap`` non-exceeding days 
 one (the gap days belong to the joined event). Missing temperatures count as ``seas`` (they do
 not exceed), as in the reference implementation. Runs are found for all cells at once from the
 sign changes of the exceedance along time; there is no Python loop over cells or events.
+
+Marine cold spells (``cold_spells=True``) are detected as the reference ``marineHeatWaves.detect``
+does with ``coldSpells=True``: the series is negated, heatwaves of the negated series are found
+with the ``percentile`` threshold (so the threshold of the series is its ``100 - percentile``th
+percentile, the 10th by default, and a day is cold when ``temp < thresh``), then the climatology
+and the intensities (plain, ``_relThresh`` and ``_abs``; max, mean and cumulative) are negated
+back. Intensities of cold spells are therefore negative, ``intensity_*_abs`` are temperatures,
+and ``intensity_var*``, onset/decline rates and categories are the (positive) values of the
+negated series: category ``floor(1 + (thresh - temp) / (seas - thresh))``.
 """
 
 from __future__ import annotations
@@ -20,6 +29,13 @@ from oceane2e.mhw.climatology import check_daily_dates, compute_climatology, doy
 from oceane2e.mhw.events import EventSpans, event_metrics
 
 _TIME_CHUNK = 1024  # days compared with the threshold at once
+
+#: event columns whose sign the reference flips back for cold spells (``intensity_var*`` stays >= 0)
+COLD_SPELL_NEGATED: tuple[str, ...] = tuple(
+    f"intensity_{kind}{suffix}"
+    for suffix in ("", "_relThresh", "_abs")
+    for kind in ("max", "mean", "cumulative")
+)
 
 
 def find_events(
@@ -93,8 +109,10 @@ class MHWResult:
             ``cell`` (flat index into the grid dims, C order; 0 for a single series).
         flags: (T, *grid) bool, True on MHW days.
         category: (T, *grid) int8, 0 none, 1 Moderate, 2 Strong, 3 Severe, 4 Extreme.
-        seas, thresh: (366, *grid) day-of-year climatology and threshold (units of temp).
+        seas, thresh: (366, *grid) day-of-year climatology and threshold (units of temp); for
+            cold spells ``thresh`` is the low (e.g. 10th percentile) threshold, below ``seas``.
         dates: (T,) datetime64[D].
+        cold_spells: True if the events are marine cold spells (negative intensities).
     """
 
     events: pd.DataFrame
@@ -103,6 +121,7 @@ class MHWResult:
     seas: np.ndarray
     thresh: np.ndarray
     dates: np.ndarray
+    cold_spells: bool = False
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -121,19 +140,25 @@ def detect(
     min_duration: int = 5,
     max_gap: int = 2,
     join_across_gaps: bool = True,
+    cold_spells: bool = False,
     progress: bool = False,
 ) -> MHWResult:
-    """Detect MHWs in a daily series or a grid of series (Hobday 2016, categories Hobday 2018).
+    """Detect MHWs (or marine cold spells) in a daily series or a grid of series (Hobday 2016,
+    categories Hobday 2018).
 
     Args:
         temp: (T, ...) daily temperature (°C or K), any trailing grid dims; NaN = missing/land.
         dates: (T,) consecutive days, datetime64.
         baseline: (first_year, last_year) of the climatology; ``None``: the whole record.
         clim: precomputed ``(seas, thresh)``, each (366, ...); if given, ``baseline`` and the
-            climatology options are ignored.
+            climatology options are ignored. For cold spells, the low threshold (below ``seas``).
         window_half_width, smooth_width, percentile: climatology options (see
-            :func:`oceane2e.mhw.climatology.compute_climatology`).
+            :func:`oceane2e.mhw.climatology.compute_climatology`). With ``cold_spells`` the
+            threshold is the ``100 - percentile``th percentile (the reference's convention:
+            ``percentile=90`` gives the 10th); ``percentile`` must then be at least 50.
         min_duration, max_gap, join_across_gaps: event rules (days).
+        cold_spells: detect marine cold spells (runs below the low threshold), as the reference's
+            ``coldSpells=True``: intensities are negative (see the module docstring).
         progress: show a progress bar over the days of year while computing the climatology.
     Returns:
         :class:`MHWResult`.
@@ -143,6 +168,29 @@ def detect(
     if temp.ndim < 1:
         raise ValueError("temp must have a time axis first: (T, ...)")
     dates = check_daily_dates(dates, temp.shape[0])
+    if cold_spells:
+        if percentile < 50.0:
+            raise ValueError(
+                f"cold spells use the (100 - percentile)th percentile as threshold, as marineHeatWaves "
+                f"does: pass percentile=90 for the 10th percentile (got percentile={percentile:g})"
+            )
+        result = detect(
+            -temp,
+            dates,
+            baseline=baseline,
+            clim=None if clim is None else tuple(-np.asarray(a, dtype=np.float64) for a in clim),
+            window_half_width=window_half_width,
+            smooth_width=smooth_width,
+            percentile=percentile,
+            min_duration=min_duration,
+            max_gap=max_gap,
+            join_across_gaps=join_across_gaps,
+            progress=progress,
+        )
+        for column in COLD_SPELL_NEGATED:
+            result.events[column] = -result.events[column]
+        result.seas, result.thresh, result.cold_spells = -result.seas, -result.thresh, True
+        return result
     if clim is None:
         seas366, thresh366 = compute_climatology(
             temp,

@@ -6,13 +6,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from mhw_refdata import REFERENCE_LABELS, ReferenceCase, load_case
+from mhw_refdata import COLD_SPELL_LABELS, REFERENCE_LABELS, ReferenceCase, load_case
 
 
 @pytest.fixture(scope="session")
 def reference_cases(realdata: Path) -> dict[str, ReferenceCase]:
     """Every reference run in ../shared/realdata/mhw_reference, by label."""
     return {label: load_case(realdata, label) for label in REFERENCE_LABELS}
+
+
+@pytest.fixture(scope="session")
+def cold_spell_case(realdata: Path) -> ReferenceCase:
+    """The reference run of marine cold spells (Western Australia 1982–2022, baseline 1982–2011)."""
+    return load_case(realdata, COLD_SPELL_LABELS[0])
 
 
 @pytest.fixture(scope="session")

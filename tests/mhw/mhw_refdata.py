@@ -18,6 +18,26 @@ REFERENCE_LABELS = (
     "xmhw_point2_2003-2004_climFull",
     "xmhw_point2_2003-2004_climFull_nosmooth",
 )
+#: reference runs of marine cold spells (``coldSpells=True``)
+COLD_SPELL_LABELS = ("hwR_sst_WA_1982-2022_clim1982-2011_MCS",)
+#: block averages / mean trends computed by marineHeatWaves itself (tests/mhw/reference/make_reference.py):
+#: label -> (series, detect kwargs, NaN-ed day indices (removeMissing when any), block length in years)
+BLOCK_REFERENCE = {
+    "WA_1982-2022_clim1983-2012": ("heatwaveR_sst_WA_1982-2022.csv", {"baseline": (1983, 2012)}, (), 1),
+    "WA_1982-2022_clim1982-2011_MCS": (
+        "heatwaveR_sst_WA_1982-2022.csv",
+        {"baseline": (1982, 2011), "cold_spells": True},
+        (),
+        1,
+    ),
+    "NW_Atl_1982-2022_clim1982-2011_gaps_block2": (
+        "heatwaveR_sst_NW_Atl_1982-2022.csv",
+        {"baseline": (1982, 2011)},
+        (40, 41, 5000, 5001, 5002),
+        2,
+    ),
+}
+REFERENCE_DIR = Path(__file__).parent / "reference"
 
 
 @dataclass(frozen=True)
@@ -43,7 +63,8 @@ def load_case(realdata: Path, label: str) -> ReferenceCase:
     ref_dir = realdata / "mhw_reference"
     meta = json.loads((ref_dir / f"{label}_meta.json").read_text())
     kw = meta["detect_kwargs"]
-    assert kw["joinAcrossGaps"] and not kw["coldSpells"], "only warm events with gap joining are used"
+    assert kw["joinAcrossGaps"], "only runs with gap joining are used"
+    assert kw["coldSpells"] == (label in COLD_SPELL_LABELS), f"{label}: coldSpells is {kw['coldSpells']}"
     period = meta["climatologyPeriod"]
     csv_path = realdata / "point_series" / meta["input_file"]
     dates, temp = read_series(csv_path)
@@ -60,6 +81,7 @@ def load_case(realdata: Path, label: str) -> ReferenceCase:
             "percentile": float(kw["pctile"]),
             "min_duration": kw["minDuration"],
             "max_gap": kw["maxGap"],
+            **({"cold_spells": True} if kw["coldSpells"] else {}),
         },
         daily_seas=npz["seas"],
         daily_thresh=npz["thresh"],
