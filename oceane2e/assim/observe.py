@@ -30,6 +30,7 @@ files. Also draws one day's observations over the truth (``<obs dir>/figures/obs
 from __future__ import annotations
 
 import argparse
+import datetime
 import sys
 import time
 from collections.abc import Sequence
@@ -135,7 +136,7 @@ class ObserveConfig(StrictModel):
     sla_reference_years: list[int] | None = Field(
         None, description="years whose time-mean zos is removed to make the SLA; null: data.train_years")
     seed: int = Field(0, description="random seed; the same config gives the same files")
-    figure_day: str | None = Field(None, description="YYYY-MM-DD of the figure; null: 1 July of the first year")
+    figure_day: datetime.date | None = Field(None, description="YYYY-MM-DD of the figure; null: 1 July of the first year")
     sst_l3: L3Config = Field(default_factory=L3Config)
     drifters: DrifterConfig = Field(default_factory=DrifterConfig)
     argo: ArgoConfig = Field(default_factory=ArgoConfig)
@@ -440,7 +441,7 @@ def observe(cfg: ObserveConfig, *, progress: bool = True) -> ObserveSummary:
                         lat_bounds=cfg.data.lat_bounds, lon_bounds=cfg.data.lon_bounds)
     coords, mask = folder.coords, folder.mask
     sla_ref = time_mean_zos(folder, cfg.reference_years)
-    fig_day = np.datetime64(cfg.figure_day or f"{years[0]:04d}-07-01", "D")
+    fig_day = np.datetime64(str(cfg.figure_day or f"{years[0]:04d}-07-01"), "D")
     paths, counts, figure = [], {}, None
     attrs = {"source": "Ocean-E2E simulated observing system (oceane2e observe)",
              "synthetic_observations": 1, "truth_folder": str(cfg.data.root), "seed": cfg.seed,
