@@ -74,9 +74,9 @@ class TuneConfig(StrictModel):
     holdout_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="fraction of each day's records withheld")
     seed: int = 0
     ssta: TuneGrid = Field(default_factory=lambda: TuneGrid(
-        length_km=[40.0, 60.0, 90.0, 130.0], time_days=[1.0, 2.0, 4.0], background_std=[0.5, 0.8, 1.2]))
+        length_km=[30.0, 45.0, 60.0, 90.0, 130.0], time_days=[1.0, 2.0, 4.0], background_std=[0.6, 0.9, 1.2, 1.6]))
     sla: TuneGrid = Field(default_factory=lambda: TuneGrid(
-        length_km=[40.0, 60.0, 90.0, 130.0], time_days=[2.0, 4.0, 8.0], background_std=[0.05, 0.1, 0.2]))
+        length_km=[40.0, 60.0, 90.0, 130.0], time_days=[1.0, 2.0, 4.0, 8.0], background_std=[0.03, 0.05, 0.1, 0.2]))
     output: Path | None = Field(None, description="tuned YAML written by --tune; null: <config stem>_tuned.yaml")
 
 
