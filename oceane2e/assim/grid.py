@@ -63,7 +63,7 @@ def nearest_cell(coords: GridCoords, lat: np.ndarray, lon: np.ndarray) -> tuple[
 def sample_bilinear(
     field: np.ndarray, mask: np.ndarray, coords: GridCoords, lat: np.ndarray, lon: np.ndarray
 ) -> np.ndarray:
-    """Bilinear interpolation of ``field`` (H, W) at points (N,) -> (N,) float64.
+    """Bilinear interpolation of ``field`` (H, W) or (C, H, W) at points (N,) -> (N,) or (C, N) float64.
 
     Land corners (``mask`` False) get no weight; the ocean corners' weights are renormalised. NaN
     where no corner of the point's cell quadrilateral is ocean. Points are clipped to the centres.
@@ -75,15 +75,14 @@ def sample_bilinear(
     i0 = np.clip(np.floor(fi).astype(int), 0, coords.lat.size - 2)
     j0 = np.clip(np.floor(fj).astype(int), 0, coords.lon.size - 2)
     a, b = fi - i0, fj - j0
-    num = np.zeros(lat.shape)
-    den = np.zeros(lat.shape)
-    for di, dj, w in ((0, 0, (1 - a) * (1 - b)), (1, 0, a * (1 - b)), (0, 1, (1 - a) * b), (1, 1, a * b)):
-        ok = mask[i0 + di, j0 + dj]
-        w = np.where(ok, w, 0.0)
-        num += w * np.where(ok, field[i0 + di, j0 + dj], 0.0)
-        den += w
+    ii = np.stack([i0, i0 + 1, i0, i0 + 1])  # (4, N) corners
+    jj = np.stack([j0, j0, j0 + 1, j0 + 1])
+    w = np.stack([(1 - a) * (1 - b), a * (1 - b), (1 - a) * b, a * b]) * mask[ii, jj]
+    den = w.sum(0)
+    vals = np.asarray(field)[..., ii, jj]  # (..., 4, N)
+    vals = np.where(mask[ii, jj], vals, 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 1e-12, num / np.maximum(den, 1e-300), np.nan)
+        return np.where(den > 1e-12, (w * vals).sum(-2) / np.maximum(den, 1e-300), np.nan)
 
 
 def geostrophic_currents(eta: np.ndarray, coords: GridCoords, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

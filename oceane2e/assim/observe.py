@@ -49,6 +49,7 @@ from oceane2e.dates import days_in_year
 from .grid import (
     DEG,
     EARTH_RADIUS_KM,
+    cell_edges,
     grid_spacing_km,
     inside_grid,
     nearest_cell,
@@ -59,6 +60,8 @@ DAY_S = 86400.0
 #: epoch of the orbits' phases (ground tracks are a function of the time since it)
 ORBIT_EPOCH = np.datetime64("2000-01-01T00:00:00", "s")
 _READ_DAYS = 16  # days read from the data folder at once
+_COARSE_S = 60.0  # s, coarse time step locating the passes over the region
+_MARGIN_DEG = 10.0  # deg, more than a satellite's ground travel in _COARSE_S up to ~65° latitude
 
 
 class L3Config(StrictModel):
@@ -83,7 +86,7 @@ class DrifterConfig(StrictModel):
     release_per_day: float = Field(0.5, ge=0.0, description="mean new drifters per day (Poisson)")
     lifetime_days: float = Field(120.0, gt=0.0, description="mean (exponential) lifetime (days)")
     samples_per_day: int = Field(4, ge=1, description="SST samples per drifter per day (equally spaced)")
-    steps_per_sample: int = Field(3, ge=1, description="RK2 steps between two samples")
+    steps_per_sample: int = Field(2, ge=1, description="RK2 steps between two samples")
     noise_std: float = Field(0.1, ge=0.0, description="error std (K)")
 
 
@@ -136,6 +139,7 @@ class ObserveConfig(StrictModel):
     sla_reference_years: list[int] | None = Field(
         None, description="years whose time-mean zos is removed to make the SLA; null: data.train_years")
     seed: int = Field(0, description="random seed; the same config gives the same files")
+    figure: bool = Field(True, description="draw one day's observations over the truth")
     figure_day: datetime.date | None = Field(None, description="YYYY-MM-DD of the figure; null: 1 July of the first year")
     sst_l3: L3Config = Field(default_factory=L3Config)
     drifters: DrifterConfig = Field(default_factory=DrifterConfig)
@@ -177,26 +181,27 @@ class CorrelatedField:
 
     def __init__(self, shape: tuple[int, int], spacing_km: tuple[float, float], length_km: float,
                  tau_days: float, rng: np.random.Generator) -> None:
-        # white noise smoothed by a Gaussian kernel of std s has correlation exp(-r²/(4 s²)) = exp(-(r/L)²)
-        self.sigma = (0.5 * length_km / spacing_km[0], 0.5 * length_km / spacing_km[1])
-        self.pad = tuple(int(np.ceil(4 * s)) + 1 for s in self.sigma)
+        # white noise smoothed by a Gaussian kernel of std s has correlation exp(-r²/(4 s²)) = exp(-(r/L)²);
+        # the smoothing is a product in Fourier space on a grid padded by 4 s (no wrap-around correlation)
+        sigma = (0.5 * length_km / spacing_km[0], 0.5 * length_km / spacing_km[1])
+        self.pad = tuple(int(np.ceil(4 * s)) + 1 for s in sigma)
         self.shape = shape
         self.rng = rng
         self.a = float(np.exp(-1.0 / tau_days))
-        impulse = np.zeros((2 * self.pad[0] + 1, 2 * self.pad[1] + 1))
-        impulse[self.pad[0], self.pad[1]] = 1.0
-        self.norm = float(np.sqrt(np.sum(self._smooth(impulse) ** 2)))
+        hp, wp = shape[0] + 2 * self.pad[0], shape[1] + 2 * self.pad[1]
+        ky = np.fft.fftfreq(hp)[:, None]
+        kx = np.fft.rfftfreq(wp)[None, :]
+        self.transfer = np.exp(-2.0 * np.pi**2 * ((sigma[0] * ky) ** 2 + (sigma[1] * kx) ** 2))
+        full = np.exp(-2.0 * np.pi**2 * ((sigma[0] * ky) ** 2 + (sigma[1] * np.fft.fftfreq(wp)[None, :]) ** 2))
+        self.norm = float(np.sqrt(np.mean(full**2)))  # std of the smoothed unit white noise (Parseval)
+        self.padded = (hp, wp)
         self.state = self._draw()
-
-    def _smooth(self, x: np.ndarray) -> np.ndarray:
-        from scipy.ndimage import gaussian_filter
-
-        return gaussian_filter(x, self.sigma, mode="wrap", truncate=4.0)
 
     def _draw(self) -> np.ndarray:
         h, w = self.shape
-        noise = self.rng.standard_normal((h + 2 * self.pad[0], w + 2 * self.pad[1]))
-        return self._smooth(noise)[self.pad[0] : self.pad[0] + h, self.pad[1] : self.pad[1] + w] / self.norm
+        noise = self.rng.standard_normal(self.padded)
+        smooth = np.fft.irfft2(np.fft.rfft2(noise) * self.transfer, s=self.padded)
+        return smooth[self.pad[0] : self.pad[0] + h, self.pad[1] : self.pad[1] + w] / self.norm
 
     def step(self) -> np.ndarray:
         """The field of the next day (H, W), unit variance."""
@@ -224,9 +229,10 @@ def advect_points(
     sampled bilinearly (land corners excluded, 0 where no ocean corner)."""
     r_m = EARTH_RADIUS_KM * 1000.0
 
+    uv = np.stack([u, v])
+
     def rate(la: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        uu = np.nan_to_num(sample_bilinear(u, mask, coords, la, lo))
-        vv = np.nan_to_num(sample_bilinear(v, mask, coords, la, lo))
+        uu, vv = np.nan_to_num(sample_bilinear(uv, mask, coords, la, lo))
         return vv / r_m / DEG, uu / (r_m * np.cos(la * DEG)) / DEG
 
     lat, lon = np.asarray(lat, np.float64).copy(), np.asarray(lon, np.float64).copy()
@@ -379,14 +385,23 @@ class ObservingSystem:
     def _altimetry(self, t0: np.datetime64, zos: np.ndarray) -> ObsRecords:
         c, rng = self.cfg.altimetry, self.rng_alt
         sla = zos - self.sla_reference
-        secs = float((t0 - ORBIT_EPOCH).astype(np.int64)) + np.arange(0.0, DAY_S, c.sample_seconds)
+        day0 = float((t0 - ORBIT_EPOCH).astype(np.int64))
+        fine = np.arange(0.0, DAY_S, c.sample_seconds)
+        coarse = np.arange(0.0, DAY_S + _COARSE_S, _COARSE_S)
+        s_, n_, w_, e_ = cell_edges(self.coords)
         parts = []
         for sat in c.satellites:
-            lat, lon = ground_track(sat, secs)
+            # a coarse pass finds the minutes near the region, the samples are computed only there
+            clat, clon = ground_track(sat, day0 + coarse)
+            near = ((clat > s_ - _MARGIN_DEG) & (clat < n_ + _MARGIN_DEG)
+                    & (np.abs((clon - 0.5 * (w_ + e_) + 180.0) % 360.0 - 180.0) < 0.5 * (e_ - w_) + _MARGIN_DEG))
+            k = (fine // _COARSE_S).astype(int)
+            tt = day0 + fine[near[k] | near[k + 1]]
+            lat, lon = ground_track(sat, tt)
             keep = inside_grid(self.coords, lat, lon)
             i, j = nearest_cell(self.coords, lat[keep], lon[keep])
             ocean = self.mask[i, j]
-            lat, lon, tt = lat[keep][ocean], lon[keep][ocean], secs[keep][ocean]
+            lat, lon, tt = lat[keep][ocean], lon[keep][ocean], tt[keep][ocean]
             truth = sample_bilinear(sla, self.mask, self.coords, lat, lon)
             t = ORBIT_EPOCH + np.round(tt).astype(np.int64).astype("timedelta64[s]")
             parts.append(_records(t, lat, lon, truth + c.noise_std * rng.standard_normal(lat.size), c.noise_std,
@@ -463,7 +478,7 @@ def observe(cfg: ObserveConfig, *, progress: bool = True) -> ObserveSummary:
                     day = first + s + k
                     rec = system.observe_day(day, mhw[k, 0], mhw[k, 1], geo[k, 0], geo[k, 1])
                     parts.append(rec)
-                    if day == fig_day:
+                    if cfg.figure and day == fig_day:
                         figure = plot_observations(
                             rec, mhw[k, 0], mhw[k, 1] - sla_ref, coords, mask, day,
                             cfg.obs_dir / "figures" / f"obs_{day}.png")

@@ -65,18 +65,22 @@ class TuneGrid(StrictModel):
     length_km: list[float] = Field(..., min_length=1)
     time_days: list[float] = Field(..., min_length=1)
     background_std: list[float] = Field(..., min_length=1)
+    holdout: Literal["records", "passes"] = Field(
+        "records", description="withhold single records, or whole passes (records of a day less than a minute "
+        "apart: an along-track pass), which tests the analysis away from the tracks")
 
 
 class TuneConfig(StrictModel):
     """Cross-validation on withheld observations of the training years."""
 
-    days: int = Field(16, ge=1, description="days drawn at random from the training years")
+    days: int = Field(30, ge=1, description="days drawn at random from the training years")
     holdout_fraction: float = Field(0.1, gt=0.0, lt=1.0, description="fraction of each day's records withheld")
     seed: int = 0
     ssta: TuneGrid = Field(default_factory=lambda: TuneGrid(
-        length_km=[30.0, 45.0, 60.0, 90.0, 130.0], time_days=[1.0, 2.0, 4.0], background_std=[0.6, 0.9, 1.2, 1.6]))
+        length_km=[30.0, 45.0, 60.0, 90.0, 130.0], time_days=[1.0, 2.0, 4.0], background_std=[0.4, 0.6, 0.9, 1.2]))
     sla: TuneGrid = Field(default_factory=lambda: TuneGrid(
-        length_km=[40.0, 60.0, 90.0, 130.0], time_days=[1.0, 2.0, 4.0, 8.0], background_std=[0.03, 0.05, 0.1, 0.2]))
+        length_km=[40.0, 60.0, 90.0, 130.0], time_days=[2.0, 4.0, 8.0, 12.0], background_std=[0.03, 0.05, 0.1, 0.2],
+        holdout="passes"))
     output: Path | None = Field(None, description="tuned YAML written by --tune; null: <config stem>_tuned.yaml")
 
 
@@ -104,7 +108,7 @@ class OIConfig(StrictModel):
     background: BackgroundConfig = Field(default_factory=BackgroundConfig)
     ssta: OIVariableConfig = Field(default_factory=OIVariableConfig)
     sla: OIVariableConfig = Field(default_factory=lambda: OIVariableConfig(
-        length_km=60.0, time_days=4.0, background_std=0.1, window_days=5))
+        length_km=60.0, time_days=8.0, background_std=0.05, window_days=7))
     tune: TuneConfig = Field(default_factory=TuneConfig)
     tuned_by: str | None = Field(None, description="provenance of the parameters (the tuning command and its scores)")
     score: bool = Field(True, description="score the analysis against the truth after writing it")
@@ -193,7 +197,8 @@ def cross_validate(
 ) -> TuneResult:
     """RMSE against withheld records of every candidate of ``grid``; the lowest wins.
 
-    On each of ``days`` a random ``holdout_fraction`` of that day's records is withheld; the OI of
+    On each of ``days`` a random ``holdout_fraction`` of that day's records (or passes, see
+    :class:`TuneGrid`) is withheld; the OI of
     the other records of the window predicts them (targets at their own time and place, grouped
     into blocks of ``base.block_cells`` cells). The RMSE includes the withheld records' own noise,
     the same for every candidate.
@@ -205,7 +210,16 @@ def cross_validate(
         today = win.day == np.datetime64(day, "D")
         if today.sum() < 5:
             continue
-        held = today & (rng.random(len(win)) < holdout_fraction)
+        if grid.holdout == "passes":
+            order = np.argsort(win.time, kind="stable")
+            gap = np.diff(win.time[order].astype(np.int64), prepend=-(10**12)) > 60
+            unit = np.empty(len(win), np.int64)
+            unit[order] = np.cumsum(gap)
+        else:
+            unit = np.arange(len(win))
+        candidates = np.unique(unit[today])
+        n_held = max(1, int(round(holdout_fraction * candidates.size)))
+        held = today & np.isin(unit, rng.choice(candidates, n_held, replace=False))
         train, test = win.select(~held), win.select(held)
         i, j = nearest_cell(coords, test.lat, test.lon)
         blocks = Blocks.from_ids((i // base.block_cells) * nbj + j // base.block_cells)
@@ -455,10 +469,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tuned parameters written to {out}")
             if args.tune_only:
                 return 0
-        result = run_oi(cfg, progress=not args.no_progress)
+        analyse_and_score(cfg, progress=not args.no_progress)
     except ConfigError as err:
         print(f"oceane2e oi: {err}", file=sys.stderr)
         return 2
+    return 0
+
+
+def analyse_and_score(cfg: OIConfig, *, progress: bool = True) -> OIResult:
+    """:func:`run_oi`, then (with ``cfg.score``) score every analysis in the results and print the table."""
+    result = run_oi(cfg, progress=progress)
     print(f"{result.path}: {result.n_days} days in {result.seconds:.1f} s ({result.seconds_per_day * 1000:.0f} ms/day)")
     if cfg.score:
         from .scores import print_scores, score_analyses
@@ -466,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         table = score_analyses(cfg.results_dir, cfg.data.root, cfg.obs_root,
                                lat_bounds=cfg.data.lat_bounds, lon_bounds=cfg.data.lon_bounds)
         print_scores(table)
-    return 0
+    return result
 
 
 if __name__ == "__main__":
