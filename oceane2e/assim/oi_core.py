@@ -117,8 +117,8 @@ def local_oi(
         g = var_b * np.exp(-0.5 * d2_to) * tv[:, :, None]  # (B, P, K)
         rhs = np.concatenate([innovation[oi][:, :, None], np.swapaxes(g, 1, 2)], axis=2)
         x = np.linalg.solve(a, rhs)  # (B, K, 1 + P)
-        block_inc = np.einsum("bpk,bk->bp", g, x[:, :, 0])
-        block_err = var_b - np.einsum("bpk,bkp->bp", g, x[:, :, 1:])
+        block_inc = (g @ x[:, :, :1])[:, :, 0]
+        block_err = var_b - np.sum(g * np.swapaxes(x[:, :, 1:], 1, 2), axis=-1)
         inc[ti[tv]] = block_inc[tv]
         err[ti[tv]] = np.maximum(block_err[tv], 0.0)
     return inc, err
@@ -126,7 +126,7 @@ def local_oi(
 
 def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Squared distances (B, P, K) between (B, P, D) and (B, K, D) points (never negative)."""
-    d2 = np.sum(a * a, -1)[:, :, None] + np.sum(b * b, -1)[:, None, :] - 2.0 * np.einsum("bpd,bkd->bpk", a, b)
+    d2 = np.sum(a * a, -1)[:, :, None] + np.sum(b * b, -1)[:, None, :] - 2.0 * (a @ np.swapaxes(b, 1, 2))
     return np.maximum(d2, 0.0)
 
 
