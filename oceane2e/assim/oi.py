@@ -42,7 +42,7 @@ from oceane2e.data.contract import GridCoords
 from oceane2e.data.observations import OBS_DIR, ObsRecords
 from oceane2e.dates import days_in_year
 
-from .grid import geostrophic_currents, nearest_cell, xyz_km
+from .grid import geostrophic_currents, inside_grid, nearest_cell, xyz_km
 from .oi_core import Blocks, Covariance, grid_blocks, local_oi
 
 _NOON = np.timedelta64(12 * 3600, "s")
@@ -228,7 +228,8 @@ def cross_validate(
                       train.error_std.astype(np.float64) ** 2, xyz_km(test.lat, test.lon),
                       _days_since(test.time, t_ref), blocks, test.value.astype(np.float64)))
     if not cases:
-        raise ValueError("no day with records to cross-validate on; observe the training years first")
+        raise ConfigError("no tuning day has records to cross-validate on; observe the training years first "
+                          "(`oceane2e observe -o years=null`)")
     table = []
     for length in grid.length_km:
         for tau in grid.time_days:
@@ -257,6 +258,8 @@ def tune(cfg: OIConfig, config_path: Path, *, progress: bool = True) -> tuple[OI
     coords, folder = _grid(cfg)
     folder.close()
     obs = _read_available(cfg.obs_root, years, np.datetime64(days[0] - 8, "s"), np.datetime64(days[-1] + 9, "s"))
+    record_years = obs.time.astype("datetime64[Y]").astype(np.int64) + 1970
+    obs = obs.select(np.isin(record_years, cfg.data.train_years))  # windows never reach into other splits
     new = cfg.model_copy(deep=True)
     lines = []
     for name, grid, base, records in (("ssta", cfg.tune.ssta, cfg.ssta, ssta_records(obs)),
@@ -346,6 +349,7 @@ def run_oi(cfg: OIConfig, *, progress: bool = True) -> OIResult:
     dates = np.concatenate([np.datetime64(f"{y:04d}-01-01", "D") + np.arange(days_in_year(y)) for y in years])
     pad = max(cfg.ssta.window_days, cfg.sla.window_days)
     obs = _read_available(cfg.obs_root, years, np.datetime64(dates[0] - pad, "s"), np.datetime64(dates[-1] + pad + 1, "s"))
+    obs = obs.select(inside_grid(coords, obs.lat, obs.lon))  # `oceane2e check` reports the others
     sst_obs, sla_obs = ssta_records(obs), obs.of(variable="sla")
     oi_t, oi_h = GridOI(coords, mask, cfg.ssta), GridOI(coords, mask, cfg.sla)
     background = _background_reader(cfg, coords)
