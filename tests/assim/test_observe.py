@@ -49,8 +49,11 @@ def test_observations_of_a_known_field_equal_it_within_the_noise() -> None:
         resid = val - field
         n = resid.size
         assert n > 100, platform
-        assert abs(resid.mean()) < 4 * std / np.sqrt(n) + (0.1 if platform == "sst_l3" else 0.0), platform
-        assert abs(resid.std() / std - 1.0) < 0.25 if platform == "sst_l3" else 4.0 / np.sqrt(n) + 0.02, platform
+        # the L3 error has a correlated part (one smooth field a day): its mean and spread vary more
+        mean_tol = 4 * std / np.sqrt(n) + (0.1 if platform == "sst_l3" else 0.0)
+        std_tol = 0.25 if platform == "sst_l3" else 4.0 / np.sqrt(n) + 0.02
+        assert abs(resid.mean()) < mean_tol, platform
+        assert abs(resid.std() / std - 1.0) < std_tol, (platform, resid.std(), std)
         assert np.allclose(r[0].error_std, std, rtol=1e-5)
 
 
