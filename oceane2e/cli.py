@@ -14,6 +14,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare-data": ("oceane2e.data.converters.prepare", "convert CMEMS/OISST/OSTIA/ERA5 files to the data contract"),
     "prepare-obs": ("oceane2e.data.converters.prepare_obs", "convert real observation files to the observation contract"),
     "detect": ("oceane2e.mhw.cli", "detect marine heatwaves in a CSV series or a NetCDF grid"),
+    "observe": ("oceane2e.assim.observe", "simulate observations (L3 SST, drifters, Argo, altimetry) of a data folder"),
+    "oi": ("oceane2e.assim.oi", "optimal interpolation of the observations: SSTA and currents analyses, scores"),
     "evaluate": ("oceane2e.evaluation.evaluate", "score every model in results/ and write the report"),
     "pipeline": ("oceane2e.pipeline", "run the whole pipeline (data, stage 1, stage 2, baselines, report)"),
 }

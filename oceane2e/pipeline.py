@@ -1,6 +1,6 @@
 """The main job: the whole Ocean-E2E pipeline on one config, step by step, resumable.
 
-    synth -> check -> train_vel -> inference_vel -> train_online -> inference
+    synth -> check -> observe -> oi -> train_vel -> inference_vel -> train_online -> inference
           -> train_baseline (each baseline) -> inference_baseline -> evaluate
 
 Each step records a marker in ``<state_dir>/<step>.done`` when it finishes, so a re-run skips the
@@ -35,6 +35,8 @@ class PipelineConfig(StrictModel):
         default_factory=lambda: [Path("configs/config_baseline.yaml")],
         description="one config per baseline network",
     )
+    observe_config: Path | None = Field(None, description="simulated observing system config; null: no observe step")
+    oi_config: Path | None = Field(None, description="OI analysis config; null: no oi step")
     results_dir: Path = Field(Path("results"), description="where forecasts, skill.csv and report.md go")
     state_dir: Path = Field(Path("logs/pipeline"), description="step markers for resuming")
     clean_paths: list[Path] = Field(
@@ -71,6 +73,18 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
             raise RuntimeError("data check failed:\n" + "\n".join(str(p) for p in problems))
         print(f"data check: {_data_root(cfg)} is valid")
 
+    def observe() -> None:
+        from oceane2e.assim.observe import load_observe_config
+        from oceane2e.assim.observe import observe as run_observe
+
+        summary = run_observe(load_observe_config(cfg.observe_config), progress=True)
+        print(f"observations: {', '.join(str(p) for p in summary.paths)} ({summary.seconds:.0f} s)")
+
+    def oi() -> None:
+        from oceane2e.assim.oi import analyse_and_score, load_oi_config
+
+        analyse_and_score(load_oi_config(cfg.oi_config), progress=True)
+
     def train_vel() -> None:
         from oceane2e.stage1 import load_stage1_config, train
 
@@ -99,6 +113,8 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     steps = [
         Step("synth", synth),
         Step("check", check),
+        *([Step("observe", observe)] if cfg.observe_config is not None else []),
+        *([Step("oi", oi)] if cfg.oi_config is not None else []),
         Step("train_vel", train_vel),
         Step("inference_vel", inference_vel),
         Step("train_online", train_online),
@@ -189,6 +205,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\nSSTA RMSE (K) by lead day, test years, ocean, cos-latitude weighted:\n")
         print(rmse_table(pd.read_csv(skill)))
         print(f"\nreport: {cfg.results_dir / 'report.md'} (figures in {cfg.results_dir / 'figures'})")
+    analysis = cfg.results_dir / "analysis_skill.csv"
+    if analysis.exists():
+        import pandas as pd
+
+        from oceane2e.assim.scores import print_scores
+
+        print_scores(pd.read_csv(analysis))
     return 0
 
 

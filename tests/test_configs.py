@@ -30,6 +30,14 @@ def _schema(path: Path) -> type:
         from oceane2e.data.converters.prepare import PrepareConfig
 
         return PrepareConfig
+    if name == "observe.yaml":
+        from oceane2e.assim.observe import ObserveConfig
+
+        return ObserveConfig
+    if name.startswith("oi"):
+        from oceane2e.assim.oi import OIConfig
+
+        return OIConfig
     if name.startswith("config_vel"):
         from oceane2e.stage1 import Stage1Config
 
@@ -56,5 +64,7 @@ def test_pipeline_points_at_shipped_configs() -> None:
     from oceane2e.pipeline import PipelineConfig
 
     cfg = load_config(PipelineConfig, REPO / "configs" / "pipeline.yaml")
-    for path in [cfg.synthetic_config, cfg.vel_config, cfg.online_config, *cfg.baseline_configs]:
+    assert cfg.observe_config is not None and cfg.oi_config is not None
+    for path in [cfg.synthetic_config, cfg.vel_config, cfg.online_config, *cfg.baseline_configs, cfg.observe_config,
+                 cfg.oi_config]:
         assert (REPO / path).exists(), path

@@ -26,6 +26,7 @@ from oceane2e.data.contract import (
     read_channel_names,
     year_path,
 )
+from oceane2e.data.observations import OBS_DIR, check_obs_folder, find_obs_years
 
 _DAYS_PER_READ = 32  # days read at once when scanning for NaN over the ocean
 
@@ -420,6 +421,8 @@ def check_folder(
     lat_bounds: Sequence[float] | None = None,
     lon_bounds: Sequence[float] | None = None,
     progress: bool = False,
+    obs_root: str | Path | None = None,
+    obs_years: Sequence[int] | None = None,
 ) -> list[Problem]:
     """Check a data folder against the contract and return every problem found (empty: valid).
 
@@ -429,6 +432,9 @@ def check_folder(
         lat_bounds, lon_bounds: region edges (degrees) for files without coordinates
             (reference-release layout).
         progress: show a progress bar over the files.
+        obs_root: an observation folder to check too (:func:`check_obs`); default: ``root/obs``
+            when it exists.
+        obs_years: observation years that must be present (default: see :func:`check_obs`).
     """
     root = Path(root)
     problems: list[Problem] = []
@@ -498,6 +504,33 @@ def check_folder(
         for info in scan:
             _scan_values(info, ocean, problems)
     _check_clim(root, grid, ocean, problems)
+    obs_root = Path(obs_root) if obs_root is not None else (root / OBS_DIR if (root / OBS_DIR).is_dir() else None)
+    if obs_root is not None:
+        problems += check_obs(obs_root, grid, obs_years)
+    return problems
+
+
+def check_obs(obs_root: Path, grid: GridCoords | None, years: Sequence[int] | None = None) -> list[Problem]:
+    """Problems of an observation folder (:func:`oceane2e.data.observations.check_obs_folder`).
+
+    Required years: ``years``, else every year from the first to the last ``obs_YYYY.nc`` found
+    (a gap is a missing year). Positions are checked against ``grid`` (skipped when it is unknown).
+    """
+    if not obs_root.is_dir():
+        return [Problem(str(obs_root), "observation folder not found", "make it (`oceane2e observe`) or fix --obs")]
+    found = find_obs_years(obs_root)
+    if years is None:
+        if not found:
+            return [Problem(str(obs_root), "no obs_YYYY.nc files", "make them (`oceane2e observe`) or remove the folder")]
+        years = list(range(found[0], found[-1] + 1))
+    if grid is None:
+        return [Problem(str(obs_root), "the data grid is unknown, so observation positions cannot be checked",
+                        "fix the data folder's problems first")]
+    problems = []
+    for text in check_obs_folder(obs_root, sorted(years), grid.lat, grid.lon):
+        file, _, rest = text.partition(": ")
+        message, sep, fix = rest.rpartition("; ")
+        problems.append(Problem(file, message, fix) if sep else Problem(file, rest, "remake the observations"))
     return problems
 
 
@@ -559,6 +592,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="region edges (deg N) for files without coordinates")
     parser.add_argument("--lon-bounds", type=float, nargs=2, default=None, metavar=("WEST", "EAST"),
                         help="region edges (deg E) for files without coordinates")
+    parser.add_argument("--obs", type=Path, default=None,
+                        help="observation folder to check too (default: DIR/obs when it exists)")
+    parser.add_argument("--obs-years", type=_parse_years, default=None,
+                        help="observation years that must be present (default: first..last found)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     if args.config is not None:
@@ -570,7 +607,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.root is None:
         parser.error("give the data folder DIR or --config")
     problems = check_folder(
-        args.root, args.years, lat_bounds=args.lat_bounds, lon_bounds=args.lon_bounds, progress=not args.quiet
+        args.root, args.years, lat_bounds=args.lat_bounds, lon_bounds=args.lon_bounds, progress=not args.quiet,
+        obs_root=args.obs, obs_years=args.obs_years,
     )
     if problems:
         print(f"{args.root}: {len(problems)} problem(s) with the data contract:")
@@ -578,6 +616,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  - {p}")
         return 1
     print(summary(args.root, args.years, lat_bounds=args.lat_bounds, lon_bounds=args.lon_bounds))
+    obs_root = args.obs if args.obs is not None else Path(args.root) / OBS_DIR
+    if obs_root.is_dir():
+        print(f"  obs       {obs_root}: years {', '.join(map(str, find_obs_years(obs_root)))} follow the observation contract")
     return 0
 
 

@@ -74,6 +74,10 @@ def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
     for metric, title in REPORT_METRICS:
         lines += [f"## {title}", "", markdown_table(result.skill, metric), ""]
     lines += ["All metrics at every lead are in `skill.csv` (columns model, lead, metric, value).", ""]
+    if (path.parent / "analysis_skill.csv").exists():
+        from oceane2e.assim.scores import analysis_markdown
+
+        lines += [analysis_markdown(path.parent / "analysis_skill.csv")]
     figures = {k: v for k, v in result.paths.items() if k.endswith("figure")}
     if figures:
         lines += ["## Figures", ""]

@@ -35,8 +35,11 @@ def _write_configs(tmp: Path) -> Path:
         # the kernel in the advective form, as in the shipped configs/config.yaml
         "config.yaml": _stage2("Oceane2e", {"gm": SMALL, "source": SMALL, "kernel": {"form": "advective"}}),
         "config_baseline.yaml": _stage2("ConvLSTM", {"hidden": [4], "kernel_size": 3}),
+        "observe.yaml": {"data": DATA, "years": [2003], "figure": False},
+        "oi.yaml": {"data": DATA},
         "pipeline.yaml": {"synthetic_config": "configs/synthetic.yaml", "vel_config": "configs/config_vel.yaml",
-                          "online_config": "configs/config.yaml",
+                          "online_config": "configs/config.yaml", "observe_config": "configs/observe.yaml",
+                          "oi_config": "configs/oi.yaml",
                           "baseline_configs": ["configs/config_baseline.yaml"]},
     }
     (tmp / "configs").mkdir()
@@ -60,7 +63,8 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
                  "checkpoints/pretrained/MultiConv_best_model.pth", "logs/MultiConv_training_log.log",
                  "checkpoints/Oceane2e_best_model.pth", "logs/Oceane2e_training_log.log",
                  "results/Oceane2e_inputs.npy", "results/Oceane2e_outputs.npy", "results/Oceane2e_forecast.nc",
-                 "results/ConvLSTM_outputs.npy", "results/skill.csv", "results/report.md"):
+                 "results/ConvLSTM_outputs.npy", "results/skill.csv", "results/report.md",
+                 "data/GS/obs/obs_2003.nc", "results/OI_analysis.nc", "results/analysis_skill.csv"):
         assert (demo / path).exists(), path
     skill = pd.read_csv(demo / "results" / "skill.csv")
     models = set(skill["model"])
@@ -68,6 +72,7 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
     assert any("persistence" in m.lower() for m in models)
     assert set(skill["lead"]) == set(range(1, LEAD + 1))
     assert "Oceane2e" in (demo / "results" / "report.md").read_text()
+    assert "## Analyses" in (demo / "results" / "report.md").read_text()
 
 
 def test_rerun_skips_finished_steps(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
