@@ -63,6 +63,7 @@ class InferenceConfig(StrictModel):
     output: Path = Field(Path("data/GS/MultiConv_data.nc"), description="output NetCDF file")
     checkpoint: Path | None = Field(None, description="weights to use (default: the best checkpoint of train)")
     batch_size: int = Field(8, ge=1, description="start dates per forward pass (per process)")
+    overwrite: bool = Field(False, description="replace an earlier output file (else refuse; CLI --overwrite)")
 
 
 class Stage1Config(StrictModel):
@@ -255,7 +256,7 @@ class _Windows(torch.utils.data.Dataset):
 
 
 def infer(cfg: Stage1Config, *, dist_info: DistInfo | None = None, checkpoint: str | Path | None = None,
-          show_progress: bool = True) -> Path:
+          show_progress: bool = True, overwrite: bool | None = None) -> Path:
     """Forecast ``inference.lead_days`` leads from every start date; rank 0 writes ``inference.output``.
 
     Start dates are split across ranks (:func:`oceane2e.engine.sharded.sharded_rows`: rank r takes
@@ -265,12 +266,15 @@ def infer(cfg: Stage1Config, *, dist_info: DistInfo | None = None, checkpoint: s
     """
     from oceane2e.data.datasets import VelocityWindowDataset
     from oceane2e.data.forecast_files import write_velocity_forecast
+    from oceane2e.engine.outputs import claim_outputs
     from oceane2e.engine.sharded import sharded_rows
 
     info = dist_info or current_dist_info()
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     path = Path(checkpoint or cfg.inference.checkpoint or cfg.train.best_checkpoint)
+    claim_outputs([cfg.inference.output], overwrite=cfg.inference.overwrite if overwrite is None else overwrite,
+                  what="MultiConv inference", announce=info.is_main)
     model, state = load_forecaster(path, map_location=info.device)
     inf = cfg.inference
     splits = [VelocityWindowDataset(cfg.data, s, model.n_in, inf.lead_days, stride=inf.stride) for s in inf.splits]
