@@ -533,7 +533,7 @@ class Trainer:
                 is_best = val_means["loss"] < best_val
                 if is_best:
                     best_val, best_epoch = val_means["loss"], epoch
-                row = {"epoch": epoch + 1, "global_step": global_step, "train_loss": train_means["loss"],
+                row = {"epoch": epoch + 1, "global_step": global_step, "train_loss": train_means.get("loss", math.nan),
                        "val_loss": val_means["loss"], "lr": self.scheduler.get_last_lr()[0],
                        "epoch_time_s": time.perf_counter() - t0, "is_best": int(is_best)}
                 row |= {f"train_{k}": v for k, v in train_means.items() if k != "loss"}
