@@ -197,9 +197,9 @@ def train(cfg: Stage1Config, *, resume: bool = False, dist_info: DistInfo | None
 
     info = dist_info or current_dist_info()
     if info.is_main:  # statistics of the training years, computed once (rank 0) and reused
-        ensure_stats(cfg.data, progress=show_progress)
+        ensure_stats(cfg.data, progress=show_progress, cache_dir=cfg.train.checkpoint_dir)
     barrier(info)
-    stats = ensure_stats(cfg.data, progress=False)
+    stats = ensure_stats(cfg.data, progress=False, cache_dir=cfg.train.checkpoint_dir)
     days = cfg.train.max_rollout_length * cfg.window.n_out
     train_ds = VelocityWindowDataset(cfg.data, "train", cfg.window.n_in, days)
     val_ds = VelocityWindowDataset(cfg.data, "val", cfg.window.n_in, days, stride=cfg.window.val_stride)

@@ -155,9 +155,9 @@ def train(cfg: Stage2Config, *, resume: bool = False, dist_info: DistInfo | None
     if cfg.train.num_threads:
         torch.set_num_threads(cfg.train.num_threads)
     if info.is_main:
-        ensure_stats(cfg.data, progress=show_progress)
+        ensure_stats(cfg.data, progress=show_progress, cache_dir=cfg.train.checkpoint_dir)
     barrier(info)
-    stats = ensure_stats(cfg.data, progress=False)
+    stats = ensure_stats(cfg.data, progress=False, cache_dir=cfg.train.checkpoint_dir)
     days = cfg.train.max_rollout_length
     train_ds, val_ds = _datasets(cfg, days)
     coords, mask = train_ds.folder.coords, train_ds.folder.mask

@@ -65,8 +65,13 @@ class DataContractError(UserError, ValueError):
 def missing_file_error(path: Path, fix: str) -> DataContractError:
     """The error for a missing data file: names the folder when the whole folder is absent."""
     folder = path.parent
+    if path.is_symlink():
+        return DataContractError(f"{path}: a broken or looping symbolic link ({os.readlink(path)}); fix or remove it")
     if not folder.is_dir():
-        what = "is not a folder" if folder.exists() else "does not exist"
+        if folder.is_symlink():
+            what = f"is a broken or looping symbolic link ({os.readlink(folder)})"
+        else:
+            what = "is not a folder" if folder.exists() else "does not exist"
         return DataContractError(
             f"{folder}: data folder {what}; generate the data there (`oceane2e synth --out {folder}`) "
             "or set data.root to the folder that holds geo_YYYY.nc, mhw_YYYY.nc and mask.npy")
