@@ -5,20 +5,27 @@ Parse the common arguments (``--config``, ``--resume``/``--fresh``/``--allow-con
 the config, set up the process group from the torchrun environment (or one process), run the action,
 tear down. Every user error (:class:`oceane2e.errors.UserError`, and the OS errors a user causes)
 ends as one line on stderr and exit status 2; ``--debug`` shows the traceback instead.
+
+The entry points import this module first, so it chooses the OpenMP wait policy before torch is
+imported (:mod:`oceane2e.threads`: a busy machine must not slow training 40-fold).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from oceane2e.threads import prefer_passive_openmp
 
-from oceane2e.engine.cli import parse_args
-from oceane2e.engine.distributed import DistInfo, distributed_context
-from oceane2e.engine.runfiles import RunStart
-from oceane2e.errors import report_user_errors
+prefer_passive_openmp()  # before anything imports torch
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from oceane2e.engine.cli import parse_args  # noqa: E402
+from oceane2e.engine.distributed import DistInfo, distributed_context  # noqa: E402
+from oceane2e.engine.runfiles import RunStart  # noqa: E402
+from oceane2e.errors import report_user_errors  # noqa: E402
 
 
 def run_entry(
