@@ -1,11 +1,13 @@
 """Training-step time under background CPU load, per thread setting (docs/benchmarks.md, "Threads").
 
-    python benchmarks/bench_threads.py --steps 4
+    python benchmarks/bench_threads.py --steps 4 --rounds 3
 
 For each setting (intra-op threads, OpenMP wait policy) a fresh process times ``--steps`` optimiser
 steps (forward + backward + AdamW) of stage 1's MultiConv (configs/config_vel.yaml sizes, batch 8,
 n_in 4) on the demo grid (48 x 96), once on its own and once beside one CPU-bound process
-(``python -c "while True: pass"``). Prints the median step time of each and the slow-down ratio.
+(``python -c "while True: pass"``). The settings are interleaved over ``--rounds`` rounds (the
+machine's other load drifts); prints the median over rounds of each median step time and the
+slow-down ratio.
 The settings are applied through the environment before torch is imported, as the entry points do.
 """
 
@@ -82,6 +84,7 @@ def measure(setting: dict[str, str], steps: int, load: bool, timeout: float) -> 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=4)
+    p.add_argument("--rounds", type=int, default=3, help="interleaved repetitions of every measurement")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per measured process")
     p.add_argument("--child", type=int, default=None, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -90,13 +93,24 @@ def main(argv: list[str] | None = None) -> int:
             import oceane2e.entry  # noqa: F401 - what every entry script imports first
         print(json.dumps(time_steps(args.child)))
         return 0
+    results: dict[tuple[str, bool], list[float | None]] = {}
+    for _ in range(args.rounds):
+        for name, setting in SETTINGS.items():
+            for load in (False, True):
+                results.setdefault((name, load), []).append(measure(setting, args.steps, load, args.timeout))
+
+    def med(values: list[float | None]) -> float | None:
+        return None if any(v is None for v in values) else statistics.median(values)  # type: ignore[type-var]
+
+    def fmt(v: float | None) -> str:
+        return f"{v:.3f}" if v is not None else f">{args.timeout:.0f} s"
+
     print(f"{'setting':<40} {'alone s/step':>12} {'+1 busy s/step':>14} {'ratio':>6}")
-    for name, setting in SETTINGS.items():
-        alone = measure(setting, args.steps, False, args.timeout)
-        busy = measure(setting, args.steps, True, args.timeout)
-        fmt = lambda v: f"{v:.3f}" if v is not None else f">{args.timeout:.0f} s"  # noqa: E731
+    for name in SETTINGS:
+        alone, busy = med(results[(name, False)]), med(results[(name, True)])
         ratio = f"{busy / alone:.1f}" if alone and busy else "-"
-        print(f"{name:<40} {fmt(alone):>12} {fmt(busy):>14} {ratio:>6}", flush=True)
+        print(f"{name:<40} {fmt(alone):>12} {fmt(busy):>14} {ratio:>6}   rounds: "
+              f"{[fmt(v) for v in results[(name, False)]]} / {[fmt(v) for v in results[(name, True)]]}", flush=True)
     return 0
 
 

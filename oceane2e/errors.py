@@ -59,6 +59,9 @@ def user_error_line(err: BaseException) -> str | None:
     """The one-line report of ``err`` if it is a user error, else ``None`` (a bug: show the traceback)."""
     if isinstance(err, UserError):
         return "; ".join(line.strip() for line in str(err).splitlines() if line.strip())
+    if isinstance(err, (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError,
+                        NotADirectoryError)) and err.errno is None:
+        return " ".join(str(err).split())  # raised by our code with a message naming the path and the fix
     if isinstance(err, OSError) and err.errno in _OS_ADVICE:
         where = err.filename if err.filename is not None else "?"
         if err.filename2 is not None:

@@ -89,10 +89,12 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
     def check() -> None:
         from oceane2e.data.check import check_folder
+        from oceane2e.data.contract import DataContractError
 
         problems = check_folder(_data_root(cfg))
         if problems:
-            raise RuntimeError("data check failed:\n" + "\n".join(str(p) for p in problems))
+            raise DataContractError(f"{_data_root(cfg)}: data check failed with {len(problems)} problem(s), the first: "
+                                    f"{problems[0]} (`oceane2e check {_data_root(cfg)}` lists them all)")
         print(f"data check: {_data_root(cfg)} is valid")
 
     def train_vel() -> None:

@@ -300,8 +300,7 @@ class Trainer:
 
     # ------------------------------------------------------------------------------- checkpoints
     def _payload(self, *, epoch: int, batch_in_epoch: int, global_step: int, meter: _Meter,
-                 best_val: float, best_epoch: int, history: list[dict[str, float]],
-                 rng: dict[str, Any] | None = None) -> dict[str, Any]:
+                 best_val: float, best_epoch: int, history: list[dict[str, float]]) -> dict[str, Any]:
         return {
             "model": self.stepper.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -314,7 +313,7 @@ class Trainer:
             "best_val": best_val,
             "best_epoch": best_epoch,
             "history": history,
-            "rng": all_gather_objects(rng or capture_rng_state(), self.info),
+            "rng": all_gather_objects(capture_rng_state(), self.info),
             "world_size": self.info.world_size,
             "train_config": self.cfg.model_dump(mode="json"),
             "extras": self.extras,
