@@ -423,6 +423,10 @@ class Trainer:
                                         csv_log.superseded_path)
             self.logger.info("resumed from %s at epoch %d, batch %d (step %d)", source, start_epoch + 1, skip,
                              global_step)
+        elif csv_log is not None and cfg.metrics_file.exists():  # --resume without any checkpoint left
+            moved = csv_log.reconcile([])
+            self.logger.warning("no checkpoint to resume: %d metrics row(s) moved to %s", moved,
+                                csv_log.superseded_path)
         if not state:
             n_params = sum(p.numel() for p in model.parameters())
             self.logger.info("training %s: %d parameters, %d processes, global batch %d, %d steps/epoch on %s",

@@ -69,6 +69,13 @@ def test_resume_from_best_when_last_is_missing_keeps_history(tmp_path: Path) -> 
     assert result.best_val <= best["best_val"]
     assert load_checkpoint(tmp_path / "ckpt" / "Fake_best_model.pth")["best_val"] <= best["best_val"]
     assert _epochs(tmp_path) == list(range(1, 5))
+    # both checkpoints gone: --resume starts from scratch, the earlier rows move aside (no duplicate epochs)
+    for name in ("Fake_last.pth", "Fake_best_model.pth"):
+        (tmp_path / "ckpt" / name).unlink()
+    run_fake(tmp_path, epochs=2, resume=True)
+    assert _epochs(tmp_path) == [1, 2]
+    superseded = read_metrics(tmp_path / "logs" / "Fake_metrics_superseded.csv")
+    assert [int(r["epoch"]) for r in superseded[-4:]] == [1, 2, 3, 4]
 
 
 def test_csv_has_no_duplicate_or_missing_row_after_a_kill(tmp_path: Path) -> None:
