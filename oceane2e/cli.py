@@ -1,12 +1,16 @@
 """``oceane2e <command> ...``: one entry point, sub-commands imported lazily.
 
-Each sub-command lives in its own module exposing ``main(argv: list[str] | None) -> int``.
+Each sub-command lives in its own module exposing ``main(argv: list[str] | None) -> int``. A user
+error of any sub-command ends as one line and exit status 2; ``--debug`` (anywhere on the command
+line) shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
+
+from oceane2e.errors import pop_debug_flag, report_user_errors
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("oceane2e.data.synthetic.ocean", "generate the embedded synthetic ocean data folder"),
@@ -23,13 +27,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def _usage() -> str:
     width = max(len(c) for c in COMMANDS)
-    lines = ["usage: oceane2e <command> [options]", "", "commands:"]
+    lines = ["usage: oceane2e [--debug] <command> [options]", "", "commands:"]
     lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())
         return 0
@@ -38,7 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"oceane2e: unknown command {name!r}\n\n{_usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    return int(module.main(rest) or 0)
+    return report_user_errors(f"oceane2e {name}", lambda: int(module.main(rest) or 0), debug=debug)
 
 
 if __name__ == "__main__":

@@ -12,17 +12,19 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from oceane2e.errors import UserError
+
 T = TypeVar("T", bound="StrictModel")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config file is invalid; the message names the file, the key and the problem."""
 
 
 class StrictModel(BaseModel):
     """Base of every config section: unknown keys fail, assignments are re-validated."""
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, frozen=False, allow_inf_nan=False)
 
 
 def format_validation_error(err: ValidationError, source: str) -> str:
@@ -57,7 +59,7 @@ def load_config(model: type[T], path: str | Path, overrides: dict[str, Any] | No
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({err})") from None
+        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
     for dotted, value in (overrides or {}).items():
@@ -81,4 +83,10 @@ def parse_override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise ConfigError(f"override {text!r}: expected key=value")
     key, raw = text.split("=", 1)
-    return key.strip(), yaml.safe_load(raw)
+    if not key.strip():
+        raise ConfigError(f"override {text!r}: the key before '=' is empty; expected key=value")
+    try:
+        return key.strip(), yaml.safe_load(raw)
+    except yaml.YAMLError as err:
+        problem = str(err).splitlines()[0]
+        raise ConfigError(f"override {text!r}: the value is not valid YAML ({problem}); quote it or fix it") from None

@@ -1,21 +1,31 @@
 """The body shared by every ``train_*.py`` / ``inference*.py`` entry point.
 
-Parse the common arguments (``--config``, ``--resume``, ``--local-rank``/``--local_rank``,
-``-o key=value``), load and validate the config (errors name the key and exit with status 2), set
-up the process group from the torchrun environment (or one process), run the action, tear down.
+Parse the common arguments (``--config``, ``--resume``/``--fresh``/``--allow-config-change``,
+``--overwrite``, ``--debug``, ``--local-rank``/``--local_rank``, ``-o key=value``), load and validate
+the config, set up the process group from the torchrun environment (or one process), run the action,
+tear down. Every user error (:class:`oceane2e.errors.UserError`, and the OS errors a user causes)
+ends as one line on stderr and exit status 2; ``--debug`` shows the traceback instead.
+
+The entry points import this module first, so it chooses the OpenMP wait policy before torch is
+imported (:mod:`oceane2e.threads`: a busy machine must not slow training 40-fold).
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
-from collections.abc import Callable, Sequence
-from pathlib import Path
-from typing import Any
+from oceane2e.threads import prefer_passive_openmp
 
-from oceane2e.config import ConfigError
-from oceane2e.engine.cli import parse_args
-from oceane2e.engine.distributed import DistInfo, distributed_context
+prefer_passive_openmp()  # before anything imports torch
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Callable, Sequence  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+from oceane2e.engine.cli import parse_args  # noqa: E402
+from oceane2e.engine.distributed import DistInfo, distributed_context  # noqa: E402
+from oceane2e.engine.runfiles import RunStart  # noqa: E402
+from oceane2e.errors import report_user_errors  # noqa: E402
 
 
 def run_entry(
@@ -25,13 +35,22 @@ def run_entry(
     load: Callable[[Path, dict[str, Any]], Any],
     action: Callable[[Any, argparse.Namespace, DistInfo], None],
 ) -> int:
-    """Run ``action(cfg, args, dist_info)`` with the config ``load(args.config, overrides)``."""
-    args = parse_args(argv, description, default_config)
-    try:
+    """Run ``action(cfg, args, dist_info)`` with the config ``load(args.config, overrides)``.
+
+    ``args.resume`` is a :class:`~oceane2e.engine.runfiles.RunStart` (truthy when ``--resume``),
+    which the stages pass on to the trainer unchanged; ``--overwrite`` becomes the override
+    ``inference.overwrite=true``.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+
+    def body() -> int:
+        args = parse_args(argv, description, default_config)
+        if args.overwrite:
+            args.overrides["inference.overwrite"] = True
+        args.resume = RunStart(resume=args.resume, fresh=args.fresh, allow_config_change=args.allow_config_change)
         cfg = load(args.config, args.overrides)
-    except ConfigError as err:
-        print(err, file=sys.stderr)
-        return 2
-    with distributed_context(args.local_rank) as info:
-        action(cfg, args, info)
-    return 0
+        with distributed_context(args.local_rank) as info:
+            action(cfg, args, info)
+        return 0
+
+    return report_user_errors(Path(sys.argv[0]).name or "oceane2e", body, debug="--debug" in argv)

@@ -5,7 +5,11 @@
 
 Each step records a marker in ``<state_dir>/<step>.done`` when it finishes, so a re-run skips the
 finished steps (a killed run resumes where it stopped; the training steps themselves resume from
-their last checkpoint). ``--fresh`` deletes the markers and the outputs of the steps and starts over.
+their last checkpoint). The pipeline also records, in ``<state_dir>/created.json``, every path under
+``clean_paths`` that it created. ``--fresh`` first validates everything (every config, the ``--only``
+step names, that ``clean_paths`` and ``state_dir`` lie inside the run folder, the working directory),
+then deletes only the recorded paths — never a file the user put there, never a path outside the run
+folder — and starts over. Inference steps replace their own earlier results on purpose.
 Steps run in this process, one after another, through the same library functions the
 ``train_*.py`` / ``inference*.py`` entry points call.
 """
@@ -13,6 +17,8 @@ Steps run in this process, one after another, through the same library functions
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import shutil
 import sys
 import time
@@ -20,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from oceane2e.config import ConfigError, StrictModel, load_config
 
@@ -41,8 +47,26 @@ class PipelineConfig(StrictModel):
     state_dir: Path = Field(Path("logs/pipeline"), description="step markers for resuming")
     clean_paths: list[Path] = Field(
         default_factory=lambda: [Path("data/GS"), Path("checkpoints"), Path("logs"), Path("results")],
-        description="removed by --fresh (results/vis.ipynb is kept)",
+        description="where --fresh may delete what the pipeline created there (results/vis.ipynb is kept)",
     )
+
+    @field_validator("clean_paths", "state_dir", "results_dir")
+    @classmethod
+    def _inside_run_folder(cls, value: Path | list[Path]) -> Path | list[Path]:
+        for path in value if isinstance(value, list) else [value]:
+            if not inside_run_folder(path):
+                raise ValueError(f"{path} is not inside the run folder {Path.cwd()} (or is the folder itself); "
+                                 "the pipeline only writes and deletes there")
+        return value
+
+
+def inside_run_folder(path: Path, *, follow_links: bool = False) -> bool:
+    """True when ``path`` lies strictly inside the working directory (``..`` resolved; links too if asked)."""
+    if follow_links:
+        base, full = Path(os.path.realpath(os.getcwd())), Path(os.path.realpath(path))
+    else:
+        base, full = Path(os.getcwd()), Path(os.path.abspath(path))
+    return full != base and base in full.parents
 
 
 @dataclass
@@ -67,10 +91,12 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
     def check() -> None:
         from oceane2e.data.check import check_folder
+        from oceane2e.data.contract import DataContractError
 
         problems = check_folder(_data_root(cfg))
         if problems:
-            raise RuntimeError("data check failed:\n" + "\n".join(str(p) for p in problems))
+            raise DataContractError(f"{_data_root(cfg)}: data check failed with {len(problems)} problem(s), the first: "
+                                    f"{problems[0]} (`oceane2e check {_data_root(cfg)}` lists them all)")
         print(f"data check: {_data_root(cfg)} is valid")
 
     def observe() -> None:
@@ -93,7 +119,7 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     def inference_vel() -> None:
         from oceane2e.stage1 import infer, load_stage1_config
 
-        infer(load_stage1_config(cfg.vel_config))
+        infer(load_stage1_config(cfg.vel_config), overwrite=True)  # a re-run replaces its own forecasts
 
     def train_online() -> None:
         from oceane2e.stage2 import load_stage2_config, train
@@ -103,7 +129,7 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     def inference() -> None:
         from oceane2e.stage2 import infer, load_stage2_config
 
-        infer(load_stage2_config(cfg.online_config))
+        infer(load_stage2_config(cfg.online_config), overwrite=True)
 
     def evaluate() -> None:
         from oceane2e.evaluation.evaluate import run_evaluation
@@ -130,7 +156,7 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         def infer_b(path: Path = path) -> None:
             from oceane2e.stage2 import infer, load_stage2_config
 
-            infer(load_stage2_config(path))
+            infer(load_stage2_config(path), overwrite=True)
 
         tag = path.stem
         steps += [Step(f"train_{tag}", train_b), Step(f"inference_{tag}", infer_b)]
@@ -138,31 +164,117 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     return steps
 
 
-def fresh_start(cfg: PipelineConfig) -> None:
-    """Remove every output of the pipeline (keeps the tracked results/vis.ipynb)."""
-    for path in cfg.clean_paths:
-        if path == cfg.results_dir and path.is_dir():
-            for child in path.iterdir():
-                if child.name != "vis.ipynb":
-                    shutil.rmtree(child) if child.is_dir() else child.unlink()
-        elif path.is_dir():
-            shutil.rmtree(path)
-        elif path.exists():
-            path.unlink()
-    if cfg.state_dir.exists():
-        shutil.rmtree(cfg.state_dir)
+def validate_pipeline(cfg: PipelineConfig, only: list[str] | None) -> list[Step]:
+    """Load every config the steps use and check the ``--only`` names; raises before anything runs."""
+    from oceane2e.data.synthetic.ocean import SyntheticConfig
+    from oceane2e.stage1 import load_stage1_config
+    from oceane2e.stage2 import load_stage2_config
 
-
-def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | None = None) -> dict[str, float]:
-    """Run the steps in order, skipping finished ones; returns the seconds each step took."""
-    if fresh:
-        fresh_start(cfg)
-    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    load_config(SyntheticConfig, cfg.synthetic_config)
+    load_stage1_config(cfg.vel_config)
+    for path in [cfg.online_config, *cfg.baseline_configs]:
+        load_stage2_config(path)
     steps = build_steps(cfg)
     names = [s.name for s in steps]
     for name in only or []:
         if name not in names:
             raise ConfigError(f"--only {name}: unknown step; steps are {names}")
+    return steps
+
+
+def _created_file(cfg: PipelineConfig) -> Path:
+    return cfg.state_dir / "created.json"
+
+
+def _read_created(cfg: PipelineConfig) -> list[str]:
+    path = _created_file(cfg)
+    if not path.exists():
+        return []
+    try:
+        return [str(p) for p in json.loads(path.read_text())["created"]]
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"{path}: damaged record of the pipeline's outputs; fix or delete it (nothing was "
+                          "deleted)") from None
+
+
+def _snapshot(cfg: PipelineConfig) -> dict[str, set[str] | None]:
+    """For each clean path: None when absent, else the names it holds (empty for a file)."""
+    snap: dict[str, set[str] | None] = {}
+    for path in cfg.clean_paths:
+        if path.is_dir():
+            snap[str(path)] = set(os.listdir(path))
+        else:
+            snap[str(path)] = set() if path.exists() or path.is_symlink() else None
+    return snap
+
+
+def _record_created(cfg: PipelineConfig, before: dict[str, set[str] | None]) -> None:
+    """Add the clean paths (or their entries) that appeared since ``before`` to ``created.json``."""
+    created = _read_created(cfg)
+    for path in cfg.clean_paths:
+        held = before[str(path)]
+        if held is None:
+            new = [path] if path.exists() or path.is_symlink() else []
+        else:
+            new = [path / name for name in sorted(os.listdir(path)) if name not in held] if path.is_dir() else []
+        created += [str(p) for p in new if str(p) not in created]
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    tmp = _created_file(cfg).with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"created": created}, indent=1) + "\n")
+    os.replace(tmp, _created_file(cfg))
+
+
+def fresh_start(cfg: PipelineConfig) -> list[Path]:
+    """Delete what the pipeline recorded as created (inside the run folder only); returns the deleted paths.
+
+    Files the user put under the clean paths, results/vis.ipynb, and anything whose real location
+    is outside the run folder are kept; the step markers are removed so every step runs again.
+    """
+    deleted: list[Path] = []
+    roots = [Path(os.path.abspath(p)) for p in cfg.clean_paths]
+    for text in _read_created(cfg):
+        path = Path(text)
+        absolute = Path(os.path.abspath(path))
+        if not any(absolute == r or r in absolute.parents for r in roots) or not inside_run_folder(path):
+            print(f"--fresh: kept {path} (outside clean_paths / the run folder)", file=sys.stderr)
+            continue
+        if path.name == "vis.ipynb" or not (path.exists() or path.is_symlink()):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            if not inside_run_folder(path, follow_links=True):
+                print(f"--fresh: kept {path} (it leads outside the run folder)", file=sys.stderr)
+                continue
+            keep = path / "vis.ipynb"
+            if keep.exists():
+                for child in path.iterdir():
+                    if child != keep:
+                        shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+            else:
+                shutil.rmtree(path)
+        else:
+            path.unlink()
+        deleted.append(path)
+    if cfg.state_dir.is_dir():
+        for marker in cfg.state_dir.glob("*.done"):
+            marker.unlink()
+        _created_file(cfg).unlink(missing_ok=True)
+    untouched = [p for p in cfg.clean_paths if p.exists()]
+    print(f"--fresh: deleted {len(deleted)} path(s) the pipeline had created"
+          + (f"; left what it did not create in {', '.join(map(str, untouched))}" if untouched else ""),
+          file=sys.stderr)
+    return deleted
+
+
+def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | None = None) -> dict[str, float]:
+    """Run the steps in order, skipping finished ones; returns the seconds each step took.
+
+    Everything is validated before ``fresh`` deletes anything.
+    """
+    steps = validate_pipeline(cfg, only)
+    if fresh:
+        fresh_start(cfg)
+    before = _snapshot(cfg)
+    cfg.state_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     for i, step in enumerate(steps, 1):
         marker = cfg.state_dir / f"{step.name}.done"
@@ -173,17 +285,22 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
             continue
         print(f"[{i}/{len(steps)}] {step.name} ...", flush=True)
         t0 = time.perf_counter()
-        step.run()
+        try:
+            step.run()
+        finally:
+            _record_created(cfg, before)
         timings[step.name] = time.perf_counter() - t0
         marker.write_text(f"{timings[step.name]:.1f}\n")
         print(f"[{i}/{len(steps)}] {step.name}: {timings[step.name]:.1f} s", flush=True)
+    _record_created(cfg, before)
     return timings
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="oceane2e pipeline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=Path("configs/pipeline.yaml"))
-    parser.add_argument("--fresh", action="store_true", help="delete all outputs and start over")
+    parser.add_argument("--fresh", action="store_true",
+                        help="delete what the pipeline created (after validating everything) and start over")
     parser.add_argument("--only", nargs="+", default=None, help="run only these steps (even if done)")
     args = parser.parse_args(argv)
     try:

@@ -72,6 +72,7 @@ class InferenceConfig(StrictModel):
     output: Path = Field(Path("data/GS/MultiConv_data.nc"), description="output NetCDF file")
     checkpoint: Path | None = Field(None, description="weights to use (default: the best checkpoint of train)")
     batch_size: int = Field(8, ge=1, description="start dates per forward pass (per process)")
+    overwrite: bool = Field(False, description="replace an earlier output file (else refuse; CLI --overwrite)")
 
 
 class Stage1Config(StrictModel):
@@ -155,9 +156,9 @@ def train(cfg: Stage1Config, *, resume: bool = False, dist_info: DistInfo | None
     info = dist_info or current_dist_info()
     setup_threads(cfg.train.num_threads)
     if info.is_main:  # statistics of the training years, computed once (rank 0) and reused
-        ensure_stats(cfg.data, progress=show_progress)
+        ensure_stats(cfg.data, progress=show_progress, cache_dir=cfg.train.checkpoint_dir)
     barrier(info)
-    stats = ensure_stats(cfg.data, progress=False)
+    stats = ensure_stats(cfg.data, progress=False, cache_dir=cfg.train.checkpoint_dir)
     days = cfg.train.max_rollout_length * cfg.window.n_out
     train_ds = VelocityWindowDataset(cfg.data, "train", cfg.window.n_in, days)
     val_ds = VelocityWindowDataset(cfg.data, "val", cfg.window.n_in, days, stride=cfg.window.val_stride)
@@ -203,7 +204,7 @@ class _Windows(torch.utils.data.Dataset):
 
 
 def infer(cfg: Stage1Config, *, dist_info: DistInfo | None = None, checkpoint: str | Path | None = None,
-          show_progress: bool = True) -> Path:
+          show_progress: bool = True, overwrite: bool | None = None) -> Path:
     """Forecast ``inference.lead_days`` leads from every start date; rank 0 writes ``inference.output``.
 
     Start dates are split across ranks (:func:`oceane2e.engine.sharded.sharded_rows`: rank r takes
@@ -212,6 +213,7 @@ def infer(cfg: Stage1Config, *, dist_info: DistInfo | None = None, checkpoint: s
     Several nodes need a shared file system for the output folder.
     """
     from oceane2e.data.datasets import VelocityWindowDataset
+    from oceane2e.engine.outputs import claim_outputs
 
     info = dist_info or current_dist_info()
     setup_threads(cfg.train.num_threads)
@@ -219,6 +221,8 @@ def infer(cfg: Stage1Config, *, dist_info: DistInfo | None = None, checkpoint: s
     loaded = load_model_checkpoint(path, stage=STAGE, config_class=Stage1Config, expected_model=cfg.model.name,
                                    legacy_info=_legacy_info, map_location=info.device)
     model: VelocityForecaster = loaded.model  # type: ignore[assignment]
+    claim_outputs([cfg.inference.output], overwrite=cfg.inference.overwrite if overwrite is None else overwrite,
+                  what=f"{cfg.model.name} inference", announce=info.is_main)
     inf = cfg.inference
     splits = [VelocityWindowDataset(cfg.data, s, model.n_in, inf.lead_days, stride=inf.stride) for s in inf.splits]
     loaded.check_data(splits[0].coords, splits[0].mask, cfg.data.root)

@@ -75,6 +75,7 @@ class Stage2InferenceConfig(StrictModel):
     results_dir: Path = Field(Path("results"), description="where <Model>_outputs.npy etc. are written")
     checkpoint: Path | None = Field(None, description="weights (default: the best checkpoint of train)")
     batch_size: int = Field(4, ge=1, description="start dates per forward pass (per process)")
+    overwrite: bool = Field(False, description="replace earlier result files (else refuse; CLI --overwrite)")
 
 
 class Stage2Config(StrictModel):
@@ -157,9 +158,9 @@ def train(cfg: Stage2Config, *, resume: bool = False, dist_info: DistInfo | None
     info = dist_info or current_dist_info()
     setup_threads(cfg.train.num_threads)
     if info.is_main:
-        ensure_stats(cfg.data, progress=show_progress)
+        ensure_stats(cfg.data, progress=show_progress, cache_dir=cfg.train.checkpoint_dir)
     barrier(info)
-    stats = ensure_stats(cfg.data, progress=False)
+    stats = ensure_stats(cfg.data, progress=False, cache_dir=cfg.train.checkpoint_dir)
     days = cfg.train.max_rollout_length
     train_ds, val_ds = _datasets(cfg, days)
     data = train_ds.data_info(stats)
@@ -204,12 +205,14 @@ def result_paths(results_dir: str | Path, name: str) -> dict[str, Path]:
 
 
 def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: str | Path | None = None,
-          show_progress: bool = True) -> dict[str, Path]:
+          show_progress: bool = True, overwrite: bool | None = None) -> dict[str, Path]:
     """Forecast ``inference.lead_days`` days from every test start date and write the result files.
 
     Start dates are split across ranks and gathered in date order (:func:`sharded_rows`), so N
     processes write the same files as one.
     """
+    from oceane2e.engine.outputs import claim_outputs
+
     info = dist_info or current_dist_info()
     setup_threads(cfg.train.num_threads)
     path = Path(checkpoint or cfg.inference.checkpoint or cfg.train.best_checkpoint)
@@ -221,6 +224,8 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
     lead = cfg.inference.lead_days
     name = cfg.model.name
     out = result_paths(cfg.inference.results_dir, name)
+    claim_outputs(out.values(), overwrite=cfg.inference.overwrite if overwrite is None else overwrite,
+                  what=f"{name} inference", announce=info.is_main)
 
     def compute(idx: list[int]) -> dict[str, np.ndarray]:
         items = [ds[k] for k in idx]

@@ -81,6 +81,21 @@ def test_inference_file_format(trained: tuple[Path, Path]) -> None:
     assert scores["MultiConv"][1] < scores["persistence"][1]
 
 
+def test_inference_refuses_to_overwrite_results(trained: tuple[Path, Path], capsys: pytest.CaptureFixture) -> None:
+    from oceane2e.errors import OutputExistsError
+
+    tmp, cfg_path = trained
+    out = tmp / "again.nc"
+    cfg = load_stage1_config(cfg_path, {"inference.output": str(out), "inference.lead_days": 2})
+    infer(cfg, show_progress=False)
+    before = out.read_bytes()
+    with pytest.raises(OutputExistsError, match=r"again\.nc: already exists.*--overwrite"):
+        infer(cfg, show_progress=False)
+    assert out.read_bytes() == before
+    infer(cfg, show_progress=False, overwrite=True)
+    assert "MultiConv inference: replacing" in capsys.readouterr().err
+
+
 def test_two_process_inference_writes_the_same_file(trained: tuple[Path, Path]) -> None:
     import netCDF4
 

@@ -108,7 +108,7 @@ def test_baselines_line_up_with_the_hybrid(trained: Path) -> None:
     files = {}
     for model in MODELS:
         files[model] = read_forecast(infer(load_stage2_config(_config(trained, model, "forecast")),
-                                           show_progress=False)["forecast"])
+                                           show_progress=False, overwrite=True)["forecast"])
     ref = files["Oceane2e"]
     for model, fc in files.items():
         np.testing.assert_array_equal(fc.time0, ref.time0, err_msg=model)
@@ -120,13 +120,16 @@ def test_baselines_line_up_with_the_hybrid(trained: Path) -> None:
 
 def test_two_process_inference_writes_the_same_files(trained: Path) -> None:
     cfg_path = _config(trained, "Oceane2e", "observed")
-    one = infer(load_stage2_config(cfg_path), show_progress=False)
+    one = infer(load_stage2_config(cfg_path), show_progress=False, overwrite=True)
     reference = np.load(one["outputs"]).copy()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(REPO / "inference.py"), "--config", str(cfg_path)]
     proc = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode != 0 and "already exist" in proc.stderr  # not replaced silently (torchrun exits 1)
+    proc = subprocess.run([*cmd, "--overwrite"], cwd=REPO, env=env, capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "replacing" in proc.stderr
     np.testing.assert_array_equal(np.load(one["outputs"]), reference)
 
 

@@ -450,6 +450,13 @@ def check_folder(
             return [
                 Problem(str(root), "no geo_YYYY.nc or mhw_YYYY.nc files", "generate the data (`oceane2e synth`) into it")
             ]
+        gap = sorted(set(range(years[0], years[-1] + 1)) - set(years))
+        if gap:  # windows cross year boundaries: a hole in the record is an error, each missing file reported
+            problems.append(
+                Problem(str(root), f"year(s) {gap} missing between {years[0]} and {years[-1]}",
+                        "generate or convert the missing years, or keep only consecutive years in the folder")
+            )
+            years = list(range(years[0], years[-1] + 1))
     years = sorted(int(y) for y in years)
 
     infos: list[_FileInfo] = []

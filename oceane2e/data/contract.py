@@ -29,6 +29,7 @@ from oceane2e.dates import days_in_year as days_in_year
 from oceane2e.dates import leap_doy_index as leap_doy_index
 from oceane2e.dates import to_datetime as to_datetime
 from oceane2e.dates import year_dates as year_dates
+from oceane2e.errors import UserError
 
 VARIABLE = "mhws_variables"
 GEO_CHANNELS: tuple[str, ...] = ("u_g", "v_g")
@@ -60,8 +61,24 @@ CLIM_FILE = "clim.nc"
 TIME_UNITS_TEMPLATE = "days since {year:04d}-01-01 00:00:00"
 
 
-class DataContractError(ValueError):
+class DataContractError(UserError, ValueError):
     """A data file or folder breaks the contract. The message names the file and the fix."""
+
+
+def missing_file_error(path: Path, fix: str) -> DataContractError:
+    """The error for a missing data file: names the folder when the whole folder is absent."""
+    folder = path.parent
+    if path.is_symlink():
+        return DataContractError(f"{path}: a broken or looping symbolic link ({os.readlink(path)}); fix or remove it")
+    if not folder.is_dir():
+        if folder.is_symlink():
+            what = f"is a broken or looping symbolic link ({os.readlink(folder)})"
+        else:
+            what = "is not a folder" if folder.exists() else "does not exist"
+        return DataContractError(
+            f"{folder}: data folder {what}; generate the data there (`oceane2e synth --out {folder}`) "
+            "or set data.root to the folder that holds geo_YYYY.nc, mhw_YYYY.nc and mask.npy")
+    return DataContractError(f"{path}: missing; {fix}")
 
 
 def year_path(root: str | Path, kind: str, year: int) -> Path:
@@ -300,13 +317,18 @@ def read_mask(root: str | Path) -> np.ndarray:
     """Read ``mask.npy`` as a bool array (True = ocean)."""
     path = Path(root) / MASK_FILE
     if not path.exists():
-        raise DataContractError(f"{path}: missing; write the land mask (1 ocean, 0 land) as mask.npy")
+        raise missing_file_error(path, "write the land mask (1 ocean, 0 land) as mask.npy")
     try:
         mask = np.load(path)
     except Exception as err:  # noqa: BLE001 - any failure to parse is a corrupt file
         raise DataContractError(f"{path}: unreadable ({err}); regenerate or re-download it") from err
     if mask.ndim != 2:
         raise DataContractError(f"{path}: mask must be 2-D (lat, lon), got shape {mask.shape}")
+    values = np.unique(mask)
+    if not np.all(np.isin(values, (0, 1))):
+        raise DataContractError(
+            f"{path}: mask holds values {values[~np.isin(values, (0, 1))][:5].tolist()} other than 0/1; "
+            "save 1 for ocean and 0 for land (`oceane2e check` lists every problem)")
     return mask.astype(bool)
 
 
@@ -488,7 +510,7 @@ class YearFile(NetCDFHandle):
         self.path = Path(path)
         self.kind = kind
         if not self.path.exists():
-            raise DataContractError(f"{self.path}: missing; generate or convert this year first")
+            raise missing_file_error(self.path, "generate or convert this year first")
         try:
             self._ds = netCDF4.Dataset(self.path, "r")
         except Exception as err:  # noqa: BLE001

@@ -2,7 +2,8 @@
 
 ``ensure_stats(data_cfg)`` returns ``{name: {"mean": m, "std": s}}`` for every channel of the
 contract (physical units), computing it once over the ocean cells of the training years and
-saving it as ``norm_stats.json`` next to the data. The file records the training years (and the
+saving it as ``norm_stats.json`` next to the data — or, when the data folder is read-only, in the
+given cache folder (the stages pass their checkpoint folder), or keeping it in memory. The file records the training years (and the
 sizes and times of the files it was computed from) so that a different split or regenerated data
 triggers a recomputation instead of silently reusing stale numbers.
 
@@ -12,15 +13,23 @@ data does not fit in memory; a day at a time at the smallest budget) with Chan's
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from oceane2e.data.config import DataConfig
-from oceane2e.data.contract import KIND_CHANNELS, DataContractError, days_in_year, year_path
+from oceane2e.data.contract import (
+    KIND_CHANNELS,
+    DataContractError,
+    days_in_year,
+    missing_file_error,
+    year_path,
+)
 
 STATS_FILE = "norm_stats.json"
 _FORMAT = 1
@@ -159,8 +168,12 @@ def save_stats(
         "stats": {k: {"mean": float(v["mean"]), "std": float(v["std"])} for k, v in stats.items()},
     }
     tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(payload, indent=2) + "\n")
+        os.replace(tmp, path)
+    except BaseException:  # a full disk must not leave a half-written file behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -180,28 +193,43 @@ def load_stats(path: str | Path) -> dict[str, dict[str, float]]:
     return {k: {"mean": float(v["mean"]), "std": float(v["std"])} for k, v in _read_payload(stats_path(path))["stats"].items()}
 
 
-def ensure_stats(data_cfg: DataConfig, *, progress: bool = True) -> dict[str, dict[str, float]]:
+def cached_stats_path(root: str | Path, cache_dir: str | Path) -> Path:
+    """Where the statistics of data folder ``root`` are cached outside it (one file per folder)."""
+    tag = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]
+    return Path(cache_dir) / f"norm_stats_{tag}.json"
+
+
+def ensure_stats(
+    data_cfg: DataConfig, *, progress: bool = True, cache_dir: str | Path | None = None
+) -> dict[str, dict[str, float]]:
     """Statistics of every contract channel over the training years, computed once and reused.
 
-    The saved file is reused when it lists the same training years, every channel, and the
-    same file sizes/times; otherwise the statistics are recomputed and the file rewritten.
+    A saved file (``<data.root>/norm_stats.json``, else the copy in ``cache_dir``) is reused when
+    it lists the same training years, every channel, and the same file sizes/times; otherwise the
+    statistics are recomputed and written to the first of those places that is writable (a
+    read-only data folder is fine: nothing has to be written into it).
     """
     root = Path(data_cfg.root)
-    path = root / STATS_FILE
+    if not root.is_dir():
+        raise missing_file_error(root / STATS_FILE, "")
+    candidates = [root / STATS_FILE]
+    if cache_dir is not None:
+        candidates.append(cached_stats_path(root, cache_dir))
     years = sorted(data_cfg.train_years)
     wanted = [c for kind in KIND_CHANNELS for c in KIND_CHANNELS[kind]]
     try:
         fingerprint = _fingerprint(root, years)
     except FileNotFoundError as err:
         raise DataContractError(f"{err.filename}: missing; the training years need it") from None
-    if path.exists():
+    for path in candidates:
+        if not path.exists():
+            continue
         try:
             payload = _read_payload(path)
-        except DataContractError:
-            payload = None
+        except (DataContractError, OSError):
+            continue
         if (
-            payload is not None
-            and payload.get("train_years") == years
+            payload.get("train_years") == years
             and payload.get("files") == fingerprint
             and all(c in payload["stats"] for c in wanted)
         ):
@@ -209,5 +237,13 @@ def ensure_stats(data_cfg: DataConfig, *, progress: bool = True) -> dict[str, di
     stats: dict[str, dict[str, float]] = {}
     for kind in KIND_CHANNELS:
         stats.update(compute_stats(data_cfg, kind, KIND_CHANNELS[kind], years, progress=progress))
-    save_stats(path, stats, train_years=years, fingerprint=fingerprint)
+    failures = []
+    for path in candidates:
+        try:
+            save_stats(path, stats, train_years=years, fingerprint=fingerprint)
+            return stats
+        except OSError as err:
+            failures.append(f"{path} ({err.strerror})")
+    print(f"note: normalisation statistics not saved ({'; '.join(failures)}); they are kept in memory "
+          "and recomputed next time", file=sys.stderr)
     return stats

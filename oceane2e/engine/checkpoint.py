@@ -7,6 +7,12 @@ truncated or corrupted file stops with a message naming it instead of loading ga
 :func:`save_checkpoint` writes to a temporary file in the same folder, flushes and fsyncs it, reads
 it back to verify, and only then ``os.replace``-s it over the target: a crash, a full disk or a kill
 during the write leaves the previous good file untouched.
+
+Loading never runs code from the file: the payload is read with ``torch.load(weights_only=True)``,
+which accepts tensors, numbers, strings and containers only. The SHA-256 header proves integrity,
+not origin, so a crafted ``.pth`` whose pickle would call a function is refused with
+:class:`CheckpointError`. Numpy arrays in a payload (grid, RNG state) are stored as tensors under a
+marker and given back as numpy arrays by :func:`load_checkpoint`, so callers see what they saved.
 """
 
 from __future__ import annotations
@@ -22,17 +28,59 @@ from typing import Any
 import numpy as np
 import torch
 
+from oceane2e.errors import UserError
+
 MAGIC = b"OCEANE2E-CKPT v1"
 _HEADER_MAX = 128
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint file is missing, truncated or corrupt; the message names the file and what to do."""
+class CheckpointError(UserError, RuntimeError):
+    """A checkpoint file is missing, truncated, corrupt or unsafe; the message names the file and what to do."""
+
+
+_NDARRAY = "__oceane2e_ndarray__"  # marker of a numpy array stored as a tensor
+
+
+def to_plain(obj: Any) -> Any:
+    """``obj`` with numpy arrays and scalars replaced by what ``weights_only`` loading accepts.
+
+    Arrays become ``{marker: tensor}`` (dtype and shape kept; :func:`from_plain` restores them),
+    numpy scalars become Python numbers; dicts, lists and tuples are converted recursively.
+    """
+    if isinstance(obj, np.ndarray):
+        return {_NDARRAY: torch.from_numpy(np.array(obj, copy=True))}
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, dict):
+        return {k: to_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_plain(v) for v in obj)
+    return obj
+
+
+def from_plain(obj: Any) -> Any:
+    """Inverse of :func:`to_plain`: marked tensors become numpy arrays again."""
+    if isinstance(obj, dict):
+        if len(obj) == 1 and _NDARRAY in obj:
+            return obj[_NDARRAY].cpu().numpy()
+        return {k: from_plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(from_plain(v) for v in obj)
+    return obj
+
+
+def _advice(path: Path) -> str:
+    """What to do about a bad checkpoint: name the other checkpoints that exist beside it."""
+    others = sorted(p.name for p in path.parent.glob("*.pth") if p.resolve() != path.resolve()) \
+        if path.parent.is_dir() else []
+    if others:
+        return f"move it aside and use another checkpoint in {path.parent} ({', '.join(others)}) or retrain"
+    return f"move it aside and retrain (there is no other checkpoint in {path.parent})"
 
 
 def _encode(payload: dict[str, Any]) -> bytes:
     buf = io.BytesIO()
-    torch.save(payload, buf)
+    torch.save(to_plain(payload), buf)
     body = buf.getvalue()
     header = MAGIC + b" " + hashlib.sha256(body).hexdigest().encode() + b" " + str(len(body)).encode() + b"\n"
     return header + body
@@ -44,24 +92,21 @@ def _decode(path: Path, data: bytes) -> bytes:
     if newline < 0 or not data.startswith(MAGIC + b" "):
         raise CheckpointError(
             f"{path}: not an oceane2e checkpoint (header missing or damaged); the file is corrupt or was "
-            "written by another program - delete it and resume from another checkpoint or retrain"
+            f"written by another program - {_advice(path)}"
         )
     parts = data[:newline].split(b" ")
     try:
         digest, length = parts[-2].decode(), int(parts[-1])
     except (IndexError, ValueError):
-        raise CheckpointError(f"{path}: checkpoint header is damaged; delete the file") from None
+        raise CheckpointError(f"{path}: checkpoint header is damaged; {_advice(path)}") from None
     body = data[newline + 1 :]
     if len(body) != length:
         raise CheckpointError(
             f"{path}: checkpoint is truncated or padded ({len(body)} payload bytes, header says {length}); "
-            "it was not written completely - delete it and resume from the previous checkpoint"
+            f"it was not written completely - {_advice(path)}"
         )
     if hashlib.sha256(body).hexdigest() != digest:
-        raise CheckpointError(
-            f"{path}: checkpoint checksum mismatch (the file is corrupt); delete it and resume from the "
-            "previous checkpoint"
-        )
+        raise CheckpointError(f"{path}: checkpoint checksum mismatch (the file is corrupt); {_advice(path)}")
     return body
 
 
@@ -96,9 +141,26 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise CheckpointError(f"{path}: checkpoint not found (train first, or check train.checkpoint_dir/name)")
     body = _decode(path, path.read_bytes())
     try:
-        return torch.load(io.BytesIO(body), map_location=map_location, weights_only=False)
-    except Exception as err:  # the checksum matched, so this is a version/pickle problem
-        raise CheckpointError(f"{path}: checksum is valid but torch.load failed: {err}") from err
+        payload = torch.load(io.BytesIO(body), map_location=map_location, weights_only=True)
+    except Exception as err:  # noqa: BLE001 - the checksum matched: unsafe content or a version problem
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise CheckpointError(
+            f"{path}: refused to load: the payload holds objects other than tensors, numbers, strings and "
+            f"containers ({first[:200]}); loading it could run code - use a checkpoint written by this "
+            "version of oceane2e, or retrain"
+        ) from err
+    return from_plain(payload)
+
+
+def clean_orphan_temps(path: str | Path) -> list[Path]:
+    """Remove temporary files a killed :func:`save_checkpoint` of ``path`` left behind; returns them."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return []
+    orphans = sorted(path.parent.glob(f".{path.name}.*.tmp"))
+    for tmp in orphans:
+        tmp.unlink(missing_ok=True)
+    return orphans
 
 
 def capture_rng_state() -> dict[str, Any]:

@@ -64,6 +64,10 @@ class TrainConfig(StrictModel):
     optimizer: OptimConfig = Field(default_factory=OptimConfig, description="optimiser kind and moments")
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig, description="learning-rate schedule")
     grad_clip: float | None = Field(1.0, gt=0, description="max global gradient norm; null = no clipping")
+    on_nonfinite: Literal["stop", "skip"] = Field(
+        "stop", description="a non-finite loss or gradient: stop with a message naming the step, or skip the step")
+    max_skipped_steps: int = Field(
+        10, ge=1, description="on_nonfinite=skip: stop anyway after this many non-finite steps in a row")
     log_every: int = Field(50, ge=1, description="optimiser steps between log lines")
     max_steps_per_epoch: int | None = Field(None, ge=1, description="cap on optimiser steps per epoch (quick runs)")
     checkpoint_dir: Path = Field(Path("checkpoints"), description="where checkpoints are written")

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -28,6 +29,7 @@ from tqdm.auto import tqdm
 from oceane2e.engine.checkpoint import (
     CheckpointError,
     capture_rng_state,
+    clean_orphan_temps,
     load_checkpoint,
     restore_rng_state,
     save_checkpoint,
@@ -43,6 +45,12 @@ from oceane2e.engine.distributed import (
     current_dist_info,
 )
 from oceane2e.engine.logs import MetricsCSV, close_run_logger, setup_run_logger
+from oceane2e.engine.runfiles import RunStart, check_resume_config, move_run_aside, refuse_to_clobber
+from oceane2e.errors import TrainingDivergedError
+
+
+class _StopNow(BaseException):
+    """Raised by the signal handler inside a step of a one-process run: abandon the step, save, exit."""
 
 
 @dataclass
@@ -270,6 +278,7 @@ class Trainer:
         n_batches = math.ceil(len(self.train_sampler.base) / self.local_batch)
         self.steps_per_epoch = min(n_batches, config.max_steps_per_epoch or n_batches)
         self._stop = False
+        self._interruptible = False
 
     # ----------------------------------------------------------------------------------- control
     def request_stop(self) -> None:
@@ -280,7 +289,9 @@ class Trainer:
         if self._stop:  # second signal: give up at once
             raise KeyboardInterrupt(f"signal {signum} received twice")
         self._stop = True
-        self.logger.warning("signal %d received: saving a checkpoint after this step, then exiting", signum)
+        self.logger.warning("signal %d received: saving a checkpoint, then exiting", signum)
+        if self._interruptible:  # one process, inside forward/backward: abandon the step now
+            raise _StopNow
 
     def _autocast(self) -> AbstractContextManager[Any]:
         if self.cfg.bf16 and self.info.device.type == "cuda":
@@ -297,7 +308,8 @@ class Trainer:
             "epoch": epoch,
             "batch_in_epoch": batch_in_epoch,
             "global_step": global_step,
-            "train_meter": meter.state(),
+            # every rank's running sums: the resumed epoch mean is the all-reduced one, not rank 0's
+            "train_meter": all_gather_objects(meter.state(), self.info),
             "best_val": best_val,
             "best_epoch": best_epoch,
             "history": history,
@@ -312,21 +324,86 @@ class Trainer:
             save_checkpoint(path, payload)
         barrier(self.info)
 
-    # ------------------------------------------------------------------------------------- train
-    def train(self, resume: bool = False) -> TrainResult:
-        """Run (or, with ``resume``, continue from ``<name>_last.pth``) the training; see class doc."""
+    def _load_meter(self, meter: _Meter, saved: Any) -> None:
+        """Restore this rank's running sums (all of them on rank 0 when the world size changed)."""
+        if isinstance(saved, dict):  # one rank's state (older checkpoints)
+            meter.load(saved)
+        elif len(saved) == self.info.world_size:
+            meter.load(saved[self.info.rank])
+        elif self.info.rank == 0:
+            for part in saved:
+                for k, v in part["sums"].items():
+                    meter.sums[k] = meter.sums.get(k, 0.0) + v
+                meter.count += part["count"]
+
+    def _prepare_start(self, start: RunStart) -> tuple[dict[str, Any] | None, Path | None, list[str]]:
+        """Fresh / resume / refuse (see :mod:`oceane2e.engine.runfiles`); returns (state, its path, notes)."""
         cfg, info = self.cfg, self.info
+        notes: list[str] = []
+        if info.is_main:
+            for orphan in clean_orphan_temps(cfg.last_checkpoint) + clean_orphan_temps(cfg.best_checkpoint):
+                notes.append(f"removed {orphan} (left by a killed save)")
+            if start.fresh:
+                notes += [f"--fresh: moved {a} to {b}" for a, b in move_run_aside(cfg)]
+        barrier(info)
+        source = None
+        if start.resume:
+            if cfg.last_checkpoint.exists():
+                source = cfg.last_checkpoint
+            elif cfg.best_checkpoint.exists():
+                source = cfg.best_checkpoint
+                notes.append(f"{cfg.last_checkpoint} is missing: resuming from {cfg.best_checkpoint}")
+        elif not start.fresh:
+            refuse_to_clobber(cfg)
+        if source is None:
+            if start.resume:
+                notes.append(f"--resume: no checkpoint at {cfg.last_checkpoint} or {cfg.best_checkpoint}: "
+                             "starting from scratch")
+            return None, None, notes
+        state = load_checkpoint(source, map_location=info.device)
+        changes = check_resume_config(source, state, self.cfg.model_dump(mode="json"),
+                                      self.extras.get("config"), allow=start.allow_config_change)
+        notes += [f"config changed since the checkpoint: {line}" for line in changes]
+        return state, source, notes
+
+    def _nonfinite_inputs(self, batch: Any, prefix: str = "batch") -> list[str]:
+        """Names of the batch tensors holding NaN/inf (diagnosis of a failed step)."""
+        if isinstance(batch, Tensor):
+            return [prefix] if batch.is_floating_point() and not bool(torch.isfinite(batch).all()) else []
+        if isinstance(batch, Mapping):
+            return [n for k, v in batch.items() for n in self._nonfinite_inputs(v, f"{prefix}[{k!r}]")]
+        if isinstance(batch, (list, tuple)):
+            return [n for i, v in enumerate(batch) for n in self._nonfinite_inputs(v, f"{prefix}[{i}]")]
+        return []
+
+    def _weights_finite(self) -> bool:
+        params = [p.detach() for p in self.stepper.model.parameters()]
+        return not params or bool(torch.isfinite(torch.stack([p.float().sum() for p in params]).sum()))
+
+    def _diverged(self, what: str, epoch: int, global_step: int, batch: Any) -> TrainingDivergedError:
+        bad = self._nonfinite_inputs(batch)
+        cause = (f"the input {', '.join(bad)} holds NaN/inf - run `oceane2e check` on the data" if bad else
+                 "the model diverged - lower train.lr, set train.grad_clip, or set train.on_nonfinite: skip")
+        return TrainingDivergedError(
+            f"{self.cfg.name}: non-finite {what} at epoch {epoch + 1}, optimiser step {global_step + 1}; {cause} "
+            f"(the last good state is in {self.cfg.last_checkpoint} if an epoch finished)")
+
+    # ------------------------------------------------------------------------------------- train
+    def train(self, resume: bool | RunStart = False) -> TrainResult:
+        """Run, continue (``resume``) or start over (``RunStart(fresh=True)``); see :mod:`.runfiles`."""
+        cfg, info = self.cfg, self.info
+        start = RunStart.of(resume)
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         seed_everything(cfg.seed)
         model = self.stepper.model.to(info.device)
         self.optimizer = build_optimizer(model, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch)
-        state = None
-        if resume and cfg.last_checkpoint.exists():
-            state = load_checkpoint(cfg.last_checkpoint, map_location=info.device)
-        self.logger = setup_run_logger(cfg.name, cfg.log_file, is_main=info.is_main, append=state is not None)
-        csv_log = MetricsCSV(cfg.metrics_file, append=state is not None) if info.is_main else None
+        state, source, notes = self._prepare_start(start)
+        self.logger = setup_run_logger(cfg.name, cfg.log_file, is_main=info.is_main)
+        for note in notes:
+            self.logger.warning(note)
+        csv_log = MetricsCSV(cfg.metrics_file) if info.is_main else None
         meter = _Meter()
         start_epoch, skip, global_step = 0, 0, 0
         best_val, best_epoch, history = math.inf, -1, []
@@ -336,13 +413,20 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
             start_epoch, skip, global_step = state["epoch"], state["batch_in_epoch"], state["global_step"]
             best_val, best_epoch, history = state["best_val"], state["best_epoch"], list(state["history"])
-            meter.load(state["train_meter"])
+            self._load_meter(meter, state["train_meter"])
             rng = state["rng"]
             restore_rng_state(rng[info.rank] if len(rng) == info.world_size else rng[0])
-            self.logger.info("resumed from %s at epoch %d, batch %d (step %d)", cfg.last_checkpoint,
-                             start_epoch + 1, skip, global_step)
-        elif resume:
-            self.logger.info("no checkpoint at %s: starting from scratch", cfg.last_checkpoint)
+            if csv_log is not None:
+                moved = csv_log.reconcile(history)
+                if moved:
+                    self.logger.warning("%d metrics row(s) of epochs after %d moved to %s", moved, start_epoch,
+                                        csv_log.superseded_path)
+            self.logger.info("resumed from %s at epoch %d, batch %d (step %d)", source, start_epoch + 1, skip,
+                             global_step)
+        elif csv_log is not None and cfg.metrics_file.exists():  # --resume without any checkpoint left
+            moved = csv_log.reconcile([])
+            self.logger.warning("no checkpoint to resume: %d metrics row(s) moved to %s", moved,
+                                csv_log.superseded_path)
         if not state:
             n_params = sum(p.numel() for p in model.parameters())
             self.logger.info("training %s: %d parameters, %d processes, global batch %d, %d steps/epoch on %s",
@@ -358,6 +442,8 @@ class Trainer:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 handlers[sig] = signal.signal(sig, self._on_signal)
         stopped = False
+        single = info.world_size == 1  # only then may a signal abandon a step half-way (no collective pending)
+        skipped_in_a_row = 0
         try:
             for epoch in range(start_epoch, cfg.epochs):
                 ctx_len = cfg.rollout_length(epoch)
@@ -374,23 +460,62 @@ class Trainer:
                     batch = move_to_device(batch, info.device)
                     ctx = StepContext(epoch, global_step, ctx_len, cfg.grad_checkpoint, True, info.device)
                     self.optimizer.zero_grad(set_to_none=True)
-                    with self._autocast():
-                        out = self.stepper.compute_loss(train_model, batch, ctx)
-                    if not torch.isfinite(out.loss.detach()):
-                        raise FloatingPointError(
-                            f"{cfg.name}: non-finite loss {out.loss.item()} at epoch {epoch + 1}, step {global_step}; "
-                            "lower train.lr or check the data for NaN over the ocean")
-                    out.loss.backward()
-                    if cfg.grad_clip is not None:
-                        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-                    self.optimizer.step()
-                    self.scheduler.step()
-                    meter.add(out)
-                    global_step += 1
+                    rng_before = capture_rng_state() if single else None
+                    try:
+                        self._interruptible = single
+                        if self._stop and single:
+                            raise _StopNow
+                        try:
+                            with self._autocast():
+                                out = self.stepper.compute_loss(train_model, batch, ctx)
+                        except (ValueError, RuntimeError, FloatingPointError) as err:
+                            if self._nonfinite_inputs(batch) or not self._weights_finite():
+                                raise self._diverged("input or weights", epoch, global_step, batch) from err
+                            raise
+                        bad = any_rank(not bool(torch.isfinite(out.loss.detach())), info)
+                        if not bad:
+                            out.loss.backward()
+                    except _StopNow:
+                        self._interruptible = False
+                        self.optimizer.zero_grad(set_to_none=True)
+                        if rng_before is not None:
+                            restore_rng_state(rng_before)
+                        bar.close()
+                        self._save(cfg.last_checkpoint, self._payload(
+                            epoch=epoch, batch_in_epoch=batch_idx, global_step=global_step, meter=meter,
+                            best_val=best_val, best_epoch=best_epoch, history=history))
+                        self.logger.warning("stopped during epoch %d batch %d (the step was abandoned); checkpoint "
+                                            "%s (continue with --resume)", epoch + 1, batch_idx, cfg.last_checkpoint)
+                        stopped = True
+                        break
+                    finally:
+                        self._interruptible = False
+                    if not bad:
+                        norm = torch.nn.utils.clip_grad_norm_(
+                            model.parameters(), cfg.grad_clip if cfg.grad_clip is not None else math.inf)
+                        bad = not bool(torch.isfinite(norm))  # gradients are all-reduced: equal on every rank
+                        what = "gradient"
+                    else:
+                        what = "loss"
+                    if bad:
+                        if cfg.on_nonfinite == "stop" or skipped_in_a_row + 1 >= cfg.max_skipped_steps:
+                            raise self._diverged(what, epoch, global_step, batch)
+                        skipped_in_a_row += 1
+                        self.optimizer.zero_grad(set_to_none=True)
+                        self.logger.warning("epoch %d step %d: non-finite %s, step skipped (%d in a row)",
+                                            epoch + 1, global_step + 1, what, skipped_in_a_row)
+                    else:
+                        skipped_in_a_row = 0
+                        self.optimizer.step()
+                        self.scheduler.step()
+                        if not self._weights_finite():
+                            raise self._diverged("weights after the update", epoch, global_step, batch)
+                        meter.add(out)
+                        global_step += 1
                     batch_idx += 1
                     bar.update(1)
                     bar.set_postfix(loss=f"{out.loss.item():.4g}")
-                    if global_step % cfg.log_every == 0:
+                    if global_step % cfg.log_every == 0 and not bad:
                         self.logger.info("epoch %d step %d loss %.6g lr %.3g", epoch + 1, global_step,
                                          out.loss.item(), self.scheduler.get_last_lr()[0])
                     if any_rank(self._stop, info):
@@ -411,21 +536,23 @@ class Trainer:
                 is_best = val_means["loss"] < best_val
                 if is_best:
                     best_val, best_epoch = val_means["loss"], epoch
-                row = {"epoch": epoch + 1, "global_step": global_step, "train_loss": train_means["loss"],
+                row = {"epoch": epoch + 1, "global_step": global_step, "train_loss": train_means.get("loss", math.nan),
                        "val_loss": val_means["loss"], "lr": self.scheduler.get_last_lr()[0],
                        "epoch_time_s": time.perf_counter() - t0, "is_best": int(is_best)}
                 row |= {f"train_{k}": v for k, v in train_means.items() if k != "loss"}
                 row |= {f"val_{k}": v for k, v in val_means.items() if k != "loss"}
                 history.append(row)
-                if csv_log is not None:
-                    csv_log.write(row)
                 self.logger.info("epoch %d/%d: train %.6g val %.6g%s (%.1f s)", epoch + 1, cfg.epochs,
                                  row["train_loss"], row["val_loss"], " best" if is_best else "", row["epoch_time_s"])
                 payload = self._payload(epoch=epoch + 1, batch_in_epoch=0, global_step=global_step, meter=meter,
                                         best_val=best_val, best_epoch=best_epoch, history=history)
-                self._save(cfg.last_checkpoint, payload)
+                # checkpoint first, then the CSV row: a kill in between loses no row (a resume adds it
+                # back from the checkpoint's history) and duplicates none
                 if is_best:
                     self._save(cfg.best_checkpoint, payload)
+                self._save(cfg.last_checkpoint, payload)
+                if csv_log is not None:
+                    csv_log.write(row)
                 if any_rank(self._stop, info):
                     stopped = True
                     self.logger.warning("stopped after epoch %d (continue with --resume)", epoch + 1)

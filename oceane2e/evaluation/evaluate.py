@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from oceane2e.errors import UserError, pop_debug_flag, report_user_errors
 from oceane2e.evaluation import metrics as M
 from oceane2e.evaluation.references import REFERENCE_NAMES, fit_tau_from_data, reference_forecasts
 from oceane2e.mhw.categories import STRONG
@@ -53,7 +54,7 @@ _CHUNK_ELEMENTS = 8_000_000
 HISTORY_DAYS = 10
 
 
-class EvaluationError(ValueError):
+class EvaluationError(UserError, ValueError):
     """The results or data cannot be evaluated together; the message names the file and the fix."""
 
 
@@ -500,12 +501,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of ``oceane2e evaluate`` and ``evaluate.py``; returns the exit status."""
-    from oceane2e.config import ConfigError
-    from oceane2e.data.contract import DataContractError
+    """Entry point of ``oceane2e evaluate`` and ``evaluate.py``; returns the exit status.
 
-    args = build_parser().parse_args(argv)
-    try:
+    A user error (bad results, data or config) is one line on stderr and status 2; ``--debug``
+    shows the traceback.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    argv, debug = pop_debug_flag(argv)
+
+    def body() -> int:
+        args = build_parser().parse_args(argv)
         result = run_evaluation(
             args.results,
             args.data,
@@ -514,13 +519,11 @@ def main(argv: list[str] | None = None) -> int:
             figures=not args.no_figures,
             progress=not args.no_progress,
         )
-    except (EvaluationError, ConfigError, DataContractError, FileNotFoundError) as err:
-        print(f"evaluate: {err}", file=sys.stderr)
-        return 1
-    print(rmse_table(result.skill))
-    print(f"\nreport: {result.paths['report']}")
-    return 0
+        print(rmse_table(result.skill))
+        print(f"\nreport: {result.paths['report']}")
+        return 0
 
+    return report_user_errors("evaluate", body, debug=debug)
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -182,3 +182,33 @@ def test_main_takes_years_and_bounds_from_a_stage_config(tmp_path, capsys):
     assert "2 problem(s)" in out
     assert main([str(ref.root), "--config", str(cfg), "--years", "2001-2003", "--quiet"]) == 0
     assert "reference-release layout" in capsys.readouterr().out
+
+
+def test_gap_in_the_years_is_flagged(tiny, capsys):
+    """Issue 15.9: 2002 missing from 2001-2004 is not a valid 3-year folder."""
+    tiny.geo[2002].unlink()
+    tiny.mhw[2002].unlink()
+    problems = check_folder(tiny.root)
+    assert any("year(s) [2002] missing between 2001 and 2004" in p.message for p in problems)
+    assert {p.file.rsplit("/", 1)[1] for p in problems if p.file.endswith(".nc")} == {"geo_2002.nc", "mhw_2002.nc"}
+    assert main([str(tiny.root), "--quiet"]) == 1
+    assert "OK" not in capsys.readouterr().out
+
+
+def test_non_binary_mask_is_flagged_and_refused_by_the_readers(tiny):
+    """Issue 15.9: a mask holding a 2 is flagged by check and refused by training's reader."""
+    import pytest
+
+    from oceane2e.data.config import DataConfig
+    from oceane2e.data.contract import DataContractError, read_mask
+    from oceane2e.data.datasets import DataFolder
+
+    mask = np.load(tiny.mask_path)
+    mask[0, 0] = 2
+    np.save(tiny.mask_path, mask)
+    assert any("other than 0/1" in p.message for p in _only(check_folder(tiny.root), "mask.npy"))
+    with pytest.raises(DataContractError, match=r"mask\.npy: mask holds values \[2\] other than 0/1"):
+        read_mask(tiny.root)
+    cfg = DataConfig(root=tiny.root, train_years=[2001], val_years=[2002], test_years=[2003])
+    with pytest.raises(DataContractError, match="other than 0/1"):
+        DataFolder.from_config(cfg)

@@ -109,8 +109,11 @@ def test_reference_layout_and_grid_errors(tmp_path):
 def test_mask_and_clim_round_trip(tmp_path):
     write_mask(tmp_path, MASK)
     np.testing.assert_array_equal(read_mask(tmp_path), MASK)
+    with pytest.raises(DataContractError, match="elsewhere: data folder does not exist"):
+        read_mask(tmp_path / "elsewhere")  # the whole folder is missing: say so, not "mask.npy: missing"
+    (tmp_path / "empty").mkdir()
     with pytest.raises(DataContractError, match="mask.npy: missing"):
-        read_mask(tmp_path / "elsewhere")
+        read_mask(tmp_path / "empty")
     doy = np.arange(366, dtype=np.float32)[:, None, None]
     seas = np.broadcast_to(10 + doy / 100, (366, 8, 12)).copy()
     thresh = seas + 2.0

@@ -23,6 +23,7 @@ from torch.utils.data import Dataset
 
 from oceane2e.engine.config import TrainConfig
 from oceane2e.engine.distributed import distributed_context
+from oceane2e.engine.runfiles import RunStart
 from oceane2e.engine.trainer import StepContext, StepOutput, Trainer, TrainResult
 
 
@@ -68,12 +69,16 @@ def fake_config(out: Path, **kw: Any) -> TrainConfig:
     return TrainConfig.model_validate(base | kw)
 
 
-def run_fake(out: Path, *, epochs: int = 4, resume: bool = False, dropout: float = 0.0, sleep: float = 0.0,
-             stop_after: int | None = None, n_train: int = 32) -> tuple[TrainResult, FakeStepper]:
-    """Train the fake model in this process (joins a torchrun process group if there is one)."""
-    stepper = FakeStepper(dropout, sleep)
+def run_fake(out: Path, *, epochs: int = 4, resume: bool | RunStart = False, dropout: float = 0.0,
+             sleep: float = 0.0, stop_after: int | None = None, n_train: int = 32,
+             stepper: FakeStepper | None = None, **cfg_kw: Any) -> tuple[TrainResult, FakeStepper]:
+    """Train the fake model in this process (joins a torchrun process group if there is one).
+
+    ``cfg_kw`` are further ``train:`` keys (e.g. ``lr=0.2``); ``stepper`` replaces the default one.
+    """
+    stepper = stepper or FakeStepper(dropout, sleep)
     stepper.stop_after = stop_after
-    trainer = Trainer(fake_config(out, epochs=epochs), stepper, FakeData(n_train, 1), FakeData(12, 2),
+    trainer = Trainer(fake_config(out, epochs=epochs, **cfg_kw), stepper, FakeData(n_train, 1), FakeData(12, 2),
                       extras={"note": "fake"}, show_progress=False)
     stepper.trainer = trainer
     return trainer.train(resume=resume), stepper
@@ -99,12 +104,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", action="store_true")
     p.add_argument("--sleep", type=float, default=0.0)
     p.add_argument("--dropout", type=float, default=0.0)
+    p.add_argument("--stop-after", type=int, default=None, help="request a stop after this optimiser step")
     p.add_argument("--local-rank", "--local_rank", dest="local_rank", type=int, default=None)
     args = p.parse_args(argv)
     torch.set_num_threads(1)
     with distributed_context(args.local_rank, device="cpu") as info:
         result, stepper = run_fake(args.out, epochs=args.epochs, resume=args.resume, dropout=args.dropout,
-                                   sleep=args.sleep)
+                                   sleep=args.sleep, stop_after=args.stop_after)
         if info.is_main:
             torch.save(stepper.model.state_dict(), args.out / "weights_rank0.pt")
             (args.out / "stopped.txt").write_text(str(result.stopped))

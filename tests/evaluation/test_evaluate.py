@@ -76,7 +76,7 @@ def test_misaligned_model_is_reported_with_its_file(evaluated, tmp_path, capsys)
                    channels=("ssta",), attrs={"model": "Aaa"})
     np.save(results / "Aaa_outputs.npy", fc)
     status = main(["--results", str(results), "--config", str(evaluated.config), "--no-progress", "--no-figures"])
-    assert status == 1
+    assert status == 2  # a user error: one line, exit status 2
     err = capsys.readouterr().err
     assert "Aaa_forecast.nc" in err and "start dates" in err and "Good_forecast.nc:" not in err
 
@@ -87,7 +87,7 @@ def test_truth_from_other_data_is_reported(evaluated, tmp_path, capsys):
     inputs = np.load(results / "Noisy_inputs.npy")
     np.save(results / "Noisy_inputs.npy", inputs + 0.5)
     status = main(["--results", str(results), "--config", str(evaluated.config), "--no-progress", "--no-figures"])
-    assert status == 1
+    assert status == 2  # a user error: one line, exit status 2
     assert "Noisy_inputs.npy" in capsys.readouterr().err
 
 
@@ -95,10 +95,10 @@ def test_missing_forecast_file_and_empty_results(evaluated, tmp_path, capsys):
     results = tmp_path / "results"
     results.mkdir()
     args = ["--results", str(results), "--config", str(evaluated.config), "--no-progress"]
-    assert main(args) == 1
+    assert main(args) == 2
     assert "no <Model>_outputs.npy" in capsys.readouterr().err
     np.save(results / "Lonely_outputs.npy", evaluated.models["Good"])
-    assert main(args) == 1
+    assert main(args) == 2
     assert "Lonely_forecast.nc" in capsys.readouterr().err
 
 

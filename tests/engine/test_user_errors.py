@@ -1,0 +1,146 @@
+"""Issue 15 items 3 and 8: user errors are one line + exit status 2; results are not overwritten silently."""
+
+from __future__ import annotations
+
+import errno
+import importlib.util
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+
+from oceane2e.config import ConfigError
+from oceane2e.data.contract import DataContractError
+from oceane2e.engine.checkpoint import CheckpointError
+from oceane2e.engine.outputs import claim_outputs
+from oceane2e.errors import OutputExistsError, UserError, report_user_errors
+from oceane2e.testing.folders import write_tiny_folder
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _script(name: str):  # noqa: ANN202 - a top-level entry script as a module
+    spec = importlib.util.spec_from_file_location(name, REPO / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def _config(tmp: Path, root: Path) -> Path:
+    cfg = {
+        "data": {"root": str(root), "train_years": [2001], "val_years": [2002], "test_years": [2003]},
+        "model": {"name": "MultiConv", "hid_S": 4, "hid_T": 8, "N_S": 1, "N_T": 1, "attn_kernel": 3},
+        "window": {"n_in": 2, "n_out": 1},
+        "train": {"name": "MultiConv", "epochs": 1, "batch_size": 4, "max_steps_per_epoch": 1,
+                  "checkpoint_dir": str(tmp / "ckpt"), "log_dir": str(tmp / "logs"), "num_threads": 1},
+        "inference": {"output": str(tmp / "out.nc")},
+    }
+    path = tmp / "cfg.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def _one_line(capsys: pytest.CaptureFixture[str]) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_hierarchy() -> None:
+    for cls in (ConfigError, DataContractError, CheckpointError, OutputExistsError):
+        assert issubclass(cls, UserError)
+    assert issubclass(ConfigError, ValueError) and issubclass(CheckpointError, RuntimeError)
+
+
+@pytest.mark.parametrize(("override", "expected"), [
+    ("train.epochs", "expected key=value"),
+    ("x=[1", "not valid YAML"),
+    ("train.lr=inf", "train.lr"),
+    ("train.lr=.nan", "train.lr"),
+])
+def test_bad_overrides_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str], override: str,
+                                    expected: str) -> None:
+    cfg = _config(tmp_path, tmp_path / "data")
+    status = _script("train_vel").main(["--config", str(cfg), "-o", override])
+    assert status == 2 and expected in _one_line(capsys)
+
+
+def test_missing_data_folder_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = _config(tmp_path, tmp_path / "nowhere")
+    assert _script("train_vel").main(["--config", str(cfg)]) == 2
+    line = _one_line(capsys)
+    assert "nowhere: data folder does not exist" in line and "geo_2001.nc" not in line
+
+
+def test_symlink_loop_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    cfg = _config(tmp_path, loop)
+    assert _script("train_vel").main(["--config", str(cfg)]) == 2
+    assert "symbolic link" in _one_line(capsys)
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    cfg = _config(tmp_path, tmp_path / "nowhere")
+    with pytest.raises(DataContractError):
+        _script("train_vel").main(["--config", str(cfg), "--debug"])
+
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EROFS, errno.ELOOP, errno.EACCES])
+def test_os_errors_of_the_user_are_one_line(capsys: pytest.CaptureFixture[str], code: int) -> None:
+    def body() -> int:
+        raise OSError(code, os.strerror(code), "checkpoints/M_last.pth")
+
+    assert report_user_errors("train_vel.py", body) == 2
+    assert _one_line(capsys).startswith("train_vel.py: error: checkpoints/M_last.pth: ")
+
+
+def test_a_bug_keeps_its_traceback() -> None:
+    def body() -> int:
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        report_user_errors("x", body)
+
+
+def test_subcommands_report_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from oceane2e.cli import main
+
+    assert main(["check", "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "missing.yaml: config file not found" in _one_line(capsys)
+    assert main(["evaluate", "--config", str(tmp_path / "missing.yaml"), "--results", str(tmp_path)]) == 2
+    _one_line(capsys)
+
+
+def test_read_only_data_folder_needs_no_stats_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import oceane2e.data.normalization as norm
+    from oceane2e.data.config import DataConfig
+
+    root = tmp_path / "data"
+    write_tiny_folder(root, years=(2001, 2002, 2003), shape=(6, 8))
+    real = norm.save_stats
+
+    def read_only(path, *a, **k):  # noqa: ANN001, ANN202 - the data folder refuses writes (we run as root)
+        if Path(path).parent == root:
+            raise PermissionError(errno.EROFS, "Read-only file system", str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(norm, "save_stats", read_only)
+    cfg = DataConfig(root=root, train_years=[2001], val_years=[2002], test_years=[2003])
+    stats = norm.ensure_stats(cfg, progress=False, cache_dir=tmp_path / "ckpt")
+    assert not (root / "norm_stats.json").exists()
+    cached = norm.cached_stats_path(root, tmp_path / "ckpt")
+    assert cached.exists() and norm.load_stats(cached) == stats
+    assert norm.ensure_stats(cfg, progress=False) == stats  # no cache folder: kept in memory, no error
+
+
+# ----------------------------------------------------------------------------------------- item 3
+def test_claim_outputs_refuses_then_says_what_it_replaces(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = tmp_path / "M_outputs.npy", tmp_path / "M_inputs.npy"
+    assert claim_outputs([a, b], overwrite=False, what="M inference") == []
+    a.write_bytes(b"earlier")
+    with pytest.raises(OutputExistsError, match=r"M_outputs\.npy: already exists.*--overwrite"):
+        claim_outputs([a, b], overwrite=False, what="M inference")
+    assert claim_outputs([a, b], overwrite=True, what="M inference") == [a]
+    assert "M inference: replacing" in capsys.readouterr().err and a.read_bytes() == b"earlier"
