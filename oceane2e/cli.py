@@ -13,6 +13,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "check": ("oceane2e.data.check", "validate a data folder against the data contract"),
     "prepare-data": ("oceane2e.data.converters.prepare", "convert CMEMS/OISST/OSTIA/ERA5 files to the data contract"),
     "detect": ("oceane2e.mhw.cli", "detect marine heatwaves in a CSV series or a NetCDF grid"),
+    "ensemble": ("oceane2e.ensemble.generate", "ensemble forecasts (N perturbed members) of a stage-2 model"),
     "evaluate": ("oceane2e.evaluation.evaluate", "score every model in results/ and write the report"),
     "pipeline": ("oceane2e.pipeline", "run the whole pipeline (data, stage 1, stage 2, baselines, report)"),
 }
