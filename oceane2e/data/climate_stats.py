@@ -26,12 +26,27 @@ class DoyMoments:
     squares: np.ndarray
     mask: np.ndarray
 
+    @classmethod
+    def from_series(cls, ssta: np.ndarray, dates: np.ndarray, mask: np.ndarray) -> DoyMoments:
+        """Sums of a daily series ``ssta`` (T, H, W) K on ``dates`` (T,) datetime64 (NaN counts as 0 on land)."""
+        h, w = ssta.shape[1:]
+        count, total, squares = np.zeros(366), np.zeros((366, h, w)), np.zeros((366, h, w))
+        doy = leap_doy_index(np.asarray(dates, dtype="datetime64[D]"))
+        x = np.where(np.asarray(mask, dtype=bool), np.nan_to_num(np.asarray(ssta, dtype=np.float64)), 0.0)
+        np.add.at(count, doy, 1)
+        np.add.at(total, doy, x)
+        np.add.at(squares, doy, x * x)
+        return cls(count, total, squares, np.asarray(mask, dtype=bool).copy())
+
     def cell_std(self) -> np.ndarray:
         """(H, W) standard deviation of the SSTA over all days (K); 0 on land."""
         n = self.count.sum()
         mean = self.total.sum(axis=0) / n
         var = np.maximum(self.squares.sum(axis=0) / n - mean**2, 0.0)
         return np.where(self.mask, np.sqrt(var), 0.0)
+
+    def __add__(self, other: DoyMoments) -> DoyMoments:
+        return DoyMoments(self.count + other.count, self.total + other.total, self.squares + other.squares, self.mask)
 
     def windowed(self, half_width: int = 15) -> tuple[np.ndarray, np.ndarray]:
         """Mean and standard deviation per day of year and cell, pooled over ±``half_width`` days (circular).
@@ -59,19 +74,15 @@ def ssta_doy_moments(root: str | Path, years: Sequence[int], *, lat_bounds: Sequ
     folder = DataFolder(root, years, kinds=("mhw",), channels={"mhw": ("ssta",)},
                         lat_bounds=lat_bounds, lon_bounds=lon_bounds)
     try:
-        h, w = folder.shape
-        count = np.zeros(366)
-        total = np.zeros((366, h, w))
-        squares = np.zeros((366, h, w))
+        total: DoyMoments | None = None
         for year in folder.years:
             n = days_in_year(year)
             first = np.datetime64(f"{year:04d}-01-01", "D")
-            ssta = folder.read("mhw", first, n, ("ssta",))[:, 0].astype(np.float64)  # land 0
-            doy = leap_doy_index(first + np.arange(n))
-            count[doy] += 1
-            total[doy] += ssta
-            squares[doy] += ssta * ssta
-        return DoyMoments(count, total, squares, folder.mask.copy())
+            part = DoyMoments.from_series(folder.read("mhw", first, n, ("ssta",))[:, 0], first + np.arange(n),
+                                          folder.mask)
+            total = part if total is None else total + part
+        assert total is not None
+        return total
     finally:
         folder.close()
 

@@ -74,7 +74,9 @@ def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
     for metric, title in REPORT_METRICS:
         lines += [f"## {title}", "", markdown_table(result.skill, metric), ""]
     lines += ["All metrics at every lead are in `skill.csv` (columns model, lead, metric, value).", ""]
-    figures = {k: v for k, v in result.paths.items() if k.endswith("figure")}
+    for section in getattr(result, "ensemble_sections", []):
+        lines += [section, ""]
+    figures = {k: v for k, v in result.paths.items() if k in ("skill_figure", "case_figure")}
     if figures:
         lines += ["## Figures", ""]
         rel = {k: Path(v).relative_to(path.parent) if Path(v).is_relative_to(path.parent) else Path(v)
