@@ -86,7 +86,8 @@ def write_model(results: Path, name: str, forecast: np.ndarray, truth: np.ndarra
     """``<name>_outputs.npy`` (land 0, as networks write it), ``_inputs.npy`` and ``_forecast.nc``."""
     np.save(results / f"{name}_outputs.npy", np.nan_to_num(forecast, nan=0.0).astype(np.float32))
     np.save(results / f"{name}_inputs.npy", np.nan_to_num(truth, nan=0.0).astype(np.float32))
-    write_forecast(results / f"{name}_forecast.nc", forecast, tiny.time0, tiny.coords, tiny.mask, name, truth=truth)
+    write_forecast(results / f"{name}_forecast.nc", forecast[:, :, None], tiny.time0, tiny.coords, tiny.mask,
+                   truth[:, :, None], channels=("ssta",), attrs={"model": name})
 
 
 def truth_of(tiny: TinyResults, time0: np.ndarray, n_lead: int = N_LEAD) -> np.ndarray:

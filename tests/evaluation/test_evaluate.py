@@ -72,7 +72,8 @@ def test_misaligned_model_is_reported_with_its_file(evaluated, tmp_path, capsys)
     shutil.copytree(evaluated.results, results)
     fc = evaluated.models["Noisy"]
     # named to sort first: the start dates most models share are the reference, not the first file's
-    write_forecast(results / "Aaa_forecast.nc", fc, evaluated.time0 + 1, evaluated.coords, evaluated.mask, "Aaa")
+    write_forecast(results / "Aaa_forecast.nc", fc[:, :, None], evaluated.time0 + 1, evaluated.coords, evaluated.mask,
+                   channels=("ssta",), attrs={"model": "Aaa"})
     np.save(results / "Aaa_outputs.npy", fc)
     status = main(["--results", str(results), "--config", str(evaluated.config), "--no-progress", "--no-figures"])
     assert status == 1
