@@ -26,6 +26,10 @@ def _schema(path: Path) -> type:
         from oceane2e.data.converters.prepare import PrepareConfig
 
         return PrepareConfig
+    if name.startswith("config_ens"):
+        from oceane2e.ensemble.generate import EnsembleConfig
+
+        return EnsembleConfig
     if name.startswith("config_vel"):
         from oceane2e.stage1 import Stage1Config
 
@@ -52,5 +56,6 @@ def test_pipeline_points_at_shipped_configs() -> None:
     from oceane2e.pipeline import PipelineConfig
 
     cfg = load_config(PipelineConfig, REPO / "configs" / "pipeline.yaml")
-    for path in [cfg.synthetic_config, cfg.vel_config, cfg.online_config, *cfg.baseline_configs]:
+    for path in [cfg.synthetic_config, cfg.vel_config, cfg.online_config, *cfg.baseline_configs,
+                 *([cfg.ensemble_config] if cfg.ensemble_config else [])]:
         assert (REPO / path).exists(), path
