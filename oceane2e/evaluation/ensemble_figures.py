@@ -45,11 +45,12 @@ def plot_reliability(ens, path: str | Path) -> Path:
             hx.semilogy(p, np.maximum(frac, 1e-6), "o-", color=color, ms=3)
         dev = ens.reliability_deviation(kind)
         ax.set(xlim=(-0.02, 1.02), ylim=(-0.02, 1.02), xlabel="forecast probability",
-               ylabel="observed frequency", title=f"{title}: max |deviation| {dev:.2f} (bins ≥ 1 %)")
+               ylabel="observed frequency", title=f"{title}: max |dev.| {dev:.2f}")
         ax.legend(fontsize=8, loc="upper left")
         hx.axhline(RELIABILITY_MIN_FRACTION, color="0.5", ls=":", lw=1)
         hx.set(xlabel="forecast probability", ylabel="share of cases", xlim=(-0.02, 1.02))
-    fig.suptitle(f"Reliability of {ens.name} ({ens.members} members, {ens.time0.size} start dates)")
+    fig.suptitle(f"Reliability of {ens.name} ({ens.members} members, {ens.time0.size} start dates); "
+                 "hollow: bins with < 1 % of the cases")
     return _save(fig, path)
 
 
@@ -103,7 +104,8 @@ def plot_probability_case(ens, lat: np.ndarray, lon: np.ndarray, mask: np.ndarra
         if r == 0:
             bar.set_ticks(range(5))
             bar.set_ticklabels(CATEGORY_LABELS, fontsize=7)
-    fig.suptitle(f"Strongest test heatwave: forecast from {case['time0']}, {ens.name} ({ens.members} members)")
+    fig.suptitle(f"Strongest observed heatwave (largest MHW area over the leads): forecast from {case['time0']}, "
+                 f"{ens.name} ({ens.members} members)")
     return _save(fig, path)
 
 
