@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "detect": ("oceane2e.mhw.cli", "detect marine heatwaves in a CSV series or a NetCDF grid"),
     "observe": ("oceane2e.assim.observe", "simulate observations (L3 SST, drifters, Argo, altimetry) of a data folder"),
     "oi": ("oceane2e.assim.oi", "optimal interpolation of the observations: SSTA and currents analyses, scores"),
+    "ensemble": ("oceane2e.ensemble.generate", "ensemble forecasts (N perturbed members) of a stage-2 model"),
     "evaluate": ("oceane2e.evaluation.evaluate", "score every model in results/ and write the report"),
     "pipeline": ("oceane2e.pipeline", "run the whole pipeline (data, stage 1, stage 2, baselines, report)"),
 }

@@ -1,6 +1,6 @@
 """The main job: the whole Ocean-E2E pipeline on one config, step by step, resumable.
 
-    synth -> check -> observe -> oi -> train_vel -> inference_vel -> train_online -> inference
+    synth -> check -> observe -> oi -> train_vel -> inference_vel -> train_online -> inference -> ensemble
           -> train_baseline (each baseline) -> inference_baseline -> evaluate
 
 Each step records a marker in ``<state_dir>/<step>.done`` when it finishes, so a re-run skips the
@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, field_validator
 
@@ -43,6 +44,10 @@ class PipelineConfig(StrictModel):
     )
     observe_config: Path | None = Field(None, description="simulated observing system config; null: no observe step")
     oi_config: Path | None = Field(None, description="OI analysis config; null: no oi step")
+    ensemble_config: Path | None = Field(
+        None, description="ensemble of the hybrid (issue 17, configs/config_ens.yaml); null: no ensemble step")
+    ensemble_overrides: dict[str, Any] = Field(
+        default_factory=dict, description="dotted overrides of ensemble_config (e.g. fewer start dates for the demo)")
     results_dir: Path = Field(Path("results"), description="where forecasts, skill.csv and report.md go")
     state_dir: Path = Field(Path("logs/pipeline"), description="step markers for resuming")
     clean_paths: list[Path] = Field(
@@ -131,6 +136,11 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
         infer(load_stage2_config(cfg.online_config), overwrite=True)
 
+    def ensemble() -> None:
+        from oceane2e.ensemble.generate import infer_ensemble, load_ensemble_config
+
+        infer_ensemble(load_ensemble_config(cfg.ensemble_config, cfg.ensemble_overrides))
+
     def evaluate() -> None:
         from oceane2e.evaluation.evaluate import run_evaluation
 
@@ -146,6 +156,8 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         Step("train_online", train_online),
         Step("inference", inference),
     ]
+    if cfg.ensemble_config is not None:
+        steps.append(Step("ensemble", ensemble))
     for path in cfg.baseline_configs:
 
         def train_b(path: Path = path) -> None:

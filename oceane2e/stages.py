@@ -135,6 +135,7 @@ def run_forecasts(
     batch_size: int = 8,
     desc: str = "inference",
     show_progress: bool = True,
+    target_shape: Sequence[int] | None = None,
 ) -> None:
     """The one inference skeleton of every stage.
 
@@ -147,6 +148,8 @@ def run_forecasts(
         dist: the process group; rank r computes rows r, r + world, ...
         write: called on rank 0 only, with the memory-mapped ``outputs`` and ``targets`` of all rows in
             date order; writes the stage's files (it may move the ``.npy`` files it is given).
+        target_shape: shape of one row of ``targets`` when it differs from ``row_shape`` (an ensemble's
+            outputs (N, L, H, W) against one truth (L, H, W)).
     """
     from oceane2e.engine.sharded import sharded_rows
 
@@ -154,7 +157,7 @@ def run_forecasts(
         with torch.no_grad(), inference_autocast(bf16, dist.device):
             return compute(idx)
 
-    shapes = {"outputs": tuple(row_shape), "targets": tuple(row_shape)}
+    shapes = {"outputs": tuple(row_shape), "targets": tuple(target_shape or row_shape)}
     paths = sharded_rows(n_rows, shapes, guarded, parts_dir, dist, batch_size=batch_size, desc=desc,
                          show_progress=show_progress)
     if dist.is_main:

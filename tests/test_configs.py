@@ -38,6 +38,10 @@ def _schema(path: Path) -> type:
         from oceane2e.assim.oi import OIConfig
 
         return OIConfig
+    if name.startswith("config_ens"):
+        from oceane2e.ensemble.generate import EnsembleConfig
+
+        return EnsembleConfig
     if name.startswith("config_vel"):
         from oceane2e.stage1 import Stage1Config
 
@@ -66,5 +70,5 @@ def test_pipeline_points_at_shipped_configs() -> None:
     cfg = load_config(PipelineConfig, REPO / "configs" / "pipeline.yaml")
     assert cfg.observe_config is not None and cfg.oi_config is not None
     for path in [cfg.synthetic_config, cfg.vel_config, cfg.online_config, *cfg.baseline_configs, cfg.observe_config,
-                 cfg.oi_config]:
+                 cfg.oi_config, *([cfg.ensemble_config] if cfg.ensemble_config else [])]:
         assert (REPO / path).exists(), path

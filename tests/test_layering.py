@@ -15,10 +15,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SCRIPTS = ("train_vel", "inference_vel", "train_online", "inference", "train_baseline", "inference_baseline",
-           "train_assim", "assimilate", "dataloader", "dataloader_vel", "evaluate")
+           "train_assim", "assimilate", "inference_ens", "dataloader", "dataloader_vel", "evaluate")
 MODELS = ("model_baselines",)
 ENGINE = ("oceane2e.engine", "oceane2e.stage1", "oceane2e.stage2", "oceane2e.stages", "oceane2e.pipeline",
-          "oceane2e.entry")
+          "oceane2e.entry", "oceane2e.ensemble")
 EVALUATION = ("oceane2e.evaluation",)
 #: the data package's I/O, which models never touch (they may read its names: contract, info)
 DATA_IO = ("datasets", "forecast_files", "normalization", "check", "synthetic", "converters", "observations")

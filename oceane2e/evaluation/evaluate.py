@@ -267,6 +267,7 @@ class Evaluation:
     case: CaseMaps | None
     history_days: int = HISTORY_DAYS
     paths: dict[str, Path] = field(default_factory=dict)
+    ensemble_sections: list[str] = field(default_factory=list)  # Markdown, one per ensemble (probabilistic)
 
 
 def _is_synthetic(root: Path, year: int) -> bool:
@@ -392,6 +393,11 @@ def run_evaluation(
         case_index = int(np.argmax(area_days))
         case = _case_maps(models, best, case_index, observed, clim, mask, history_days, n_lead, grid)
         case.mhw_area_days = float(area_days[case_index])
+        # ensembles (<Name>_members.nc): probabilistic scores appended to skill.csv, a report section each
+        from oceane2e.evaluation.probabilistic import evaluate_ensembles
+
+        ensembles = evaluate_ensembles(results_dir, observed, clim, mask, weights, data_cfg.train_years,
+                                       history_days=history_days, figures=figures, progress=progress)
     finally:
         observed.close()
 
@@ -410,9 +416,13 @@ def run_evaluation(
         case=case,
         history_days=history_days,
     )
+    result.ensemble_sections = [section for _, section in ensembles]
+    for ens, _ in ensembles:
+        result.paths.update({f"{ens.name}_{k}": v for k, v in ens.paths.items()})
     results_dir.mkdir(parents=True, exist_ok=True)
     skill_path = results_dir / "skill.csv"
-    skill.to_csv(skill_path, index=False, float_format="%.6g")
+    result.skill = pd.concat([skill, *(ens.skill for ens, _ in ensembles)], ignore_index=True)
+    result.skill.to_csv(skill_path, index=False, float_format="%.6g")
     result.paths["skill"] = skill_path
     if figures:
         from oceane2e.evaluation.figures import plot_case_maps, plot_skill_vs_lead

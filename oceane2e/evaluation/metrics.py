@@ -26,12 +26,15 @@ Conventions (all arrays are numpy):
   F in [0.5/(b+d), 1 - 0.5/(b+d)], so a perfect forecast scores close to (not exactly) 1 and a
   forecast that never hits close to -1; a forecast that never (or always) says yes is on the
   no-skill line H = F and scores 0. A score whose denominator is 0 (e.g. POD without observed
-  events) is NaN.
+  events) is NaN. The five scores are computed by the ``scores`` package (Bureau of Meteorology)
+  from the weighted table; these two conventions are applied around it (:func:`categorical_scores`),
+  and a test checks the numbers equal the formulas above.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -165,36 +168,54 @@ def _safe_ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
 
 
-def sedi(hit_rate: np.ndarray, false_alarm_rate: np.ndarray) -> np.ndarray:
-    """Symmetric extremal dependence index (Ferro & Stephenson 2011) of rates strictly in (0, 1)."""
-    h = np.asarray(hit_rate, dtype=np.float64)
-    f = np.asarray(false_alarm_rate, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        lf, lh, l1f, l1h = np.log(f), np.log(h), np.log1p(-f), np.log1p(-h)
-        return (lf - lh - l1f + l1h) / (lf + lh + l1f + l1h)
+def contingency_manager(counts: np.ndarray) -> Any:
+    """A ``scores.categorical.BasicContingencyManager`` of (L, 4) weighted counts (a, b, c, d), dim ``lead``."""
+    import xarray as xr
+    from scores.categorical import BasicContingencyManager
+
+    counts = np.asarray(counts, dtype=np.float64)
+    a, b, c, d = (xr.DataArray(counts[..., i], dims=("lead",)[: counts.ndim - 1]) for i in range(4))
+    return BasicContingencyManager({"tp_count": a, "fp_count": b, "fn_count": c, "tn_count": d,
+                                    "total_count": a + b + c + d})
 
 
 def categorical_scores(counts: np.ndarray) -> dict[str, np.ndarray]:
-    """POD, FAR, CSI, HSS and SEDI per lead from a (L, 4) table of (a, b, c, d) -> {name: (L,)}."""
+    """POD, FAR, CSI, HSS and SEDI per lead from a (L, 4) table of (a, b, c, d) -> {name: (L,)}.
+
+    The scores come from the ``scores`` package (``BasicContingencyManager``: probability_of_detection,
+    false_alarm_ratio, critical_success_index, heidke_skill_score, symmetric_extremal_dependence_index).
+    Two conventions of this module are kept around it (module docstring): a score whose denominator is
+    0 is NaN (``scores`` divides and may give inf), and SEDI is computed on the table whose hit and
+    false-alarm rates are moved half a count inside (0, 1), with 0 for a forecast that never (or
+    always) says yes; ``scores``' SEDI of the raw table is undefined (log 0) for such tables.
+    """
     counts = np.asarray(counts, dtype=np.float64)
     if counts.shape[-1] != 4:
         raise ValueError(f"counts must end in the 4 columns (a, b, c, d), got shape {counts.shape}")
     a, b, c, d = (counts[..., i] for i in range(4))
     n_yes, n_no = a + c, b + d
-    pod = _safe_ratio(a, n_yes)
-    far = _safe_ratio(b, a + b)
-    csi = _safe_ratio(a, a + b + c)
-    hss = _safe_ratio(2.0 * (a * d - b * c), n_yes * (c + d) + (a + b) * n_no)
     with np.errstate(invalid="ignore", divide="ignore"):
-        h_lo, f_lo = 0.5 / n_yes, 0.5 / n_no
-    h = np.clip(pod, np.minimum(h_lo, 0.5), 1.0 - np.minimum(h_lo, 0.5))
-    f_rate = np.clip(_safe_ratio(b, n_no), np.minimum(f_lo, 0.5), 1.0 - np.minimum(f_lo, 0.5))
-    score = sedi(h, f_rate)
+        table = contingency_manager(counts)
+        pod = _defined(table.probability_of_detection(), n_yes)
+        far = _defined(table.false_alarm_ratio(), a + b)
+        csi = _defined(table.critical_success_index(), a + b + c)
+        hss = _defined(table.heidke_skill_score(), n_yes * (c + d) + (a + b) * n_no)
+        # SEDI of the table with the rates moved half a count inside (0, 1)
+        h_lo, f_lo = np.minimum(0.5 / n_yes, 0.5), np.minimum(0.5 / n_no, 0.5)
+        h = np.clip(pod, h_lo, 1.0 - h_lo)
+        f_rate = np.clip(_safe_ratio(b, n_no), f_lo, 1.0 - f_lo)
+        adjusted = np.stack([h * n_yes, f_rate * n_no, (1.0 - h) * n_yes, (1.0 - f_rate) * n_no], axis=-1)
+        score = np.asarray(contingency_manager(adjusted).symmetric_extremal_dependence_index().values)
     # a forecast that never (or always) says yes lies on the no-skill line H = F, where SEDI is 0;
     # the half-count correction alone would give it an arbitrary sign
     score = np.where((a + b <= 0) | (c + d <= 0), 0.0, score)
     score = np.where((n_yes > 0) & (n_no > 0), score, np.nan)
     return {"pod": pod, "far": far, "csi": csi, "hss": hss, "sedi": score}
+
+
+def _defined(score: Any, denominator: np.ndarray) -> np.ndarray:
+    """A ``scores`` result as numpy, NaN where this module's denominator is 0."""
+    return np.where(np.asarray(denominator) > 0, np.asarray(score.values, dtype=np.float64), np.nan)
 
 
 # --------------------------------------------------------------------------------------------

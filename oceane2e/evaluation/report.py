@@ -78,7 +78,9 @@ def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
         from oceane2e.assim.scores import analysis_markdown
 
         lines += [analysis_markdown(path.parent / "analysis_skill.csv")]
-    figures = {k: v for k, v in result.paths.items() if k.endswith("figure")}
+    for section in getattr(result, "ensemble_sections", []):
+        lines += [section, ""]
+    figures = {k: v for k, v in result.paths.items() if k in ("skill_figure", "case_figure")}
     if figures:
         lines += ["## Figures", ""]
         rel = {k: Path(v).relative_to(path.parent) if Path(v).is_relative_to(path.parent) else Path(v)

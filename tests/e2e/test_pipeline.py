@@ -37,10 +37,13 @@ def _write_configs(tmp: Path) -> Path:
         "config_baseline.yaml": _stage2("ConvLSTM", {"hidden": [4], "kernel_size": 3}),
         "observe.yaml": {"data": DATA, "years": [2003], "figure": False},
         "oi.yaml": {"data": DATA},
+        "config_ens.yaml": {"stage2_config": "configs/config.yaml", "vel_config": "configs/config_vel.yaml",
+                            "ensemble": {"members": 2, "source": {"relative_to_ssta_std": False}}},
         "pipeline.yaml": {"synthetic_config": "configs/synthetic.yaml", "vel_config": "configs/config_vel.yaml",
                           "online_config": "configs/config.yaml", "observe_config": "configs/observe.yaml",
                           "oi_config": "configs/oi.yaml",
-                          "baseline_configs": ["configs/config_baseline.yaml"]},
+                          "baseline_configs": ["configs/config_baseline.yaml"],
+                          "ensemble_config": "configs/config_ens.yaml"},
     }
     (tmp / "configs").mkdir()
     for name, body in cfgs.items():
@@ -64,11 +67,13 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
                  "checkpoints/Oceane2e_best_model.pth", "logs/Oceane2e_training_log.log",
                  "results/Oceane2e_inputs.npy", "results/Oceane2e_outputs.npy", "results/Oceane2e_forecast.nc",
                  "results/ConvLSTM_outputs.npy", "results/skill.csv", "results/report.md",
-                 "data/GS/obs/obs_2003.nc", "results/OI_analysis.nc", "results/analysis_skill.csv"):
+                 "data/GS/obs/obs_2003.nc", "results/OI_analysis.nc", "results/analysis_skill.csv",
+                 "results/Oceane2e-ens_members.nc", "results/figures/Oceane2e-ens_probability_case.png"):
         assert (demo / path).exists(), path
     skill = pd.read_csv(demo / "results" / "skill.csv")
     models = set(skill["model"])
-    assert {"Oceane2e", "ConvLSTM"} <= models
+    assert {"Oceane2e", "ConvLSTM", "Oceane2e-ens"} <= models
+    assert {"crps", "spread_skill", "bss_mhw"} <= set(skill[skill.model == "Oceane2e-ens"].metric)
     assert any("persistence" in m.lower() for m in models)
     assert set(skill["lead"]) == set(range(1, LEAD + 1))
     assert "Oceane2e" in (demo / "results" / "report.md").read_text()
