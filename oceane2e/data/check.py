@@ -132,10 +132,7 @@ def _channel_names(path: Path, ds, var, kind: str, problems: list[Problem]) -> t
             )
         )
         return None
-    # converters record channels their sources do not have (e.g. no sea level in the reference's
-    # global layout) in the global attribute ``absent_channels``; those are not missing
-    absent = {c.strip() for c in str(getattr(ds, "absent_channels", "")).split(",") if c.strip()}
-    missing = [c for c in KIND_CHANNELS[kind] if c not in names and c not in absent]
+    missing = [c for c in KIND_CHANNELS[kind] if c not in names]
     if missing:
         problems.append(
             Problem(

@@ -90,3 +90,17 @@ def test_check_reports_a_geostrophic_blow_up(tmp_path) -> None:
     write_year(tiny.geo[2001], "geo", 2001, data, tiny.coords, mask=tiny.mask)
     (problem,) = [p for p in check_folder(tmp_path) if "geostrophic" in p.message]
     assert "60.0 m s-1" in problem.message and "equatorial band" in problem.fix
+
+
+def test_prepare_data_masks_the_band_of_converted_currents() -> None:
+    from oceane2e.data.contract import GridCoords
+    from oceane2e.data.converters.prepare import EquatorialBandConfig, _mask_equatorial_band
+
+    grid = GridCoords(lat=np.arange(-9.5, 10.0, 1.0), lon=np.arange(0.5, 5.0, 1.0))
+    geo = np.ones((3, 2, *grid.shape), np.float32)
+    _mask_equatorial_band(geo, grid, EquatorialBandConfig(half_width_deg=3.0, taper_deg=2.0))
+    w = equatorial_weight(grid.lat, EquatorialBand("mask", 3.0, 2.0)).astype(np.float32)
+    np.testing.assert_array_equal(geo, np.broadcast_to(w[None, None, :, None], geo.shape))
+    clear = np.ones((3, 2, *grid.shape), np.float32)
+    _mask_equatorial_band(clear, grid, EquatorialBandConfig(method="none"))
+    assert np.all(clear == 1.0)

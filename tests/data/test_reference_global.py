@@ -71,7 +71,10 @@ def test_conversion_writes_a_valid_periodic_folder(stand_in, tmp_path) -> None:
     )
     report = convert_reference_global(cfg)
     assert report.ocean_cells == report.reference_ocean_cells  # the stand-in has data on every ocean cell
-    assert check_folder(out) == []
+    # valid but for the sea level the layout does not have (reported, as for any converted folder
+    # without it: a stage that needs zos would miss it)
+    problems = [str(p) for p in check_folder(out)]
+    assert len(problems) == 1 and "channel(s) ['zos'] missing" in problems[0], problems
     ocean = read_mask(out)
     ref_ocean, grid = read_reference_mask(stand_in.mask_path)
     np.testing.assert_array_equal(ocean, ref_ocean)
@@ -113,3 +116,21 @@ def test_a_short_year_names_the_file(stand_in, tmp_path) -> None:
     _, grid = read_reference_mask(root / "mask.npy")
     with pytest.raises(DataContractError, match="CMEMS_2001_norm.nc: 300 days"):
         ReferenceGlobalYear(root, 2001, grid)
+
+
+def test_a_converted_global_folder_feeds_the_stage_2_dataset(tmp_path) -> None:
+    """No zos in the layout: the statistics and the stage-2 windows use only what the folder has."""
+    from oceane2e.data.config import DataConfig
+    from oceane2e.data.datasets import SSTAWindowDataset
+    from oceane2e.data.normalization import ensure_stats
+
+    si = write_reference_global_stand_in(tmp_path / "src", years=(2001, 2002, 2003))
+    out = tmp_path / "global"
+    cfg = ReferenceGlobalConfig(source_root=si.root, mask=si.mask_path, out_dir=out, years=[2001, 2002, 2003],
+                                baseline=(2001, 2001))
+    convert_reference_global(cfg)
+    data = DataConfig(root=out, train_years=[2001], val_years=[2002], test_years=[2003])
+    stats = ensure_stats(data, progress=False)
+    assert "zos" not in stats and {"ssta", "u_g", "t2m"} <= set(stats)
+    item = SSTAWindowDataset(data, "train", 3)[0]
+    assert item["ssta"].shape == (4, 9, 18) and item["velocity"].shape == (4, 2, 9, 18)
