@@ -75,6 +75,8 @@ _KERNEL_FIELDS: dict[str, str] = {
     "checkpoint": "recompute kernel sub-steps in backward (memory); null = automatic by grid size",
     "compile": "torch.compile-fused sub-steps when no gradient is needed (inference)",
     "max_substeps": "safety bound on the sub-steps of one day (runaway velocities raise)",
+    "polar_cap_deg": "global grids: rows poleward of this latitude are held, not advected (their narrow cells "
+                     "would set the sub-steps); null = every row",
 }
 
 

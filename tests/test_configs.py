@@ -9,7 +9,7 @@ import pytest
 from oceane2e.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = sorted([*REPO.glob("configs/*.yaml"), *REPO.glob("regional_high/*.yaml")])
+SHIPPED = sorted([*REPO.glob("configs/*.yaml"), *REPO.glob("regional_high/*.yaml"), *REPO.glob("global_low/*.yaml")])
 
 
 def _schema(path: Path) -> type:
@@ -26,6 +26,10 @@ def _schema(path: Path) -> type:
         from oceane2e.data.converters.prepare_obs import PrepareObsConfig
 
         return PrepareObsConfig
+    if name == "reference_global.yaml":
+        from oceane2e.data.converters.reference_global import ReferenceGlobalConfig
+
+        return ReferenceGlobalConfig
     if name.startswith("prepare"):
         from oceane2e.data.converters.prepare import PrepareConfig
 
@@ -64,11 +68,30 @@ def test_shipped_config_validates(path: Path) -> None:
         assert cfg.train.name == cfg.model.name
 
 
-def test_pipeline_points_at_shipped_configs() -> None:
+@pytest.mark.parametrize("pipeline", ["configs/pipeline.yaml", "global_low/pipeline.yaml"])
+def test_pipeline_points_at_shipped_configs(pipeline: str) -> None:
     from oceane2e.pipeline import PipelineConfig
 
-    cfg = load_config(PipelineConfig, REPO / "configs" / "pipeline.yaml")
-    assert cfg.observe_config is not None and cfg.oi_config is not None
-    for path in [cfg.synthetic_config, cfg.vel_config, cfg.online_config, *cfg.baseline_configs, cfg.observe_config,
-                 cfg.oi_config, *([cfg.ensemble_config] if cfg.ensemble_config else [])]:
+    cfg = load_config(PipelineConfig, REPO / pipeline)
+    if pipeline == "configs/pipeline.yaml":
+        assert cfg.observe_config is not None and cfg.oi_config is not None
+    optional = [p for p in (cfg.observe_config, cfg.oi_config, cfg.ensemble_config) if p is not None]
+    for path in [cfg.synthetic_config, cfg.vel_config, cfg.online_config, *cfg.baseline_configs, *optional]:
         assert (REPO / path).exists(), path
+
+
+def test_global_pipeline_writes_apart_from_the_regional_demo() -> None:
+    from oceane2e.pipeline import PipelineConfig
+    from oceane2e.stage1 import load_stage1_config
+    from oceane2e.stage2 import load_stage2_config
+
+    regional = load_config(PipelineConfig, REPO / "configs" / "pipeline.yaml")
+    glob = load_config(PipelineConfig, REPO / "global_low" / "pipeline.yaml")
+    vel, online = load_stage1_config(REPO / glob.vel_config), load_stage2_config(REPO / glob.online_config)
+    outputs = [glob.results_dir, glob.state_dir, vel.data.root, vel.train.checkpoint_dir, vel.train.log_dir,
+               online.train.checkpoint_dir, online.inference.results_dir]
+    for path in outputs:
+        assert "global_demo" in Path(path).parts, path
+    # --fresh of one never deletes the other's outputs
+    for mine in glob.clean_paths:
+        assert "global_demo" in Path(mine).parts and mine not in regional.clean_paths, mine

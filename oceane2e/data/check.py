@@ -29,6 +29,10 @@ from oceane2e.data.contract import (
 from oceane2e.data.observations import OBS_DIR, check_obs_folder, find_obs_years
 
 _DAYS_PER_READ = 32  # days read at once when scanning for NaN over the ocean
+#: surface geostrophic speeds above this (m s-1) are reported: the fastest real surface currents
+#: (Gulf Stream, Agulhas, Kuroshio) peak near 2.5 m s-1; more is the 1/f blow-up of geostrophy near
+#: the equator (or wrong units)
+MAX_GEOSTROPHIC_SPEED = 5.0
 
 
 @dataclass(frozen=True)
@@ -277,10 +281,15 @@ def _scan_values(info: _FileInfo, ocean: np.ndarray, problems: list[Problem]) ->
             n_days = int(var.shape[0])
             bad_days: list[int] = []
             bad_channels: set[str] = set()
+            fastest = (0.0, 0)  # (speed m s-1, flat ocean index) of geo files
             for start in range(0, n_days, _DAYS_PER_READ):
                 block = np.asarray(var[start : start + _DAYS_PER_READ], dtype=np.float32)
                 ocean_vals = block[:, :, ocean]  # (t, C, n_ocean)
                 bad = ~np.isfinite(ocean_vals)
+                if info.kind == "geo":
+                    speed = np.nanmax(np.where(bad, 0.0, np.abs(ocean_vals)), axis=(0, 1))
+                    if speed.size and float(speed.max()) > fastest[0]:
+                        fastest = (float(speed.max()), int(np.argmax(speed)))
                 if bad.any():
                     days = np.flatnonzero(bad.any(axis=(1, 2))) + start
                     bad_days.extend(int(d) for d in days)
@@ -291,6 +300,17 @@ def _scan_values(info: _FileInfo, ocean: np.ndarray, problems: list[Problem]) ->
             Problem(str(info.path), f"reading the values failed ({err})", "delete the file and regenerate it")
         )
         return
+    if fastest[0] > MAX_GEOSTROPHIC_SPEED:
+        row = int(np.nonzero(ocean)[0][fastest[1]])
+        where = f"latitude {info.coords.lat[row]:.2f}" if info.coords is not None else f"row {row}"
+        problems.append(
+            Problem(
+                str(info.path),
+                f"geostrophic speed {fastest[0]:.1f} m s-1 at {where} exceeds {MAX_GEOSTROPHIC_SPEED} m s-1: "
+                "the 1/f blow-up of geostrophy near the equator, or currents not in m s-1",
+                "convert with an equatorial band (oceane2e.data.geostrophy: mask or beta-plane), or fix the units",
+            )
+        )
     if bad_days:
         first = np.datetime64(f"{info.year:04d}-01-01", "D") + bad_days[0]
         problems.append(

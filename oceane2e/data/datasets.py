@@ -141,15 +141,21 @@ class DataFolder:
 
     @classmethod
     def from_config(
-        cls, data_cfg: DataConfig, years: Sequence[int] | None = None, kinds: Sequence[str] = ("geo", "mhw")
+        cls,
+        data_cfg: DataConfig,
+        years: Sequence[int] | None = None,
+        kinds: Sequence[str] = ("geo", "mhw"),
+        channels: dict[str, Sequence[str]] | None = None,
     ) -> DataFolder:
-        """A folder over ``years`` (default: all years of the config) of ``data_cfg.root``."""
+        """A folder over ``years`` (default: all years of the config) of ``data_cfg.root``;
+        ``channels``: kind -> the channels that must be present (default: all of the kind)."""
         return cls(
             data_cfg.root,
             data_cfg.all_years if years is None else years,
             lat_bounds=data_cfg.lat_bounds,
             lon_bounds=data_cfg.lon_bounds,
             kinds=kinds,
+            channels=channels,
         )
 
     # ---- per-process handle cache -------------------------------------------------------
@@ -344,7 +350,11 @@ class SSTAWindowDataset(_FolderWindows):
             raise ValueError(f"missing_forecast must be 'error' or 'skip', got {missing_forecast!r}")
         self.split, self.n_lead, self.velocity, self.stride = split, int(n_lead), velocity, int(stride)
         self.years = split_years(data_cfg, split)
-        self.folder = DataFolder.from_config(data_cfg, self.years, kinds=("geo", "mhw"))
+        # only the channels read here must exist (a converted folder may lack zos: docs/global.md)
+        self.folder = DataFolder.from_config(
+            data_cfg, self.years, kinds=("geo", "mhw"),
+            channels={"geo": self.velocity_channels, "mhw": ("ssta", *self.atmos_channels)},
+        )
         self.time0s = window_starts(self.years, 0, self.n_lead, self.stride)
         self.forecast_path: Path | None = None
         self._forecast: dict[int, ForecastFile] = {}

@@ -90,7 +90,7 @@ def compute_stats(
     channels = tuple(channels) if channels is not None else KIND_CHANNELS[kind]
     if isinstance(source, DataConfig):
         years = list(source.train_years) if years is None else list(years)
-        folder = DataFolder.from_config(source, years, kinds=(kind,))
+        folder = DataFolder.from_config(source, years, kinds=(kind,), channels={kind: channels})
     elif isinstance(source, DataFolder):
         folder = source
         years = list(folder.years) if years is None else list(years)
@@ -193,6 +193,20 @@ def load_stats(path: str | Path) -> dict[str, dict[str, float]]:
     return {k: {"mean": float(v["mean"]), "std": float(v["std"])} for k, v in _read_payload(stats_path(path))["stats"].items()}
 
 
+def _present_channels(root: Path, kind: str, year: int) -> tuple[str, ...]:
+    """The contract channels of ``kind`` less those a file of ``year`` records as absent."""
+    import netCDF4
+
+    from oceane2e.data.contract import year_path
+
+    try:
+        with netCDF4.Dataset(year_path(root, kind, year)) as ds:
+            absent = {c.strip() for c in str(getattr(ds, "absent_channels", "")).split(",") if c.strip()}
+    except OSError:
+        absent = set()
+    return tuple(c for c in KIND_CHANNELS[kind] if c not in absent)
+
+
 def cached_stats_path(root: str | Path, cache_dir: str | Path) -> Path:
     """Where the statistics of data folder ``root`` are cached outside it (one file per folder)."""
     tag = hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:12]
@@ -207,7 +221,9 @@ def ensure_stats(
     A saved file (``<data.root>/norm_stats.json``, else the copy in ``cache_dir``) is reused when
     it lists the same training years, every channel, and the same file sizes/times; otherwise the
     statistics are recomputed and written to the first of those places that is writable (a
-    read-only data folder is fine: nothing has to be written into it).
+    read-only data folder is fine: nothing has to be written into it). Channels a converted folder
+    does not have (recorded in its files' ``absent_channels``, e.g. no ``zos`` from the reference's
+    global layout) are left out.
     """
     root = Path(data_cfg.root)
     if not root.is_dir():
@@ -216,11 +232,12 @@ def ensure_stats(
     if cache_dir is not None:
         candidates.append(cached_stats_path(root, cache_dir))
     years = sorted(data_cfg.train_years)
-    wanted = [c for kind in KIND_CHANNELS for c in KIND_CHANNELS[kind]]
     try:
         fingerprint = _fingerprint(root, years)
     except FileNotFoundError as err:
         raise DataContractError(f"{err.filename}: missing; the training years need it") from None
+    per_kind = {kind: _present_channels(root, kind, years[0]) for kind in KIND_CHANNELS}
+    wanted = [c for kind in KIND_CHANNELS for c in per_kind[kind]]
     for path in candidates:
         if not path.exists():
             continue
@@ -236,7 +253,7 @@ def ensure_stats(
             return load_stats(path)
     stats: dict[str, dict[str, float]] = {}
     for kind in KIND_CHANNELS:
-        stats.update(compute_stats(data_cfg, kind, KIND_CHANNELS[kind], years, progress=progress))
+        stats.update(compute_stats(data_cfg, kind, per_kind[kind], years, progress=progress))
     failures = []
     for path in candidates:
         try:

@@ -15,7 +15,9 @@ vanish next to coasts and edges; edge inflow/outflow is in ``1 + h·lin``).
 
 The arithmetic is the same as :func:`oceane2e.physics.kernel._euler_step` (same limiter functions,
 same order of operations); the compiler may contract multiply-adds, so results agree to float
-round-off (tested). The compiled function is created once per process and specialised by
+round-off (tested). Periodic grids are not compiled: the flat layout has no seam (a row's last cell
+is followed by the next row's first), so :func:`try_integrate_compiled` warns once and returns None,
+and the caller runs the in-place eager path (same results). The compiled function is created once per process and specialised by
 ``torch.compile`` per configuration and grid shape (see :func:`_compiled_substep`); a failed
 compilation warns once per (stepper, limiter, diffusion) and
 :func:`try_integrate_compiled` returns None, so the caller falls back to the eager path.
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 
 _COMPILED: list[Callable[..., torch.Tensor]] = []  # the lazily created torch.compile wrapper
 _FAILED: set[tuple[str, str, bool]] = set()
+_WARNED_PERIODIC: list[bool] = []
 
 
 def _pad_width(w: int) -> int:
@@ -156,6 +159,16 @@ def try_integrate_compiled(
     Returns the new (B, H, W) state, or None when compilation failed (warned once per
     configuration; the caller then uses the eager path). Call without autograd.
     """
+    if op.periodic:
+        if not _WARNED_PERIODIC:
+            _WARNED_PERIODIC.append(True)
+            warnings.warn(
+                "advect: KernelOptions(compile=True) is not supported on periodic (global) grids; the eager "
+                "no-grad kernel runs instead (same results; set compile=False to silence this)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        return None
     diffusion = op.kx is not None
     key = (stepper, limiter_name, diffusion)
     if key in _FAILED:

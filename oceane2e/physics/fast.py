@@ -5,6 +5,9 @@ autograd keeps, so this path computes exactly the same arithmetic as
 :func:`oceane2e.physics.kernel._euler_step` into a few buffers allocated once per call. On a CPU
 this avoids re-allocating (and page-faulting) ~30 fresh arrays per Runge–Kutta stage and keeps the
 working set small. The differentiable path stays the reference; a test checks both agree.
+
+On a periodic grid the x direction has W faces (entry j = west face of cell j, entry 0 the seam)
+and its differences, slopes and face values wrap around (:func:`_accumulate_periodic_x`).
 """
 
 from __future__ import annotations
@@ -27,13 +30,18 @@ class _DirectionBuffers:
 
 
 class Workspace:
-    """Buffers for one :func:`advect` call: c-shaped scratch plus per-direction face arrays."""
+    """Buffers for one :func:`advect` call: c-shaped scratch plus per-direction face arrays.
 
-    def __init__(self, c: torch.Tensor) -> None:
+    With ``periodic`` the x flux buffer holds the W faces of the circle (W - 1 interior faces
+    otherwise); the x difference buffer keeps W + 1 entries, the last a copy of the seam's.
+    """
+
+    def __init__(self, c: torch.Tensor, periodic: bool = False) -> None:
         b, h, w = c.shape
         new = torch.empty
         kw = {"dtype": c.dtype, "device": c.device}
-        self.x = _DirectionBuffers(torch.zeros(b, h, w + 1, **kw), new(b, h, w + 1, **kw), new(b, h, w - 1, **kw))
+        n_fx = w if periodic else w - 1
+        self.x = _DirectionBuffers(torch.zeros(b, h, w + 1, **kw), new(b, h, w + 1, **kw), new(b, h, n_fx, **kw))
         self.y = _DirectionBuffers(torch.zeros(b, h + 1, w, **kw), new(b, h + 1, w, **kw), new(b, h - 1, w, **kw))
         self.slope = new(b, h, w, **kw)
         self.tmp = new(b, h, w, **kw)
@@ -94,6 +102,59 @@ def _accumulate_direction(
     ws.conv.narrow(dim, 1, n - 1).add_(flux)
 
 
+def _accumulate_periodic_x(
+    c: torch.Tensor,
+    buf: _DirectionBuffers,
+    ws: Workspace,
+    open_faces: torch.Tensor,
+    a_plus: torch.Tensor,
+    a_minus: torch.Tensor,
+    k_diff: torch.Tensor | None,
+    limiter: LimiterFn | None,
+    is_van_leer: bool,
+) -> None:
+    """Add the convergence of the W periodic x fluxes to ``ws.conv`` (in place).
+
+    The same arithmetic as :func:`oceane2e.physics.kernel._periodic_fluxes`: ``buf.diff[..., j]`` =
+    ``c[j] - c[j-1]`` across face j (j = 0 the seam), ``buf.diff[..., W]`` its copy, so that the
+    forward difference of cell j is ``buf.diff[..., j + 1]`` without a rolled copy.
+    """
+    w = c.shape[-1]
+    d_all = buf.diff
+    d = d_all[..., :w]
+    torch.sub(c[..., 1:], c[..., :-1], out=d_all[..., 1:w])
+    torch.sub(c[..., :1], c[..., -1:], out=d_all[..., :1])
+    d.mul_(open_faces)
+    d_all[..., w:].copy_(d_all[..., :1])
+    flux = buf.flux
+    if limiter is None:  # first-order upwind: flux[j] = a+ c[j-1] + a- c[j]
+        torch.mul(a_plus[..., 1:], c[..., :-1], out=flux[..., 1:])
+        torch.mul(a_plus[..., :1], c[..., -1:], out=flux[..., :1])
+        flux.addcmul_(a_minus, c)
+    else:
+        torch.abs(d_all, out=buf.abs_diff)
+        a, b = d_all[..., :w], d_all[..., 1:]
+        abs_a, abs_b = buf.abs_diff[..., :w], buf.abs_diff[..., 1:]
+        slope = ws.slope
+        if is_van_leer:
+            torch.mul(a, abs_b, out=slope)
+            slope.addcmul_(abs_a, b)
+            torch.add(abs_a, abs_b, out=ws.tmp).clamp_min_(torch.finfo(c.dtype).tiny)
+            slope.div_(ws.tmp)
+        else:
+            slope.copy_(limiter(a, b, abs_a, abs_b))
+        high = torch.add(c, slope, alpha=0.5, out=ws.high)
+        low = torch.add(c, slope, alpha=-0.5, out=slope)
+        torch.mul(a_plus[..., 1:], high[..., :-1], out=flux[..., 1:])
+        torch.mul(a_plus[..., :1], high[..., -1:], out=flux[..., :1])
+        flux.addcmul_(a_minus, low)
+    if k_diff is not None:
+        flux.addcmul_(k_diff, d, value=-1.0)
+    ws.conv.add_(flux)
+    ws.conv[..., :-1].sub_(flux[..., 1:])
+    ws.conv[..., -1:].sub_(flux[..., :1])
+
+
 def euler_step_into(
     out: torch.Tensor,
     c: torch.Tensor,
@@ -106,7 +167,10 @@ def euler_step_into(
 ) -> torch.Tensor:
     """``out ← c + h·dC/dt`` without allocating; same arithmetic as the differentiable path."""
     ws.conv.zero_()
-    _accumulate_direction(c, -1, ws.x, ws, op.open_x, op.ap_x, op.am_x, op.kx, limiter, is_van_leer)
+    if op.periodic:
+        _accumulate_periodic_x(c, ws.x, ws, op.open_x, op.ap_x, op.am_x, op.kx, limiter, is_van_leer)
+    else:
+        _accumulate_direction(c, -1, ws.x, ws, op.open_x, op.ap_x, op.am_x, op.kx, limiter, is_van_leer)
     _accumulate_direction(c, -2, ws.y, ws, op.open_y, op.ap_y, op.am_y, op.ky, limiter, is_van_leer)
     torch.mul(c, one_plus_h_lin, out=out)
     return out.addcmul_(ws.conv, h_inv_area)
@@ -123,7 +187,7 @@ def integrate_no_grad(
     h_inv_area: torch.Tensor,
 ) -> torch.Tensor:
     """Run ``n_sub`` SSP-RK sub-steps on ``state`` (modified in place and returned)."""
-    ws = Workspace(state)
+    ws = Workspace(state, periodic=op.periodic)
     a, b = ws.stage_a, ws.stage_b
     args = (op, limiter, is_van_leer, one_plus_h_lin, h_inv_area, ws)
     for _ in range(n_sub):

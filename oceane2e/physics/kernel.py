@@ -15,7 +15,12 @@ with a finite-volume scheme on the lat-lon grid of :class:`~oceane2e.physics.gri
   and region edges;
 * SSP Runge–Kutta (1, 2 or 3 stages) in time, with the number of equal sub-steps chosen from the
   largest Courant number over the batch so that each sub-step stays below ``max_courant``;
-* optional explicit diffusion κ∇²C in flux form (closed at coasts, zero flux at region edges).
+* optional explicit diffusion κ∇²C in flux form (closed at coasts, zero flux at region edges);
+* on a periodic grid (longitudes closing the circle, :attr:`SphericalGrid.periodic`) x has no region
+  edges: the seam between the last and the first column is an ordinary face (slopes, fluxes and
+  diffusion wrap around), so a field crosses the dateline as it crosses any other meridian;
+* optionally (``polar_cap_deg``) rows poleward of a latitude are left out (held like land), so the
+  narrow cells near a pole do not set the number of sub-steps (see :class:`KernelOptions`).
 
 For non-divergent face velocities both forms coincide. The flux form conserves Σ area·C exactly in a
 closed basin whatever the velocity; the advective form keeps a uniform anomaly uniform under a
@@ -106,7 +111,15 @@ class KernelOptions:
             ~30), same results to float round-off. The first call per grid shape and configuration
             compiles (seconds to ~30 s; cached on disk by TorchInductor); if compilation fails the
             eager path runs after a warning. Ignored when gradients are recorded and for
-            ``scheme="reference"``.
+            ``scheme="reference"`` and on periodic grids (the flat layout has no seam; a
+            warning says so once and the in-place eager path runs instead).
+        polar_cap_deg: None (default) integrates every ocean row. A latitude in degrees leaves the
+            rows whose centres lie poleward of ±``polar_cap_deg`` out of the kernel: they keep their
+            input values, and the faces between them and the rest are closed like coasts (heat
+            content of the rest is still conserved). Meant for global grids, where a row next to a
+            pole is R·cos φ·Δλ wide (242 m at 89.75° on a 0.5° grid, against 55.6 km at the
+            equator) and would set the Courant number of the whole globe: at 0.5°, 80° keeps the
+            narrowest cell at 9.7 km, so a current of 1 m s⁻¹ needs ~18 sub-steps a day there.
     """
 
     scheme: Scheme = "muscl"
@@ -122,6 +135,7 @@ class KernelOptions:
     reference_substep_s: float = 1800.0
     checkpoint: bool | None = None
     compile: bool = False
+    polar_cap_deg: float | None = None
 
     def __post_init__(self) -> None:
         for name, value, allowed in (
@@ -143,6 +157,8 @@ class KernelOptions:
             raise ValueError(f"KernelOptions.max_substeps must be >= 1, got {self.max_substeps}")
         if not self.reference_substep_s > 0:
             raise ValueError(f"KernelOptions.reference_substep_s must be > 0 s, got {self.reference_substep_s}")
+        if self.polar_cap_deg is not None and not 0.0 < self.polar_cap_deg <= 90.0:
+            raise ValueError(f"KernelOptions.polar_cap_deg must be None or in (0, 90] degrees, got {self.polar_cap_deg}")
         if self.scheme == "reference" and self.diffusivity > 0:
             raise ValueError("KernelOptions: the reference scheme has no explicit diffusion; set diffusivity=0")
 
@@ -202,20 +218,24 @@ class _Operator:
 
     Volume fluxes are per metre of depth (m² s⁻¹); ``lin`` multiplies C (s⁻¹): the zero-gradient
     region edges, and −∇·u in the advective form.
+
+    On a periodic grid (``periodic``) the x arrays hold the W faces of the circle instead of the
+    W − 1 interior faces: entry j is the west face of cell j, entry 0 the seam.
     """
 
     ocean: torch.Tensor  # (H, W) bool
-    ap_x: torch.Tensor  # (B, H, W-1) positive part of the interior x volume fluxes U·len
-    am_x: torch.Tensor  # (B, H, W-1) negative part
+    ap_x: torch.Tensor  # (B, H, W-1) positive part of the interior x volume fluxes U·len; periodic (B, H, W)
+    am_x: torch.Tensor  # (B, H, W-1) negative part; periodic (B, H, W)
     ap_y: torch.Tensor  # (B, H-1, W)
     am_y: torch.Tensor  # (B, H-1, W)
-    open_x: torch.Tensor  # (H, W+1) float 1/0; region-edge entries are irrelevant (their differences are 0)
+    open_x: torch.Tensor  # (H, W+1) float 1/0; region-edge entries are irrelevant; periodic (H, W)
     open_y: torch.Tensor  # (H+1, W)
     lin: torch.Tensor  # (B, H, W) s⁻¹
-    kx: torch.Tensor | None  # (H, W-1) κ·len/dist (m² s⁻¹) or None
+    kx: torch.Tensor | None  # (H, W-1) κ·len/dist (m² s⁻¹) or None; periodic (H, W)
     ky: torch.Tensor | None  # (H-1, W)
     inv_area: torch.Tensor  # (H, W) m⁻²
     rate: torch.Tensor  # (B,) s⁻¹, largest Courant number per second over ocean cells
+    periodic: bool = False
 
     def select(self, index: torch.Tensor) -> _Operator:
         """The operator of the samples ``index`` (1-D long tensor) of the batch."""
@@ -226,6 +246,8 @@ class _Operator:
 
 
 def _build_operator(u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, options: KernelOptions) -> _Operator:
+    if grid.periodic:
+        return _build_periodic_operator(u, v, grid, options)
     ocean = grid.mask
     zero = torch.zeros((), dtype=u.dtype, device=u.device)
     u = torch.where(ocean, u, zero) * grid.x_sign
@@ -283,6 +305,93 @@ def _build_operator(u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, optio
     )
 
 
+def _build_periodic_operator(
+    u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, options: KernelOptions
+) -> _Operator:
+    """:func:`_build_operator` of a grid periodic in x: W x-faces (entry j = west face of cell j)."""
+    ocean = grid.mask
+    zero = torch.zeros((), dtype=u.dtype, device=u.device)
+    u = torch.where(ocean, u, zero) * grid.x_sign
+    v = torch.where(ocean, v, zero) * grid.y_sign
+    w = grid.shape[1]
+    open_x = grid.open_x[:, :w].to(u.dtype)  # face j between cells j-1 and j; face 0 is the seam
+    open_y = grid.open_y.to(u.dtype)
+    fx = 0.5 * (u + torch.roll(u, 1, dims=-1)) * (open_x * grid.len_x[:, :w])  # (B, H, W)
+    fy = torch.cat([v[..., :1, :], 0.5 * (v[..., 1:, :] + v[..., :-1, :]), v[..., -1:, :]], dim=-2) * (
+        open_y * grid.len_y
+    )
+    fy_i = fy[..., 1:-1, :]
+    h = grid.shape[0]
+    pad = torch.nn.functional.pad
+    # only the north/south region edges have ghost cells
+    lin = pad(fy[..., :1, :], (0, 0, 0, h - 1)) - pad(fy[..., -1:, :], (0, 0, h - 1, 0))
+    if options.form == "advective":
+        lin = lin + (torch.roll(fx, -1, dims=-1) - fx) + (fy[..., 1:, :] - fy[..., :-1, :])
+    inv_area = 1.0 / grid.area
+    lin = lin * inv_area
+
+    kappa = options.diffusivity
+    kx = ky = None
+    if kappa > 0:
+        # equal spacing (a periodic grid's condition): the seam's centre distance is any column's
+        dist_x = torch.cat([grid.dist_x[:, :1], grid.dist_x], dim=-1)
+        kx = kappa * open_x * grid.len_x[:, :w] / dist_x
+        ky = kappa * open_y[1:-1, :] * grid.len_y[1:-1, :] / grid.dist_y
+
+    with torch.no_grad():
+        abs_fx, abs_fy = fx.abs(), fy.abs()
+        per_cell = torch.maximum(abs_fx, torch.roll(abs_fx, -1, dims=-1)) + torch.maximum(
+            abs_fy[..., 1:, :], abs_fy[..., :-1, :]
+        )
+        per_cell = per_cell * inv_area
+        if kappa > 0:
+            per_cell = per_cell + 4.0 * kappa * (1.0 / grid.dx**2 + 1.0 / grid.dy**2)
+        rate = torch.where(ocean, per_cell, zero).amax(dim=(-2, -1))
+
+    return _Operator(
+        ocean=ocean,
+        ap_x=fx.clamp(min=0),
+        am_x=fx.clamp(max=0),
+        ap_y=fy_i.clamp(min=0),
+        am_y=fy_i.clamp(max=0),
+        open_x=open_x,
+        open_y=open_y,
+        lin=lin,
+        kx=kx,
+        ky=ky,
+        inv_area=inv_area,
+        rate=rate,
+        periodic=True,
+    )
+
+
+def _periodic_fluxes(
+    c: torch.Tensor,
+    open_faces: torch.Tensor,
+    a_plus: torch.Tensor,
+    a_minus: torch.Tensor,
+    k_diff: torch.Tensor | None,
+    limiter: LimiterFn | None,
+) -> torch.Tensor:
+    """MUSCL upwind (+ diffusive) fluxes through the W faces of a periodic x axis (the last dim).
+
+    Entry j is the west face of cell j (entry 0 the seam); differences, slopes and face values wrap
+    around, so the seam is treated like every other face. Returns (B, H, W) in K m² s⁻¹.
+    """
+    d = (c - torch.roll(c, 1, dims=-1)) * open_faces  # d[j] = c[j] - c[j-1] across face j
+    if limiter is None:
+        flux = torch.addcmul(a_plus * torch.roll(c, 1, dims=-1), a_minus, c)
+    else:
+        abs_d = d.abs()
+        slope = limiter(d, torch.roll(d, -1, dims=-1), abs_d, torch.roll(abs_d, -1, dims=-1))
+        high = torch.add(c, slope, alpha=0.5)  # value at the east face of each cell
+        low = torch.add(c, slope, alpha=-0.5)  # value at the west face
+        flux = torch.addcmul(a_plus * torch.roll(high, 1, dims=-1), a_minus, low)
+    if k_diff is not None:
+        flux = flux - k_diff * d
+    return flux
+
+
 def _interior_fluxes(
     c: torch.Tensor,
     dim: int,
@@ -332,6 +441,12 @@ def _euler_step(
     ``one_plus_h_lin`` = 1 + h·lin (B, H, W) and ``h_inv_area`` = h / area (H, W) fold the step ``h``
     into the coefficients, so the update is two tensor passes.
     """
+    if op.periodic:
+        flux_x = _periodic_fluxes(c, op.open_x, op.ap_x, op.am_x, op.kx, limiter)
+        flux_y = _interior_fluxes(c, -2, op.open_y, op.ap_y, op.am_y, op.ky, limiter)
+        fy = torch.nn.functional.pad(flux_y, (0, 0, 1, 1))
+        conv = (flux_x - torch.roll(flux_x, -1, dims=-1)) + (fy[..., :-1, :] - fy[..., 1:, :])
+        return torch.addcmul(c * one_plus_h_lin, conv, h_inv_area)
     flux_x = _interior_fluxes(c, -1, op.open_x, op.ap_x, op.am_x, op.kx, limiter)
     flux_y = _interior_fluxes(c, -2, op.open_y, op.ap_y, op.am_y, op.ky, limiter)
     return torch.addcmul(c * one_plus_h_lin, _convergence(flux_x, flux_y), h_inv_area)
@@ -341,17 +456,22 @@ def _euler_step(
 # public API
 
 
-def courant_number(u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, dt_s: float) -> torch.Tensor:
+def courant_number(
+    u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, dt_s: float, polar_cap_deg: float | None = None
+) -> torch.Tensor:
     """Largest advective Courant number ``dt·(|U|/dx + |V|/dy)`` (face-based) over ocean cells.
 
     Args:
         u, v: (B, H, W) eastward/northward velocity at cell centres, m s⁻¹ (land values ignored).
         grid: the grid; dt_s: the step in seconds.
+        polar_cap_deg: leave out the rows poleward of it, as ``KernelOptions.polar_cap_deg`` does.
 
     Returns:
         (B,) dimensionless, without gradient.
     """
     grid = grid.to(device=u.device, dtype=u.dtype)
+    if polar_cap_deg is not None:
+        grid = grid.with_polar_cap(polar_cap_deg)
     op = _build_operator(u.detach(), v.detach(), grid, KernelOptions())
     return op.rate * dt_s
 
@@ -397,6 +517,8 @@ def _advect(
     c: torch.Tensor, u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, dt_s: float, options: KernelOptions
 ) -> torch.Tensor:
     """:func:`advect` after validation and casting."""
+    if options.polar_cap_deg is not None:
+        grid = grid.with_polar_cap(options.polar_cap_deg)
     if options.scheme == "reference":
         from oceane2e.physics.reference import reference_advect
 
@@ -511,6 +633,7 @@ def _substep_count(rate: torch.Tensor, dt_s: float, options: KernelOptions, cour
     if needed > options.max_substeps:
         raise CourantError(
             f"advect: {needed} sub-steps needed (Courant {worst:.1f}) > max_substeps {options.max_substeps}; "
-            "the velocity is unrealistically large (m/s expected)"
+            "the velocity is unrealistically large (m/s expected), or a global grid reaches the narrow cells "
+            "next to a pole (set KernelOptions.polar_cap_deg, e.g. 80)"
         )
     return needed

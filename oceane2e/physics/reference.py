@@ -14,6 +14,11 @@ This is the published behaviour, including its weaknesses (stable only to Couran
 strong implicit diffusion from the filter, coastal cells relaxed towards the 0 of land). The only
 differences: metrics from :class:`~oceane2e.physics.grid.SphericalGrid` (dx at each row's latitude,
 dy from the latitude spacing) and land cells returned unchanged instead of 0.
+
+On a periodic grid x wraps around in both steps: the centred difference across the seam (the
+reference release's global script does this with ``torch.roll``) and the filter (which the release
+pads with zeros at the seam, damping the two seam columns every sub-step; here it wraps, so there is
+no seam artefact).
 """
 
 from __future__ import annotations
@@ -26,8 +31,11 @@ import torch.nn.functional as F  # noqa: N812
 from oceane2e.physics.grid import SphericalGrid
 
 
-def _centred_diff(c: torch.Tensor, dim: int) -> torch.Tensor:
-    """Index-space derivative numerator along ``dim``: (c[i+1]-c[i-1])/2 inside, one-sided at the ends."""
+def _centred_diff(c: torch.Tensor, dim: int, periodic: bool = False) -> torch.Tensor:
+    """Index-space derivative numerator along ``dim``: (c[i+1]-c[i-1])/2 inside, one-sided at the ends
+    (or wrapping around with ``periodic``)."""
+    if periodic:
+        return 0.5 * (torch.roll(c, -1, dims=dim) - torch.roll(c, 1, dims=dim))
     n = c.shape[dim]
     inner = 0.5 * (c.narrow(dim, 2, n - 2) - c.narrow(dim, 0, n - 2))
     first = c.narrow(dim, 1, 1) - c.narrow(dim, 0, 1)
@@ -69,22 +77,30 @@ def reference_advect(
     mask16 = maskf / 16.0
     state = torch.where(ocean, c, zero)
     for _ in range(n_sub):
-        state = state + ax * _centred_diff(state, -1) + ay * _centred_diff(state, -2)
+        state = state + ax * _centred_diff(state, -1, grid.periodic) + ay * _centred_diff(state, -2)
         if use_conv2d:
-            state = filter_121_conv2d(state) * maskf
+            state = filter_121_conv2d(state, grid.periodic) * maskf
         else:
-            state = _filter_121(state) * mask16
+            state = _filter_121(state, grid.periodic) * mask16
     return torch.where(ocean, state, c)
 
 
-def _filter_121(c: torch.Tensor) -> torch.Tensor:
-    """16 × the 3×3 [1 2 1]ᵀ[1 2 1] filter of (B, H, W) with zero padding, as two separable passes."""
-    p = F.pad(c, (1, 1, 1, 1))
+def _pad_x(c: torch.Tensor, periodic: bool) -> torch.Tensor:
+    """(B, H, W) -> (B, H + 2, W + 2): zero rows; zero columns, or the wrapped columns if ``periodic``."""
+    if periodic:
+        return F.pad(torch.cat([c[..., -1:], c, c[..., :1]], dim=-1), (0, 0, 1, 1))
+    return F.pad(c, (1, 1, 1, 1))
+
+
+def _filter_121(c: torch.Tensor, periodic: bool = False) -> torch.Tensor:
+    """16 × the 3×3 [1 2 1]ᵀ[1 2 1] filter of (B, H, W) with zero padding (x wrapping around if
+    ``periodic``), as two separable passes."""
+    p = _pad_x(c, periodic)
     rows = torch.add(p[..., :, :-2] + p[..., :, 2:], p[..., :, 1:-1], alpha=2.0)
     return torch.add(rows[..., :-2, :] + rows[..., 2:, :], rows[..., 1:-1, :], alpha=2.0)
 
 
-def filter_121_conv2d(c: torch.Tensor) -> torch.Tensor:
+def filter_121_conv2d(c: torch.Tensor, periodic: bool = False) -> torch.Tensor:
     """The same filter (divided by 16) as the reference release applies it, with ``F.conv2d``."""
     kernel = torch.tensor([[1.0, 2.0, 1.0], [2.0, 4.0, 2.0], [1.0, 2.0, 1.0]], dtype=c.dtype, device=c.device) / 16.0
-    return F.conv2d(c.unsqueeze(1), kernel.view(1, 1, 3, 3), padding=1).squeeze(1)
+    return F.conv2d(_pad_x(c, periodic).unsqueeze(1), kernel.view(1, 1, 3, 3)).squeeze(1)

@@ -77,10 +77,22 @@ class SSTSource(StrictModel):
     )
 
 
+class EquatorialBandConfig(StrictModel):
+    """Treatment of the geostrophic currents near the equator (:mod:`oceane2e.data.geostrophy`)."""
+
+    method: Literal["mask", "none"] = Field("mask", description="mask: u_g, v_g -> 0 within the band; none: as given")
+    half_width_deg: float = Field(5.0, ge=0, description="the band is |lat| <= this (deg)")
+    taper_deg: float = Field(2.0, ge=0, description="the currents ramp back to full strength over this (deg)")
+
+
 class AltimetrySource(StrictModel):
     files: list[str] = Field(..., min_length=1, description="paths or globs of CMEMS/DUACS L4 files")
     zos_variable: Literal["adt", "sla"] = Field(
         "adt", description="adt = height above geoid (zos); sla = anomaly to the 1993-2012 mean"
+    )
+    equatorial_band: EquatorialBandConfig = Field(
+        default_factory=EquatorialBandConfig,
+        description="currents within a few degrees of the equator (1/f of geostrophy); no effect beyond it",
     )
 
 
@@ -209,6 +221,16 @@ def _convert_days(
                     array[t, channel] = out
                 else:
                     array[t] = out
+
+
+def _mask_equatorial_band(geo: np.ndarray, grid: GridCoords, cfg: EquatorialBandConfig) -> None:
+    """Apply the equatorial band to the cached currents (T, 2, H, W) in place; rows where the weight
+    is 1 (every row of a grid clear of the band) are not touched."""
+    from oceane2e.data.geostrophy import EquatorialBand, equatorial_weight
+
+    weight = equatorial_weight(grid.lat, EquatorialBand(cfg.method, cfg.half_width_deg, cfg.taper_deg))
+    for i in np.flatnonzero(weight < 1.0):
+        geo[:, :, i, :] *= np.float32(weight[i])
 
 
 def _memmap(path: Path, shape: tuple[int, ...]) -> np.ndarray:
@@ -409,6 +431,7 @@ def prepare_data(cfg: PrepareConfig, *, progress: bool = True) -> PrepareReport:
             geo = _memmap(cache / f"geo_{y}.npy", (dates.size, len(geo_channels), *grid.shape))
             targets = {"u_g": (geo, 0), "v_g": (geo, 1), "zos": (mhw, mhw_channels.index("zos"))}
             _convert_days(alt_src, regridders["altimetry"], dates, targets, f"altimetry {y}", progress)
+            _mask_equatorial_band(geo, grid, src.altimetry.equatorial_band)
             geo.flush()
             geo_cache[y] = geo
         if era_src is not None:

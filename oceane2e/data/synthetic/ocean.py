@@ -14,6 +14,11 @@ The model (details, equations and measured statistics in docs/data.md):
   (the front moves with the jet, rings carry their warm/cold cores); flux-form MUSCL advection with
   SSP-RK2 and CFL sub-steps, after a spin-up.
 * SSTA = SST - seas(doy), the Hobday day-of-year climatology of the baseline years (clim.nc).
+
+A region whose ``lon_bounds`` span 360° is zonally periodic (the global configuration's embedded
+default, ``global_low/synthetic.yaml``): with ``geography.kind: channel`` the same physics runs in a
+circumpolar-like channel (a southern coast, a cape, an island; a closed jet with whole meander waves
+around the circle), everything wrapping across the seam; see docs/global.md.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 from pydantic import Field, model_validator
@@ -48,8 +54,12 @@ KM = 1000.0
 
 
 class GeographyConfig(StrictModel):
-    """Coastline (land north-west of a line) and one island."""
+    """Coastline (land north-west of a line) and one island; or, with ``kind: channel``, a zonally
+    periodic channel with a southern coast and a cape (the ``channel_*`` fields)."""
 
+    kind: Literal["coast", "channel"] = Field(
+        "coast", description="coast: land north-west of a line (regional); channel: periodic channel (global)"
+    )
     coast_lat_at_lon0: float = Field(36.6, description="coast latitude (deg N) at coast_lon0")
     coast_lon0: float = Field(-76.0, description="longitude (deg E) where the coast is at coast_lat_at_lon0")
     coast_slope: float = Field(
@@ -61,6 +71,14 @@ class GeographyConfig(StrictModel):
     island_radius_km: float = Field(70.0, ge=0, description="island radius (km); 0 = no island")
     coastal_ramp_km: float = Field(
         70.0, gt=0, description="width over which currents vanish toward the coast (km)"
+    )
+    channel_south_coast_lat: float = Field(-66.0, description="channel: latitude of the southern coast (deg N)")
+    channel_coast_wiggle_deg: float = Field(2.0, ge=0, description="channel: amplitude of its capes and bays (deg)")
+    channel_coast_wavenumber: int = Field(3, ge=0, description="channel: capes and bays around the circle")
+    channel_cape_lon: float = Field(-68.0, description="channel: longitude of the cape from the north edge (deg E)")
+    channel_cape_tip_lat: float = Field(-55.0, description="channel: latitude of the cape's tip (deg N)")
+    channel_cape_half_width_deg: float = Field(
+        6.0, ge=0, description="channel: half width of the cape in longitude (deg); 0 = no cape"
     )
 
 
@@ -156,6 +174,11 @@ class AtmosphereConfig(StrictModel):
     dome_wind_reduction: float = Field(
         0.6, ge=0, le=1, description="fraction of the wind removed at a dome's centre"
     )
+    season_offset_days: float = Field(
+        0.0,
+        description="shift (days) of the built-in timings: winter westerlies, summer southerlies, heat-dome "
+        "season (182.5 for the southern hemisphere)",
+    )
     dome_extra_shortwave: float = Field(
         0.25, ge=0, description="relative shortwave increase under a dome (clear skies)"
     )
@@ -210,6 +233,10 @@ class SyntheticConfig(StrictModel):
         (2001, 2007), description="first and last year of the climatology baseline (use the training years)"
     )
     seed: int = Field(0, ge=0, description="random seed; the same seed gives the same bytes")
+    profile_lats: tuple[float, float] = Field(
+        (32.0, 44.0),
+        description="latitudes (deg N) where the (south, north) pairs of atmosphere and mixed_layer apply",
+    )
     spinup_days: int = Field(365, ge=0, description="days integrated before the first year (not written)")
     geography: GeographyConfig = Field(default_factory=GeographyConfig)
     jet: JetConfig = Field(default_factory=JetConfig)
@@ -228,6 +255,13 @@ class SyntheticConfig(StrictModel):
                 raise ValueError(
                     f"{name} span {span} deg is not a whole number (>= 4) of resolution_deg {self.resolution_deg}"
                 )
+        if self.periodic and self.geography.kind != "channel":
+            raise ValueError(
+                "lon_bounds span 360 deg (a periodic domain) but geography.kind is 'coast', whose coastline "
+                "does not close around the circle; set geography.kind: channel"
+            )
+        if self.lon_bounds[1] - self.lon_bounds[0] > 360.0 + 1e-9:
+            raise ValueError(f"lon_bounds {self.lon_bounds} span more than 360 deg")
         if self.years[1] < self.years[0]:
             raise ValueError(f"years {self.years}: the last year is before the first")
         b0, b1 = self.baseline_years
@@ -237,6 +271,11 @@ class SyntheticConfig(StrictModel):
                 f"set baseline_years to (part of) the training years"
             )
         return self
+
+    @property
+    def periodic(self) -> bool:
+        """True when ``lon_bounds`` span the whole circle (x is periodic)."""
+        return abs(self.lon_bounds[1] - self.lon_bounds[0] - 360.0) < 1e-9
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -289,6 +328,22 @@ def build_geometry(cfg: SyntheticConfig) -> phys.Geometry:
     """Grid metrics, land mask and coastal taper of ``cfg``'s region."""
     coords = cfg.coords
     g = cfg.geography
+    if g.kind == "channel":
+        channel_kwargs = {
+            "south_coast_lat": g.channel_south_coast_lat,
+            "south_coast_wiggle_deg": g.channel_coast_wiggle_deg,
+            "south_coast_wavenumber": g.channel_coast_wavenumber,
+            "cape_lon": g.channel_cape_lon,
+            "cape_tip_lat": g.channel_cape_tip_lat,
+            "cape_half_width_deg": g.channel_cape_half_width_deg,
+            "island_lat": g.island_lat,
+            "island_lon": g.island_lon,
+            "island_radius_km": g.island_radius_km,
+        }
+        return phys.Geometry.build(
+            coords.lat, coords.lon, channel_kwargs, g.coastal_ramp_km, periodic=cfg.periodic,
+            land_fn=phys.channel_land_function,
+        )
     land_kwargs = {
         "coast_lat_at_lon0": g.coast_lat_at_lon0,
         "coast_lon0": g.coast_lon0,
@@ -301,8 +356,9 @@ def build_geometry(cfg: SyntheticConfig) -> phys.Geometry:
     return phys.Geometry.build(coords.lat, coords.lon, land_kwargs, g.coastal_ramp_km)
 
 
-def _jet_params(c: JetConfig) -> phys.JetParams:
+def _jet_params(c: JetConfig, periodic: bool = False) -> phys.JetParams:
     return phys.JetParams(
+        periodic=periodic,
         speed=c.speed,
         half_width_m=c.width_km * KM / 1.7627,  # FWHM of sech^2(n / L) is 1.7627 L
         path_lat0=c.path_lat0,
@@ -344,16 +400,18 @@ def _eddy_params(c: EddyConfig) -> phys.EddyParams:
     )
 
 
-def _atmos_params(c: AtmosphereConfig) -> phys.AtmosParams:
+def _atmos_params(c: AtmosphereConfig, ref_lat: tuple[float, float] = (32.0, 44.0)) -> phys.AtmosParams:
     d = c.model_dump()
+    d["ref_lat"] = tuple(ref_lat)
     d["anomaly_length_m"] = d.pop("anomaly_length_km") * KM
     d["slow_length_m"] = d.pop("slow_length_km") * KM
     d["dome_radius_m"] = tuple(r * KM for r in d.pop("dome_radius_km"))
     return phys.AtmosParams(**d)
 
 
-def _ml_params(c: MixedLayerConfig) -> phys.MixedLayerParams:
+def _ml_params(c: MixedLayerConfig, ref_lat: tuple[float, float] = (32.0, 44.0)) -> phys.MixedLayerParams:
     d = c.model_dump()
+    d["ref_lat"] = tuple(ref_lat)
     d["noise_length_m"] = d.pop("noise_length_km") * KM
     d["subsurface_length_m"] = d.pop("subsurface_length_km") * KM
     return phys.MixedLayerParams(**d)
@@ -372,6 +430,8 @@ class _Ocean:
     def psi(self) -> np.ndarray:
         g = self.geom
         raw = self.jet.psi(g.lat_h, g.lon_h) + self.eddies.psi(g.lat_h, g.lon_h)
+        if g.periodic:  # the halo columns are the opposite edge's (exactly: the seam's transports agree)
+            raw = phys.wrap_halo_columns(raw)
         return g.apply_coast(raw)
 
 
@@ -388,13 +448,14 @@ def simulate(cfg: SyntheticConfig, progress: bool = False, diagnostics: bool = F
     ss = np.random.SeedSequence(cfg.seed)
     rng_jet, rng_eddy, rng_atm, rng_noise, rng_sub = (np.random.default_rng(s) for s in ss.spawn(5))
     geom = build_geometry(cfg)
-    ml = _ml_params(cfg.mixed_layer)
-    jet = phys.JetModel(_jet_params(cfg.jet), rng_jet)
-    eddies = phys.EddyField(_eddy_params(cfg.eddies), rng_eddy)
+    ml = _ml_params(cfg.mixed_layer, cfg.profile_lats)
+    jet = phys.JetModel(_jet_params(cfg.jet, cfg.periodic), rng_jet)
+    eddies = phys.EddyField(_eddy_params(cfg.eddies), rng_eddy, periodic=cfg.periodic)
     ocean = _Ocean(geom, jet, eddies)
-    atmos = phys.Atmosphere(_atmos_params(cfg.atmosphere), geom, rng_atm)
+    atmos = phys.Atmosphere(_atmos_params(cfg.atmosphere, cfg.profile_lats), geom, rng_atm)
     noise = phys.SmoothNoise(
-        geom.ocean.shape, geom.dy, float(np.mean(geom.dx)), ml.noise_length_m, ml.noise_tau_days, rng_noise
+        geom.ocean.shape, geom.dy, float(np.mean(geom.dx)), ml.noise_length_m, ml.noise_tau_days, rng_noise,
+        geom.periodic,
     )
     subsurface = phys.SmoothNoise(
         geom.ocean.shape,
@@ -403,6 +464,7 @@ def simulate(cfg: SyntheticConfig, progress: bool = False, diagnostics: bool = F
         ml.subsurface_length_m,
         ml.subsurface_tau_days,
         rng_sub,
+        geom.periodic,
     )
     dome_sw = cfg.atmosphere.dome_extra_shortwave
 

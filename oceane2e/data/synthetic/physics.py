@@ -16,10 +16,16 @@ small stateful class driven by a ``numpy.random.Generator`` so a seed fixes ever
 Array shapes: ``(H, W)`` fields on the output grid (cell centres); ``(H + 2, W + 2)`` on the halo
 grid (one extra ring of cells, used to difference the streamfunction at the region's edges);
 ``(H + 1, W + 1)`` at cell corners.
+
+Periodic domains (``Geometry.periodic``: the longitudes close the circle, e.g. the circumpolar
+channel of the global configuration): the halo columns are copies of the opposite edge columns,
+land bodies, coastal distances, noise fields, eddies, heat domes and the jet's meanders all wrap
+around, and advection/diffusion exchange across the seam like across any other face.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +49,24 @@ DEG = np.pi / 180.0
 
 # ---------------------------------------------------------------------------------------------
 # geometry
+
+
+def wrap_lon(lon: np.ndarray, west_edge: float) -> np.ndarray:
+    """Longitudes (degrees) brought into ``[west_edge, west_edge + 360)``."""
+    return west_edge + np.mod(np.asarray(lon, dtype=float) - west_edge, 360.0)
+
+
+def lon_difference(lon: np.ndarray, lon0: np.ndarray, periodic: bool) -> np.ndarray:
+    """``lon - lon0`` in degrees; the shortest way round (in [-180, 180)) when ``periodic``."""
+    d = np.asarray(lon, dtype=float) - np.asarray(lon0, dtype=float)
+    return np.mod(d + 180.0, 360.0) - 180.0 if periodic else d
+
+
+def wrap_halo_columns(a: np.ndarray) -> np.ndarray:
+    """Set the halo columns of (..., W + 2) to the opposite edge columns (in place; returned)."""
+    a[..., 0] = a[..., -2]
+    a[..., -1] = a[..., 1]
+    return a
 
 
 def coriolis(lat_deg: np.ndarray) -> np.ndarray:
@@ -77,6 +101,60 @@ def land_function(
     return mainland | island
 
 
+def channel_land_function(
+    lat: np.ndarray,
+    lon: np.ndarray,
+    *,
+    south_coast_lat: float,
+    south_coast_wiggle_deg: float,
+    south_coast_wavenumber: int,
+    cape_lon: float,
+    cape_tip_lat: float,
+    cape_half_width_deg: float,
+    island_lat: float,
+    island_lon: float,
+    island_radius_km: float,
+) -> np.ndarray:
+    """True where (lat, lon) (broadcastable, degrees) is land in a zonally periodic channel.
+
+    A southern coast (an "Antarctica": land south of ``south_coast_lat`` plus a periodic wiggle of
+    ``south_coast_wavenumber`` capes and bays around the circle), a cape reaching south from the
+    channel's northern edge to ``cape_tip_lat`` at ``cape_lon`` (a "South America"; the jet passes
+    south of it as through Drake Passage), and a round island. Periodic in longitude.
+    """
+    lon = np.asarray(lon, dtype=float)
+    coast = south_coast_lat + south_coast_wiggle_deg * np.sin(south_coast_wavenumber * lon * DEG)
+    antarctica = lat < coast
+    half = np.maximum(cape_half_width_deg * np.clip((lat - cape_tip_lat) / 5.0, 0.0, 1.0) ** 0.5, 1e-9)
+    cape = (np.abs(lon_difference(lon, cape_lon, True)) < half) & (lat > cape_tip_lat)
+    dy = (lat - island_lat) * DEG * EARTH_RADIUS
+    dx = lon_difference(lon, island_lon, True) * DEG * EARTH_RADIUS * np.cos(island_lat * DEG)
+    island = dx**2 + dy**2 < (island_radius_km * KM) ** 2
+    return antarctica | cape | island
+
+
+def _periodic_labels(land: np.ndarray) -> tuple[np.ndarray, int]:
+    """Connected land bodies of (H, W) ``land`` on a cylinder (x wraps): labels 1..n, 0 = ocean."""
+    from scipy import ndimage
+
+    labels, n = ndimage.label(land)
+    parent = list(range(n + 1))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    for i in np.flatnonzero(land[:, 0] & land[:, -1]):
+        a, b = find(int(labels[i, 0])), find(int(labels[i, -1]))
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    roots = np.array([find(k) for k in range(n + 1)])
+    _, dense = np.unique(roots, return_inverse=True)
+    return dense[labels].reshape(labels.shape), int(dense.max())
+
+
 @dataclass
 class Geometry:
     """Grid metrics and the coastal taper of the streamfunction.
@@ -108,6 +186,7 @@ class Geometry:
     body_h: np.ndarray
     n_bodies: int
     dist_land_h_km: np.ndarray = field(repr=False)
+    periodic: bool = False
 
     @classmethod
     def build(
@@ -116,21 +195,43 @@ class Geometry:
         lon: np.ndarray,
         land_kwargs: dict,
         coastal_ramp_km: float,
+        periodic: bool = False,
+        land_fn: Callable[..., np.ndarray] = land_function,
     ) -> Geometry:
+        """Metrics and coast of the grid ``lat`` (H,) x ``lon`` (W,) (degrees, cell centres).
+
+        ``land_fn(lat, lon, **land_kwargs)`` says where land is; ``periodic`` makes x wrap around
+        (the longitudes must then close the circle).
+        """
         from scipy import ndimage
 
         dlat = float(lat[1] - lat[0])
         dlon = float(lon[1] - lon[0])
         lat_h = np.concatenate([[lat[0] - dlat], lat, [lat[-1] + dlat]])
         lon_h = np.concatenate([[lon[0] - dlon], lon, [lon[-1] + dlon]])
-        land_h = land_function(lat_h[:, None], lon_h[None, :], **land_kwargs)
+        land_h = land_fn(lat_h[:, None], lon_h[None, :], **land_kwargs)
+        if periodic:
+            land_h = wrap_halo_columns(land_h.copy())
         ocean = ~land_h[1:-1, 1:-1]
         if not ocean.any():
             raise ValueError("the synthetic region has no ocean; move the coastline or the region bounds")
         dy = EARTH_RADIUS * dlat * DEG
         dx_mean = EARTH_RADIUS * dlon * DEG * float(np.cos(np.mean(lat) * DEG))
         # distance (km) of every halo cell centre to the nearest land cell centre
-        if land_h.any():
+        if land_h.any() and periodic:
+            # on a cylinder: the columns tiled three times, the middle copy kept
+            core = land_h[:, 1:-1]
+            w = core.shape[1]
+            labels, n_bodies = _periodic_labels(core)
+            dist, (ii, jj) = ndimage.distance_transform_edt(
+                ~np.tile(core, (1, 3)), sampling=(dy / KM, dx_mean / KM), return_indices=True
+            )
+            mid = slice(w, 2 * w)
+            body = labels[ii[:, mid], jj[:, mid] % w] - 1
+            dist = dist[:, mid]
+            dist = np.concatenate([dist[:, -1:], dist, dist[:, :1]], axis=1)
+            body_h = np.concatenate([body[:, -1:], body, body[:, :1]], axis=1)
+        elif land_h.any():
             dist, (ii, jj) = ndimage.distance_transform_edt(
                 ~land_h, sampling=(dy / KM, dx_mean / KM), return_indices=True
             )
@@ -165,6 +266,7 @@ class Geometry:
             body_h=body_h,
             n_bodies=int(n_bodies),
             dist_land_h_km=dist,
+            periodic=periodic,
         )
 
     def apply_coast(self, psi_h: np.ndarray) -> np.ndarray:
@@ -224,6 +326,7 @@ class SmoothNoise:
         shape: (H, W) of the region. dy_m, dx_m: grid spacing (m).
         length_m: correlation length ell (m). tau_days: decorrelation time (days).
         rng: random generator (owned by this object).
+        periodic_x: the fields are periodic in x (no padding in x: the FFT's own periodicity).
     """
 
     def __init__(
@@ -234,9 +337,10 @@ class SmoothNoise:
         length_m: float,
         tau_days: float,
         rng: np.random.Generator,
+        periodic_x: bool = False,
     ) -> None:
         self.shape = shape
-        self.pad = (max(2 * shape[0], 16), max(2 * shape[1], 16))
+        self.pad = (max(2 * shape[0], 16), shape[1] if periodic_x else max(2 * shape[1], 16))
         ky = 2 * np.pi * np.fft.fftfreq(self.pad[0], d=dy_m)[:, None]
         kx = 2 * np.pi * np.fft.rfftfreq(self.pad[1], d=dx_m)[None, :]
         self.kx, self.ky = kx, ky
@@ -298,6 +402,7 @@ class JetParams:
     recirc_speed: float  # peak westward speed of the southern recirculation (m s-1)
     recirc_offset_m: float  # distance of the recirculation centre south of the jet (m)
     recirc_width_m: float
+    periodic: bool = False  # zonally periodic domain: see JetModel
 
 
 class JetModel:
@@ -307,12 +412,20 @@ class JetModel:
     meridional distance times cos(path angle). The axis is the mean path plus meanders: a sum of
     eastward-propagating waves with complex Ornstein-Uhlenbeck amplitudes whose envelope grows
     downstream, plus a slow shift of the whole path.
+
+    In a periodic domain (``p.periodic``) the path closes on itself: the mean path is ``path_lat0``
+    plus a stationary wavenumber-1 excursion of ``path_rise_deg``, the meander wavelengths are
+    rounded to whole numbers of waves around the latitude circle of ``path_lat0``, and their
+    envelope is uniform (no separation point to grow from).
     """
 
     def __init__(self, p: JetParams, rng: np.random.Generator) -> None:
         self.p = p
         self.rng = rng
         self.k = 2 * np.pi / np.asarray(p.meander_wavelengths_m, dtype=float)
+        if p.periodic:
+            circle = 2 * np.pi * EARTH_RADIUS * np.cos(p.path_lat0 * DEG)
+            self.k = 2 * np.pi * np.maximum(np.round(circle * self.k / (2 * np.pi)), 1.0) / circle
         self.z = (rng.standard_normal(self.k.size) + 1j * rng.standard_normal(self.k.size)) / np.sqrt(2)
         self.phi_m = float(np.exp(-1.0 / p.meander_tau_days))
         self.shift = 0.0
@@ -331,14 +444,20 @@ class JetModel:
 
     def mean_path(self, lon: np.ndarray) -> np.ndarray:
         p = self.p
+        if p.periodic:
+            return p.path_lat0 + p.path_rise_deg * np.sin((np.asarray(lon, dtype=float) - p.path_lon0) * DEG)
         rel = np.clip(lon - p.path_lon0, 0.0, None)
         return p.path_lat0 + p.path_rise_deg * (1.0 - np.exp(-rel / p.path_rise_scale_deg))
 
     def deviation(self, lon: np.ndarray) -> np.ndarray:
         """Meander displacement of the axis (m, north positive) at ``lon`` (deg)."""
         p = self.p
-        s = (lon - p.path_lon0) * DEG * EARTH_RADIUS * np.cos(self.mean_path(lon) * DEG)  # along-path (m)
-        env = p.meander_amp_m * (1.0 - np.exp(-np.clip(s, 0.0, None) / p.meander_growth_m))
+        if p.periodic:  # along the circle of path_lat0, so that whole waves fit around it
+            s = (np.asarray(lon, dtype=float) - p.path_lon0) * DEG * EARTH_RADIUS * np.cos(p.path_lat0 * DEG)
+            env = np.full(np.shape(s), p.meander_amp_m)
+        else:
+            s = (lon - p.path_lon0) * DEG * EARTH_RADIUS * np.cos(self.mean_path(lon) * DEG)  # along-path (m)
+            env = p.meander_amp_m * (1.0 - np.exp(-np.clip(s, 0.0, None) / p.meander_growth_m))
         phase = self.k[None, :] * s[:, None] - self.k[None, :] * p.meander_phase_speed * self.t_s
         waves = np.real(self.z[None, :] * np.exp(1j * phase)).sum(axis=1) * np.sqrt(2.0 / self.k.size)
         return env * waves + p.shift_std_m * self.shift
@@ -418,9 +537,10 @@ class EddyField:
     and at the coast. Eddies below 5 % strength or outside the region are removed.
     """
 
-    def __init__(self, p: EddyParams, rng: np.random.Generator) -> None:
+    def __init__(self, p: EddyParams, rng: np.random.Generator, periodic: bool = False) -> None:
         self.p = p
         self.rng = rng
+        self.periodic = periodic  # zonally periodic domain: positions and distances wrap around
         self.lat = np.zeros(0)
         self.lon = np.zeros(0)
         self.amp = np.zeros(0)
@@ -502,6 +622,8 @@ class EddyField:
         v = -sign * p.drift_meridional + p.jet_entrainment * vj
         self.lat = self.lat + v * DAY / (EARTH_RADIUS * DEG)
         self.lon = self.lon + u * DAY / (EARTH_RADIUS * DEG * np.cos(self.lat * DEG))
+        if self.periodic:
+            self.lon = wrap_lon(self.lon, geom.lon[0] - 0.5 * geom.dlon)
         # --- decay: own lifetime, absorption on the jet axis and at the coast
         on_jet = np.exp(-((n / (self.radius + jet.p.half_width_m)) ** 2))
         i = np.clip(np.searchsorted(geom.lat_h, self.lat), 0, geom.lat_h.size - 1)
@@ -512,12 +634,9 @@ class EddyField:
         self.age = self.age + 1.0
         margin_lat = 2.0 * self.radius / (EARTH_RADIUS * DEG)
         margin_lon = margin_lat / np.cos(self.lat * DEG)
-        inside = (
-            (self.lat > geom.lat_h[0] - margin_lat)
-            & (self.lat < geom.lat_h[-1] + margin_lat)
-            & (self.lon > geom.lon_h[0] - margin_lon)
-            & (self.lon < geom.lon_h[-1] + margin_lon)
-        )
+        inside = (self.lat > geom.lat_h[0] - margin_lat) & (self.lat < geom.lat_h[-1] + margin_lat)
+        if not self.periodic:
+            inside &= (self.lon > geom.lon_h[0] - margin_lon) & (self.lon < geom.lon_h[-1] + margin_lon)
         self._keep((self.strength > 0.05) & inside)
 
     def psi(self, lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
@@ -530,7 +649,8 @@ class EddyField:
             return np.zeros((lat.size, lon.size))
         a = self.amp * self.strength * (1.0 - np.exp(-self.age / self.p.growth_days))
         dy = (lat[:, None] - self.lat[None, :]) * DEG * EARTH_RADIUS
-        dx = (lon[:, None] - self.lon[None, :]) * DEG * EARTH_RADIUS * np.cos(self.lat * DEG)[None, :]
+        dlon = lon_difference(lon[:, None], self.lon[None, :], self.periodic)
+        dx = dlon * DEG * EARTH_RADIUS * np.cos(self.lat * DEG)[None, :]
         gy = np.exp(-((dy / self.radius) ** 2)) * a
         gx = np.exp(-((dx / self.radius) ** 2))
         return gy @ gx.T
@@ -562,6 +682,7 @@ class AtmosParams:
     dome_radius_m: tuple[float, float]
     dome_wind_reduction: float  # fraction of the wind removed at a dome's centre
     dome_extra_shortwave: float  # relative increase of shortwave under a dome (clear skies)
+    season_offset_days: float = 0.0  # shift of the built-in seasonal timings (182.5: southern hemisphere)
     ref_lat: tuple[float, float] = (32.0, 44.0)
 
 
@@ -586,9 +707,10 @@ class Atmosphere:
         self.rng = rng
         shape = geom.ocean.shape
         dx = float(np.mean(geom.dx))
-        self.wind_noise = SmoothNoise(shape, geom.dy, dx, p.anomaly_length_m, p.anomaly_tau_days, rng)
-        self.t_noise = SmoothNoise(shape, geom.dy, dx, p.anomaly_length_m, p.anomaly_tau_days, rng)
-        self.slow_noise = SmoothNoise(shape, geom.dy, dx, p.slow_length_m, p.slow_tau_days, rng)
+        per = geom.periodic
+        self.wind_noise = SmoothNoise(shape, geom.dy, dx, p.anomaly_length_m, p.anomaly_tau_days, rng, per)
+        self.t_noise = SmoothNoise(shape, geom.dy, dx, p.anomaly_length_m, p.anomaly_tau_days, rng, per)
+        self.slow_noise = SmoothNoise(shape, geom.dy, dx, p.slow_length_m, p.slow_tau_days, rng, per)
         self.domes: list[dict] = []
         self.lat2 = geom.lat[:, None] * np.ones((1, geom.lon.size))
         self.lon2 = np.ones((geom.lat.size, 1)) * geom.lon[None, :]
@@ -607,9 +729,9 @@ class Atmosphere:
             lat, p.t2m_amp_k, p.ref_lat
         ) * self._season(doy, p.t2m_peak_doy)
         u_clim = _lat_interp(lat, p.westerly_mean, p.ref_lat) * (
-            1 + p.westerly_winter_frac * self._season(doy, 15.0)
+            1 + p.westerly_winter_frac * self._season(doy, 15.0 + p.season_offset_days)
         )
-        v_clim = p.southerly_summer * max(0.0, self._season(doy, 200.0)) * np.ones_like(lat)
+        v_clim = p.southerly_summer * max(0.0, self._season(doy, 200.0 + p.season_offset_days)) * np.ones_like(lat)
         _, du, dv = self.wind_noise.fields(derivatives=True)
         (tn,) = self.t_noise.fields()
         s = p.wind_anomaly_std / np.sqrt(2.0)
@@ -619,7 +741,7 @@ class Atmosphere:
         t_anom = p.t2m_anomaly_std * (rho * dv + np.sqrt(1 - rho**2) * tn)
         t_anom = t_anom + p.slow_t2m_std * self.slow_noise.fields()[0]
         # heat domes: start (Poisson, summer-weighted), age, footprint
-        weight = 0.15 + 0.85 * max(0.0, self._season(doy, 205.0)) ** 2
+        weight = 0.15 + 0.85 * max(0.0, self._season(doy, 205.0 + p.season_offset_days)) ** 2
         mean_weight = 0.15 + 0.85 * 0.25  # mean over the year of the expression above
         n_start = rng.poisson(p.dome_rate_per_year / 365.25 * weight / mean_weight)
         for _ in range(n_start):
@@ -640,7 +762,7 @@ class Atmosphere:
             # smooth onset and decay over ~3 days
             env = 0.5 * (np.tanh((d["age"] - 2.0) / 1.5) - np.tanh((d["age"] - d["duration"]) / 1.5))
             dy = (lat - d["lat"]) * DEG * EARTH_RADIUS
-            dx = (self.lon2 - d["lon"]) * DEG * EARTH_RADIUS * np.cos(d["lat"] * DEG)
+            dx = lon_difference(self.lon2, d["lon"], self.geom.periodic) * DEG * EARTH_RADIUS * np.cos(d["lat"] * DEG)
             g = env * np.exp(-(dx**2 + dy**2) / d["radius"] ** 2)
             dome = np.maximum(dome, g)
             dome_t = dome_t + d["amp"] * g
@@ -748,28 +870,39 @@ def _limited_slopes(t: np.ndarray, axis: int) -> np.ndarray:
     return np.where(prod > 0, 2.0 * prod / np.where(prod > 0, dl + dr, 1.0), 0.0)
 
 
-def _pad_edge(t: np.ndarray, buf: np.ndarray) -> np.ndarray:
-    """Copy ``t`` (H, W) into ``buf`` (H + 4, W + 4) with two edge-replicated ghost cells per side."""
+def _pad_edge(t: np.ndarray, buf: np.ndarray, periodic: bool = False) -> np.ndarray:
+    """Copy ``t`` (H, W) into ``buf`` (H + 4, W + 4) with two edge-replicated ghost cells per side
+    (in x the wrapped-around columns if ``periodic``)."""
     buf[2:-2, 2:-2] = t
-    buf[2:-2, :2] = t[:, :1]
-    buf[2:-2, -2:] = t[:, -1:]
+    if periodic:
+        buf[2:-2, :2] = t[:, -2:]
+        buf[2:-2, -2:] = t[:, :2]
+    else:
+        buf[2:-2, :2] = t[:, :1]
+        buf[2:-2, -2:] = t[:, -1:]
     buf[:2] = buf[2]
     buf[-2:] = buf[-3]
     return buf
 
 
 def advection_tendency(
-    t: np.ndarray, fx: np.ndarray, fy: np.ndarray, area: np.ndarray, buf: np.ndarray | None = None
+    t: np.ndarray,
+    fx: np.ndarray,
+    fy: np.ndarray,
+    area: np.ndarray,
+    buf: np.ndarray | None = None,
+    periodic: bool = False,
 ) -> np.ndarray:
     """-div(u T) (K s-1) by MUSCL (van Leer) upwind face values; zero-gradient region edges.
 
     Args:
-        t: (H, W) temperature (K). fx: (H, W + 1), fy: (H + 1, W) face transports (m2 s-1).
+        t: (H, W) temperature (K). fx: (H, W + 1), fy: (H + 1, W) face transports (m2 s-1); when
+            ``periodic`` fx[:, 0] and fx[:, W] are both the seam's (equal) transport.
         area: (H, 1) cell areas (m2). buf: optional (H + 4, W + 4) work array.
     """
     if buf is None:
         buf = np.empty((t.shape[0] + 4, t.shape[1] + 4))
-    tp = _pad_edge(t, buf)
+    tp = _pad_edge(t, buf, periodic)
     # x faces
     rows = tp[2:-2]
     sx = _limited_slopes(rows, axis=1)  # slopes of padded columns 1 .. W + 2
@@ -791,6 +924,9 @@ def diffusion_tendency(t: np.ndarray, kappa: float, geom: Geometry) -> np.ndarra
     gy = np.diff(t, axis=0) * (ocean[1:] & ocean[:-1]) / geom.dy
     fx = np.zeros((t.shape[0], t.shape[1] + 1))
     fx[:, 1:-1] = kappa * gx * geom.dy
+    if geom.periodic:  # the seam is face 0 and face W
+        seam = (t[:, :1] - t[:, -1:]) * (ocean[:, :1] & ocean[:, -1:]) / geom.dx
+        fx[:, :1] = fx[:, -1:] = kappa * seam * geom.dy
     lat_faces = (geom.lat[1:] + geom.lat[:-1]) / 2
     dx_faces = EARTH_RADIUS * geom.dlon * DEG * np.cos(lat_faces * DEG)
     fy = np.zeros((t.shape[0] + 1, t.shape[1]))
@@ -819,8 +955,8 @@ def advect_diffuse(
     h = dt / n
     buf = np.empty((t.shape[0] + 4, t.shape[1] + 4))
     for _ in range(n):
-        t1 = t + h * advection_tendency(t, fx, fy, geom.area, buf)
-        t = 0.5 * t + 0.5 * (t1 + h * advection_tendency(t1, fx, fy, geom.area, buf))
+        t1 = t + h * advection_tendency(t, fx, fy, geom.area, buf, geom.periodic)
+        t = 0.5 * t + 0.5 * (t1 + h * advection_tendency(t1, fx, fy, geom.area, buf, geom.periodic))
     if kappa > 0:
         inv2 = float(1.0 / geom.dx.min() ** 2 + 1.0 / geom.dy**2)
         n_d = max(1, int(np.ceil(kappa * dt * inv2 / 0.4)))
