@@ -282,26 +282,35 @@ def _build_operator(u: torch.Tensor, v: torch.Tensor, grid: SphericalGrid, optio
         ky = kappa * open_y[1:-1, :] * grid.len_y[1:-1, :] / grid.dist_y
 
     with torch.no_grad():
-        abs_fx, abs_fy = fx.abs(), fy.abs()
-        per_cell = torch.maximum(abs_fx[..., 1:], abs_fx[..., :-1]) + torch.maximum(abs_fy[..., 1:, :], abs_fy[..., :-1, :])
-        per_cell = per_cell * inv_area
-        if kappa > 0:
-            per_cell = per_cell + 4.0 * kappa * (1.0 / grid.dx**2 + 1.0 / grid.dy**2)
-        rate = torch.where(ocean, per_cell, zero).amax(dim=(-2, -1))
+        abs_fx = fx.abs()
+        rate = _courant_rate(abs_fx[..., :-1], abs_fx[..., 1:], fy, ocean, inv_area, kappa, grid)
+    return _operator(ocean, fx_i, fy_i, open_x, open_y, lin, kx, ky, inv_area, rate, periodic=False)
 
+
+def _courant_rate(
+    abs_fx_west: torch.Tensor, abs_fx_east: torch.Tensor, fy: torch.Tensor, ocean: torch.Tensor,
+    inv_area: torch.Tensor, kappa: float, grid: SphericalGrid,
+) -> torch.Tensor:
+    """(B,) largest Courant number per second over ocean cells, from the |volume fluxes| of each cell's
+    west/east faces (B, H, W) and the y face fluxes ``fy`` (B, H+1, W) (+ the diffusive limit)."""
+    abs_fy = fy.abs()
+    per_cell = torch.maximum(abs_fx_east, abs_fx_west) + torch.maximum(abs_fy[..., 1:, :], abs_fy[..., :-1, :])
+    per_cell = per_cell * inv_area
+    if kappa > 0:
+        per_cell = per_cell + 4.0 * kappa * (1.0 / grid.dx**2 + 1.0 / grid.dy**2)
+    zero = torch.zeros((), dtype=per_cell.dtype, device=per_cell.device)
+    return torch.where(ocean, per_cell, zero).amax(dim=(-2, -1))
+
+
+def _operator(
+    ocean: torch.Tensor, fx_i: torch.Tensor, fy_i: torch.Tensor, open_x: torch.Tensor, open_y: torch.Tensor,
+    lin: torch.Tensor, kx: torch.Tensor | None, ky: torch.Tensor | None, inv_area: torch.Tensor, rate: torch.Tensor,
+    *, periodic: bool,
+) -> _Operator:
+    """The :class:`_Operator` of the face fluxes ``fx_i`` (x faces carrying a flux) and ``fy_i``."""
     return _Operator(
-        ocean=ocean,
-        ap_x=fx_i.clamp(min=0),
-        am_x=fx_i.clamp(max=0),
-        ap_y=fy_i.clamp(min=0),
-        am_y=fy_i.clamp(max=0),
-        open_x=open_x,
-        open_y=open_y,
-        lin=lin,
-        kx=kx,
-        ky=ky,
-        inv_area=inv_area,
-        rate=rate,
+        ocean=ocean, ap_x=fx_i.clamp(min=0), am_x=fx_i.clamp(max=0), ap_y=fy_i.clamp(min=0), am_y=fy_i.clamp(max=0),
+        open_x=open_x, open_y=open_y, lin=lin, kx=kx, ky=ky, inv_area=inv_area, rate=rate, periodic=periodic,
     )
 
 
@@ -339,30 +348,9 @@ def _build_periodic_operator(
         ky = kappa * open_y[1:-1, :] * grid.len_y[1:-1, :] / grid.dist_y
 
     with torch.no_grad():
-        abs_fx, abs_fy = fx.abs(), fy.abs()
-        per_cell = torch.maximum(abs_fx, torch.roll(abs_fx, -1, dims=-1)) + torch.maximum(
-            abs_fy[..., 1:, :], abs_fy[..., :-1, :]
-        )
-        per_cell = per_cell * inv_area
-        if kappa > 0:
-            per_cell = per_cell + 4.0 * kappa * (1.0 / grid.dx**2 + 1.0 / grid.dy**2)
-        rate = torch.where(ocean, per_cell, zero).amax(dim=(-2, -1))
-
-    return _Operator(
-        ocean=ocean,
-        ap_x=fx.clamp(min=0),
-        am_x=fx.clamp(max=0),
-        ap_y=fy_i.clamp(min=0),
-        am_y=fy_i.clamp(max=0),
-        open_x=open_x,
-        open_y=open_y,
-        lin=lin,
-        kx=kx,
-        ky=ky,
-        inv_area=inv_area,
-        rate=rate,
-        periodic=True,
-    )
+        abs_fx = fx.abs()
+        rate = _courant_rate(abs_fx, torch.roll(abs_fx, -1, dims=-1), fy, ocean, inv_area, kappa, grid)
+    return _operator(ocean, fx, fy_i, open_x, open_y, lin, kx, ky, inv_area, rate, periodic=True)
 
 
 def _periodic_fluxes(
