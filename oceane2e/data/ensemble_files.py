@@ -20,21 +20,15 @@ from pathlib import Path
 import numpy as np
 
 from oceane2e.data.contract import DataContractError, GridCoords, NetCDFHandle
-from oceane2e.data.forecast_files import (
-    _check_mask,
-    _read_grid,
-    _read_time0,
-    _tmp_name,
-    _write_common,
-    as_dates,
-)
+from oceane2e.data.forecast_files import _read_grid, _read_time0, _SampleWriter, as_dates
 
 MEMBERS_VARIABLE = "ssta"
 ANALYSIS_STD_VARIABLE = "ssta_error_std"
 
 
-class EnsembleWriter:
-    """Write ``(sample, member, lead, lat, lon)`` SSTA members block by block (temp file, renamed on close).
+class EnsembleWriter(_SampleWriter):
+    """Write ``(sample, member, lead, lat, lon)`` SSTA members block by block (temp file, renamed on close):
+    the forecast layout with a ``member`` dimension.
 
     Args:
         path: output file; time0: (S,) strictly increasing start dates; n_members, n_lead: sizes;
@@ -44,77 +38,14 @@ class EnsembleWriter:
     def __init__(self, path: str | Path, time0: Sequence | np.ndarray, n_members: int, n_lead: int,
                  coords: GridCoords, mask: np.ndarray, *, title: str = "Ocean-E2E ensemble forecast",
                  attrs: Mapping[str, object] | None = None) -> None:
-        import netCDF4
-
-        self.path = Path(path)
-        self.time0 = as_dates(time0)
-        if self.time0.ndim != 1 or self.time0.size == 0:
-            raise DataContractError(f"{self.path}: time0 must be a non-empty 1-D array of start dates")
-        if self.time0.size > 1 and not np.all(np.diff(self.time0).astype(int) > 0):
-            raise DataContractError(f"{self.path}: time0 must be strictly increasing (sort the samples by date)")
-        if n_members < 1 or n_lead < 1:
-            raise DataContractError(f"{self.path}: n_members and n_lead must be >= 1, got {n_members}, {n_lead}")
-        self.shape = (int(n_members), int(n_lead), *coords.shape)
-        self._land = ~_check_mask(self.path, mask, coords)
-        self._written = np.zeros(self.time0.size, dtype=bool)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = _tmp_name(self.path)
-        self._ds = ds = netCDF4.Dataset(self._tmp, "w", format="NETCDF4")
-        _write_common(ds, self.time0, int(n_lead), coords, mask)
-        ds.createDimension("member", int(n_members))
-        member = ds.createVariable("member", "i4", ("member",))
-        member.long_name = "ensemble member"
-        member.standard_name = "realization"
-        member[:] = np.arange(int(n_members), dtype=np.int32)
-        var = ds.createVariable(MEMBERS_VARIABLE, "f4", ("sample", "member", "lead", "lat", "lon"),
-                                chunksizes=(1, 1, 1, *coords.shape), fill_value=np.float32(np.nan))
-        var.units, var.long_name = "K", "forecast sea surface temperature anomaly, one field per member"
-        var.coordinates = "time forecast_reference_time lead member"
-        var.set_auto_maskandscale(False)
-        self._var = var
-        ds.title = title
-        for key, value in (attrs or {}).items():
-            ds.setncattr(key, value if not isinstance(value, bool) else int(value))
+        variables = {MEMBERS_VARIABLE: ("forecast sea surface temperature anomaly, one field per member", "K")}
+        super().__init__(path, time0, n_lead, coords, mask, variables, channels=None, title=title, attrs=attrs,
+                         members=n_members)
+        self.shape = self.sample_shape
 
     def write(self, start: int, members: np.ndarray) -> None:
         """Samples ``start .. start + n - 1``: ``members`` (n, N, L, H, W) K."""
-        members = np.asarray(members)
-        n = members.shape[0]
-        if members.shape[1:] != self.shape:
-            raise DataContractError(f"{self.path}: block shape {members.shape} != (n, *{self.shape})")
-        if start < 0 or start + n > self.time0.size:
-            raise DataContractError(f"{self.path}: samples {start}..{start + n - 1} outside 0..{self.time0.size - 1}")
-        for i in range(n):
-            sample = members[i].astype(np.float32, copy=True)
-            sample[..., self._land] = np.nan
-            self._var[start + i] = sample
-        self._written[start : start + n] = True
-
-    def close(self) -> Path:
-        """Finish the file and move it into place; every sample must have been written."""
-        if not self._ds.isopen():
-            return self.path
-        if not self._written.all():
-            self.abort()
-            raise DataContractError(f"{self.path}: {int((~self._written).sum())} sample(s) never written; nothing saved")
-        self._ds.close()
-        os.replace(self._tmp, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        """Drop the unfinished file."""
-        if self._ds.isopen():
-            self._ds.close()
-        self._tmp.unlink(missing_ok=True)
-
-    def __enter__(self) -> EnsembleWriter:
-        return self
-
-    def __exit__(self, exc_type, *exc: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
+        self._write(start, {MEMBERS_VARIABLE: members})
 
 
 class EnsembleFile(NetCDFHandle):

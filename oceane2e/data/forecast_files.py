@@ -110,6 +110,7 @@ class _SampleWriter:  # the block writer behind ForecastWriter
         channels: Sequence[str] | None,
         title: str,
         attrs: Mapping[str, object] | None,
+        members: int | None = None,
     ) -> None:
         import netCDF4
 
@@ -126,7 +127,11 @@ class _SampleWriter:  # the block writer behind ForecastWriter
         self.mask = _check_mask(self.path, mask, coords)
         self._land = None if self.mask is None else ~self.mask
         self.channels = None if channels is None else tuple(channels)
-        self.sample_shape = (self.n_lead, *((len(self.channels),) if self.channels else ()), *coords.shape)
+        if members is not None and members < 1:
+            raise DataContractError(f"{self.path}: members must be >= 1, got {members}")
+        self.members = None if members is None else int(members)
+        self.sample_shape = (*((self.members,) if self.members else ()), self.n_lead,
+                             *((len(self.channels),) if self.channels else ()), *coords.shape)
         self._written = np.zeros(self.time0.size, dtype=bool)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = _tmp_name(self.path)
@@ -134,17 +139,24 @@ class _SampleWriter:  # the block writer behind ForecastWriter
         ds = self._ds
         _write_common(ds, self.time0, self.n_lead, coords, self.mask)
         dims: tuple[str, ...] = ("sample", "lead", "lat", "lon")
+        chunks: tuple[int, ...] = (1, 1, *coords.shape)
         if self.channels:
             ds.createDimension("channel", len(self.channels))
             write_channel_names(ds, self.channels)
             dims = ("sample", "lead", "channel", "lat", "lon")
+            chunks = (1, 1, len(self.channels), *coords.shape)
+        if self.members:  # an ensemble: one field per member, (sample, member, lead, ...)
+            ds.createDimension("member", self.members)
+            member = ds.createVariable("member", "i4", ("member",))
+            member.long_name, member.standard_name = "ensemble member", "realization"
+            member[:] = np.arange(self.members, dtype=np.int32)
+            dims = (dims[0], "member", *dims[1:])
+            chunks = (1, 1, *chunks[1:])
         self._vars = {}
         for name, (long_name, units) in variables.items():
-            var = ds.createVariable(
-                name, "f4", dims, chunksizes=(1, 1, *self.sample_shape[1:]), fill_value=np.float32(np.nan)
-            )
+            var = ds.createVariable(name, "f4", dims, chunksizes=chunks, fill_value=np.float32(np.nan))
             var.units, var.long_name = units, long_name
-            var.coordinates = "time forecast_reference_time lead"
+            var.coordinates = "time forecast_reference_time lead" + (" member" if self.members else "")
             if self.channels:
                 var.channel_names = ",".join(self.channels)
             var.set_auto_maskandscale(False)
