@@ -2,7 +2,9 @@
 
 One network of kind ``"analysis"`` (DESIGN.md §10, docs/assimilation.md "The learned analysis"):
 
-    analysis = background + gate(obs) · σ_T · UNet(inputs)                 (K; land 0)
+    prior    = Σ_s w_s · P_s(Σ_d c_d ω·δ) / (P_s(Σ_d c_d ω) + λ_s)             (K; a learned multi-scale
+               normalised convolution of the SSTA innovations δ: an OI-like first guess, exactly 0 without data)
+    analysis = background + prior + gate(obs) · σ_T · UNet(inputs, prior)   (K; land 0)
     std      = min_std + σ_T · softplus(UNet_std(inputs))                   (K; optional)
 
 Inputs, per day of the window (today first) and per platform, DINCAE-style: the observation mask,
@@ -12,7 +14,11 @@ where nothing was seen, → 1 for exact observations) and log(1 + count); plus t
 background and the land mask. σ is the training-years std of the variable (``ssta``; ``zos`` for
 sea level).
 
-``gate`` makes "no observation ⇒ analysis = background" hold **by construction**: it is
+P_s is an average over 2^s cells upsampled bilinearly (s = 0 .. ``gate_scales`` − 1), w_s, λ_s > 0 and
+c_d ≥ 0 are learned: the prior gives skill from the first step (a Cressman/OI-like spreading of the
+innovations whose reach and trust are learned), the U-Net learns what it cannot (anisotropy along
+fronts, the flow, the platforms' errors, the background's own errors). ``gate`` makes "no observation ⇒
+analysis = background" hold **by construction** (and so does the prior): it is
 1 − exp(−Σ_s a_s · pool_s(ρ)) with ρ = Σ c_{d,p} ω_{d,p} the (learned, non-negative) density of
 observations and pool_s an average over 2^s cells (s = 0 .. ``gate_scales`` − 1, upsampled
 bilinearly), so it is exactly 0 when every observation channel is 0, and it lets each cell learn how
@@ -89,7 +95,7 @@ class AnalysisUNet(nn.Module):
         self.register_buffer("has_background", torch.tensor([v == "ssta" for v in variables]))
         self.ssta_std = float(info.norm_stats["ssta"]["std"])
         n_obs = self.n_days * len(self.platforms)
-        n_in = 2 + 4 * n_obs
+        n_in = 3 + 4 * n_obs
         widths = [min(cfg.base_channels * 2**k, cfg.max_channels) for k in range(cfg.levels)]
         self.widths = widths
         self.down = nn.ModuleList()
@@ -107,6 +113,10 @@ class AnalysisUNet(nn.Module):
         init[0] = 1.0
         self.gate_density = nn.Parameter(init)
         self.gate_reach = nn.Parameter(torch.zeros(cfg.gate_scales))
+        # prior: per-day trust c_d, per-scale weight w_s and background-to-observation ratio λ_s
+        self.prior_day = nn.Parameter(torch.tensor([1.0] + [-1.0] * (self.n_days - 1)))
+        self.prior_weight = nn.Parameter(torch.zeros(cfg.gate_scales))
+        self.prior_lambda = nn.Parameter(torch.zeros(cfg.gate_scales))
 
     def features(self, background: Tensor, obs: Tensor, ocean: Tensor) -> tuple[Tensor, Tensor]:
         """(B, 2 + 4·D·P, H, W) network inputs and (B, D, P, H, W) observation weights ω."""
@@ -123,17 +133,34 @@ class AnalysisUNet(nn.Module):
                            *(t.flatten(1, 2) for t in (seen, innovation, omega, count))], dim=1)
         return stack * o, omega
 
+    def _pool(self, x: Tensor, s: int) -> Tensor:
+        """Average of (B, C, H, W) over 2^s cells, upsampled bilinearly back to (H, W)."""
+        if s == 0:
+            return x
+        k = 2**s
+        return F.interpolate(F.avg_pool2d(x, k, k, ceil_mode=True), size=x.shape[-2:], mode="bilinear",
+                             align_corners=False)
+
+    def prior(self, background: Tensor, obs: Tensor, omega: Tensor) -> Tensor:
+        """(B, H, W) K: the learned normalised convolution of the SSTA innovations (0 without SSTA data)."""
+        ssta = self.has_background[None, None, :, None, None]
+        seen = obs[:, :, :, COUNT] > 0
+        innov = torch.where(seen & ssta, obs[:, :, :, VALUE] - background[:, None, None], torch.zeros_like(omega))
+        w = torch.where(ssta, omega, torch.zeros_like(omega)) * F.softplus(self.prior_day)[None, :, None, None, None]
+        num, den = (w * innov).sum(dim=(1, 2))[:, None], w.sum(dim=(1, 2))[:, None]
+        weights, lam = F.softplus(self.prior_weight), F.softplus(self.prior_lambda)
+        total = torch.zeros_like(num)
+        for s in range(self.config.gate_scales):
+            total = total + weights[s] * self._pool(num, s) / (self._pool(den, s) + lam[s])
+        return total[:, 0] / self.config.gate_scales
+
     def gate(self, omega: Tensor) -> Tensor:
         """(B, H, W) in [0, 1): 0 exactly where (and only where) no observation weight reaches."""
         rho = (F.softplus(self.gate_density)[None, :, :, None, None] * omega).sum(dim=(1, 2))[:, None]
-        h, w = rho.shape[-2:]
         total = torch.zeros_like(rho)
         reach = F.softplus(self.gate_reach)
         for s in range(self.config.gate_scales):
-            k = 2**s
-            pooled = rho if k == 1 else F.interpolate(F.avg_pool2d(rho, k, k, ceil_mode=True), size=(h, w),
-                                                       mode="bilinear", align_corners=False)
-            total = total + reach[s] * pooled
+            total = total + reach[s] * self._pool(rho, s)
         return (1.0 - torch.exp(-total))[:, 0]
 
     def unet(self, x: Tensor) -> Tensor:
@@ -171,9 +198,11 @@ class AnalysisUNet(nn.Module):
         ocean = mask.bool()
         if ocean.ndim == 2:
             ocean = ocean.expand(background.shape[0], *ocean.shape)
-        x, omega = self.features(background, obs.to(background.dtype), ocean)
-        y = self.unet(x)
-        increment = y[:, 0] * self.ssta_std * self.gate(omega)
+        obs = obs.to(background.dtype)
+        x, omega = self.features(background, obs, ocean)
+        prior = self.prior(background, obs, omega)
+        y = self.unet(torch.cat([x, (prior / self.ssta_std)[:, None] * ocean[:, None]], dim=1))
+        increment = prior + y[:, 0] * self.ssta_std * self.gate(omega)
         analysis = apply_mask(background + increment, ocean)
         std = None
         if self.config.uncertainty:
