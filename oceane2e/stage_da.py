@@ -542,13 +542,22 @@ class CycleInputs:
         self.folder = DataFolder.from_config(cfg.data, years, kinds=("mhw",))
         self.obs = _obs_grid(cfg, dates[0] - self.window, dates[-1], self.folder.coords, self.folder.mask)
 
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def forcing(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(atmosphere (3, H, W), currents (2, H, W)) of day ``k`` (the last two days are cached)."""
+        if k not in self._cache:
+            d = self.dates[k]
+            self._cache = {j: v for j, v in self._cache.items() if j >= k - 1}
+            self._cache[k] = (self.folder.read("mhw", d, 1, ("u10", "v10", "t2m"))[0],
+                              np.stack([self.currents.read(c, d, 1)[0] for c in ("u_g", "v_g")]))
+        return self._cache[k]
+
     def day(self, k: int) -> dict[str, Tensor]:
         """A one-step batch (B=1) for analysis day ``k``: forcing of days k−1 (clamped at 0) and k, and
         the observation window ``obs`` (1, D, P, 3, H, W)."""
-        prev = max(k - 1, 0)
-        days = [self.dates[prev], self.dates[k]]
-        atmos = np.stack([self.folder.read("mhw", d, 1, ("u10", "v10", "t2m"))[0] for d in days])
-        vel = np.stack([np.stack([self.currents.read(c, d, 1)[0] for c in ("u_g", "v_g")]) for d in days])
+        (a0, v0), (a1, v1) = self.forcing(max(k - 1, 0)), self.forcing(k)
+        atmos, vel = np.stack([a0, a1]), np.stack([v0, v1])
         h, w = self.folder.shape
         return {"ssta": torch.zeros(1, 2, h, w), "velocity": torch.from_numpy(vel)[None],
                 "atmos": torch.from_numpy(atmos)[None], "mask": torch.from_numpy(self.folder.mask.copy())[None],
