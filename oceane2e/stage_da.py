@@ -77,7 +77,12 @@ class WindowsConfig(StrictModel):
                           description="currents of the backgrounds in training: the truth (a cheap proxy) or "
                           "those of an analysis file (currents_path) covering the training and validation years")
     currents_path: Path | None = Field(None, description="analysis file with u_g, v_g when currents: analysis")
-    init_noise_k: float = Field(0.3, ge=0, description="std (K) of the smooth perturbation of the first state")
+    init_noise_k: float = Field(1.0, ge=0, description="largest std (K) of the smooth perturbation of the first "
+                                "state; each window draws its std uniformly in [0, init_noise_k], so the network "
+                                "meets backgrounds from nearly perfect to as poor as a cold start")
+    currents_noise: float = Field(0.1, ge=0, description="std (m s-1) of a smooth perturbation added to the training "
+                                  "currents, held over the window: the altimetry analysis' currents are in error "
+                                  "by ~0.15 m s-1 (docs/assimilation.md), the truth is not")
     init_smooth_cells: int = Field(5, ge=1, description="box size (cells) that smooths that perturbation")
     mask_swap_prob: float = Field(0.5, ge=0, le=1, description="probability that a sample gets another sample's "
                                   "observation pattern of the day (values re-drawn from its truth)")
@@ -119,6 +124,8 @@ class CycleConfig(StrictModel):
                                      "many days (each after its own spin-up), spread over the ranks; null: one cycle")
     spinup_days: int = Field(10, ge=0, description="days cycled (and discarded) before a segment's first day")
     checkpoint: Path | None = Field(None, description="weights (default: the final checkpoint of train)")
+    clip_k: float | None = Field(10.0, gt=0, description="safety bound |analysis| <= clip_k (K) of the cycle, so one "
+                                 "bad day cannot run away through the forecast model; null: none")
 
 
 class ForecastsConfig(StrictModel):
@@ -384,13 +391,23 @@ class AssimStepper:
 
         self.is_ssta = [PLATFORM_VARIABLES[p] == "ssta" for p in cfg.obs.platforms]
 
-    def initial(self, batch: dict[str, Tensor], training: bool) -> Tensor:
-        """The state before the first cycle: the truth plus a smooth perturbation (fixed in validation)."""
+    def perturb(self, batch: dict[str, Tensor], training: bool) -> tuple[Tensor, dict[str, Tensor]]:
+        """The state before the first cycle (the truth plus a smooth perturbation of a random size) and
+        the batch with perturbed currents; drawn from the global RNG in training, fixed in validation."""
         w = self.cfg.windows
         truth0 = batch["ssta"][:, 0]
+        ocean = batch["mask"].bool()
         gen = None if training else torch.Generator().manual_seed(int(batch["time0"].sum()))
-        noise = smooth_noise(tuple(truth0.shape), w.init_noise_k, w.init_smooth_cells, gen).to(truth0)
-        return torch.where(batch["mask"].bool(), truth0 + noise, torch.zeros_like(truth0))
+        b = truth0.shape[0]
+        size = torch.rand(b, 1, 1, generator=gen) * w.init_noise_k
+        noise = torch.stack([smooth_noise((1, *truth0.shape[1:]), 1.0,
+                                          w.init_smooth_cells, gen)[0] for _ in range(b)]) * size
+        state = torch.where(ocean, truth0 + noise.to(truth0), torch.zeros_like(truth0))
+        if w.currents_noise > 0:
+            du = smooth_noise((2 * b, *truth0.shape[1:]), w.currents_noise, w.init_smooth_cells, gen)
+            du = du.reshape(b, 1, 2, *truth0.shape[1:]).to(truth0) * ocean[:, None, None]
+            batch = {**batch, "velocity": batch["velocity"] + du}
+        return state, batch
 
     def compute_loss(self, model: nn.Module, batch: dict[str, Tensor], ctx: StepContext) -> StepOutput:
         k_days = batch["obs"].shape[1]
@@ -400,8 +417,8 @@ class AssimStepper:
             batch = {**batch, "obs": swap_obs_masks(batch["obs"], truth, mask, self.is_ssta,
                                                     self.cfg.windows.mask_swap_prob)}
         grad_from = k_days - 1 if self.n_forecast else 0
-        out = model(batch, self.initial(batch, ctx.training), self.n_forecast, grad_from,
-                    ctx.grad_checkpoint and ctx.training)
+        initial, batch = self.perturb(batch, ctx.training)
+        out = model(batch, initial, self.n_forecast, grad_from, ctx.grad_checkpoint and ctx.training)
         analysis_mse = masked_mse(out["analysis"], truth, mask)  # (B, K)
         metrics: dict[str, Tensor | float] = {
             "analysis_mse_last": analysis_mse[:, -1].mean().detach(),
@@ -564,9 +581,10 @@ class CycleInputs:
                 "obs": torch.from_numpy(self.obs.window(self.dates[k], self.window))[None]}
 
 
-def run_cycle(system: AssimSystem, inputs: CycleInputs, seg: Segment,
-              state: Tensor | None = None) -> dict[str, np.ndarray]:
-    """Cycle the days of ``seg``; returns ``analysis``, ``background``, ``std`` (stop − start, H, W) K."""
+def run_cycle(system: AssimSystem, inputs: CycleInputs, seg: Segment, state: Tensor | None = None,
+              clip_k: float | None = None) -> dict[str, np.ndarray]:
+    """Cycle the days of ``seg`` (analyses bounded by ``clip_k`` K when given); returns ``analysis``,
+    ``background``, ``std`` (stop − start, H, W) K."""
     h, w = inputs.folder.shape
     x = torch.zeros(1, h, w) if state is None else state
     keep: dict[str, list[np.ndarray]] = {"analysis": [], "background": [], "std": []}
@@ -574,6 +592,8 @@ def run_cycle(system: AssimSystem, inputs: CycleInputs, seg: Segment,
         day = inputs.day(k)
         bg = system.background(x, day)
         x, std = system.analysis(bg, day["obs"], day["mask"])
+        if clip_k is not None:
+            x = x.clamp(-clip_k, clip_k)
         if k >= seg.start:
             keep["analysis"].append(x[0].numpy())
             keep["background"].append(bg[0].numpy())
@@ -614,7 +634,7 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
         rows = {k: np.full((len(idx), longest, h, w), np.nan, np.float32) for k in ("analysis", "background", "std")}
         with torch.no_grad():
             for r, i in enumerate(idx):
-                got = run_cycle(system, inputs, segs[i])
+                got = run_cycle(system, inputs, segs[i], clip_k=cfg.cycle.clip_k)
                 for k, v in got.items():
                     rows[k][r, : v.shape[0]] = v
         return rows
