@@ -676,9 +676,10 @@ def velocity_from_altimetry(cfg: AssimConfig, *, dist_info: DistInfo | None = No
     the stage-1 file, written like ``MultiConv_data.nc`` (channels u_g, v_g)."""
     from oceane2e.assim.analysis_file import AnalysisFile
     from oceane2e.data.forecast_files import ForecastFile
+    from oceane2e.engine.sharded import sharded_rows
     from oceane2e.stage1 import STAGE as STAGE1
     from oceane2e.stage1 import Stage1Config, _legacy_info, load_stage1_config
-    from oceane2e.stages import load_model_checkpoint, run_forecasts, write_forecast_file
+    from oceane2e.stages import load_model_checkpoint, write_forecast_file
 
     info = dist_info or current_dist_info()
     c1 = load_stage1_config(cfg.forecasts.stage1_config)
@@ -701,17 +702,20 @@ def velocity_from_altimetry(cfg: AssimConfig, *, dist_info: DistInfo | None = No
     def compute(idx: list[int]) -> dict[str, np.ndarray]:
         inputs = torch.stack([torch.from_numpy(np.stack([currents.read(c, time0[i] - model.n_in + 1, model.n_in)
                                                          for c in ("u_g", "v_g")], axis=1)) for i in idx])
-        m = mask.expand(len(idx), h, w)
-        pred = model.forecast(inputs, m, lead).float().numpy()
-        return {"outputs": pred, "targets": np.zeros_like(pred)}
+        with torch.no_grad():
+            return {"outputs": model.forecast(inputs, mask.expand(len(idx), h, w), lead).float().numpy()}
 
-    def write(outputs: np.ndarray, targets: np.ndarray) -> None:
-        write_forecast_file(out, outputs, None, time0, coords, currents.mask,
+    parts = out.with_name(out.name + ".parts")
+    paths = sharded_rows(time0.size, {"outputs": (lead, 2, h, w)}, compute, parts, info,
+                         batch_size=c1.inference.batch_size, desc="M_θ from altimetry", show_progress=show_progress)
+    if info.is_main:
+        write_forecast_file(out, np.load(paths["outputs"], mmap_mode="r"), None, time0, coords, currents.mask,
                             channels=model.channels, title="Ocean-E2E stage-1 velocity forecasts from altimetry",
                             attrs={"model": c1.model.name, "initial_currents": str(currents.path), "n_in": model.n_in})
+        import shutil
 
-    run_forecasts(time0.size, (lead, 2, h, w), compute, out.with_name(out.name + ".parts"), info, write,
-                  batch_size=c1.inference.batch_size, desc="M_θ from altimetry", show_progress=show_progress)
+        shutil.rmtree(parts, ignore_errors=True)
+    barrier(info)
     return out
 
 
