@@ -106,7 +106,8 @@ def test_an_untrained_network_moves_towards_the_observations() -> None:
     bg = torch.zeros(1, 12, 16)
     obs = torch.zeros(1, 2, 4, 3, 12, 16)
     obs[0, 0, 0, :, 5, 7] = torch.tensor([1.0, 1.0, 100.0])  # one L3 record of +1 K today
-    analysis, std = net(bg, obs, mask)
+    with torch.no_grad():
+        analysis, std = net(bg, obs, mask)
     assert std is None
     assert 0 < float(analysis[0, 5, 7]) < 1, "pulled towards the observation"
     assert float(analysis[0, 5, 7]) > float(analysis[0, 5, 10]) > 0, "less so further away"
