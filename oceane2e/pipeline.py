@@ -1,6 +1,7 @@
 """The main job: the whole Ocean-E2E pipeline on one config, step by step, resumable.
 
     synth -> check -> observe -> oi -> train_vel -> inference_vel -> train_online -> inference -> ensemble
+          -> train_assim -> assimilate -> forecast_from_obs
           -> train_baseline (each baseline) -> inference_baseline -> evaluate
 
 Each step records a marker in ``<state_dir>/<step>.done`` when it finishes, so a re-run skips the
@@ -48,6 +49,8 @@ class PipelineConfig(StrictModel):
         None, description="ensemble of the hybrid (issue 17, configs/config_ens.yaml); null: no ensemble step")
     ensemble_overrides: dict[str, Any] = Field(
         default_factory=dict, description="dotted overrides of ensemble_config (e.g. fewer start dates for the demo)")
+    assim_config: Path | None = Field(
+        None, description="learned assimilation config (train_assim, assimilate, forecast_from_obs); null: none")
     results_dir: Path = Field(Path("results"), description="where forecasts, skill.csv and report.md go")
     state_dir: Path = Field(Path("logs/pipeline"), description="step markers for resuming")
     clean_paths: list[Path] = Field(
@@ -141,6 +144,21 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
         infer_ensemble(load_ensemble_config(cfg.ensemble_config, cfg.ensemble_overrides))
 
+    def train_assim() -> None:
+        from oceane2e.stage_da import load_assim_config, train
+
+        train(load_assim_config(cfg.assim_config), resume=True)
+
+    def assimilate() -> None:
+        from oceane2e.stage_da import cycle, load_assim_config
+
+        cycle(load_assim_config(cfg.assim_config))
+
+    def forecast_from_obs() -> None:
+        from oceane2e.stage_da import forecast_from_analyses, load_assim_config
+
+        forecast_from_analyses(load_assim_config(cfg.assim_config))
+
     def evaluate() -> None:
         from oceane2e.evaluation.evaluate import run_evaluation
 
@@ -158,6 +176,9 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     ]
     if cfg.ensemble_config is not None:
         steps.append(Step("ensemble", ensemble))
+    if cfg.assim_config is not None:
+        steps += [Step("train_assim", train_assim), Step("assimilate", assimilate),
+                  Step("forecast_from_obs", forecast_from_obs)]
     for path in cfg.baseline_configs:
 
         def train_b(path: Path = path) -> None:

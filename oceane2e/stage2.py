@@ -19,6 +19,7 @@ Entry points: ``train_online.py`` / ``inference.py`` (the hybrid) and ``train_ba
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -205,11 +206,15 @@ def result_paths(results_dir: str | Path, name: str) -> dict[str, Path]:
 
 
 def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: str | Path | None = None,
-          show_progress: bool = True, overwrite: bool | None = None) -> dict[str, Path]:
+          show_progress: bool = True, overwrite: bool | None = None,
+          initial: Callable[[np.ndarray], dict[str, Tensor]] | None = None, suffix: str = "",
+          results_dir: str | Path | None = None, attrs: dict[str, str] | None = None) -> dict[str, Path]:
     """Forecast ``inference.lead_days`` days from every test start date and write the result files.
 
     Start dates are split across ranks and gathered in date order (:func:`sharded_rows`), so N
-    processes write the same files as one.
+    processes write the same files as one. ``initial`` (start dates (n,) datetime64[D] -> name ->
+    (n, H, W)) replaces the initial state (``rollout(initial=...)``: an analysis, altimetry currents);
+    the results are then those of model ``<name><suffix>`` (e.g. ``Oceane2e+OI``) in ``results_dir``.
     """
     from oceane2e.engine.outputs import claim_outputs
 
@@ -222,8 +227,8 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
     coords, mask = ds.folder.coords, ds.folder.mask
     loaded.check_data(coords, mask, cfg.data.root)
     lead = cfg.inference.lead_days
-    name = cfg.model.name
-    out = result_paths(cfg.inference.results_dir, name)
+    name = cfg.model.name + suffix
+    out = result_paths(results_dir or cfg.inference.results_dir, name)
     claim_outputs(out.values(), overwrite=cfg.inference.overwrite if overwrite is None else overwrite,
                   what=f"{name} inference", announce=info.is_main)
 
@@ -231,7 +236,8 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
         items = [ds[k] for k in idx]
         batch = {key: torch.stack([it[key] for it in items]).to(info.device)
                  for key in ("ssta", "velocity", "atmos", "mask")}
-        pred = rollout(model, batch, lead)
+        init = None if initial is None else {k: v.to(info.device) for k, v in initial(ds.time0s[idx]).items()}
+        pred = rollout(model, batch, lead, initial=init)
         return {"outputs": pred.float().cpu().numpy(), "targets": batch["ssta"][:, 1:].float().cpu().numpy()}
 
     def write(outputs: np.ndarray, targets: np.ndarray) -> None:
@@ -239,7 +245,7 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
         write_forecast_file(out["forecast"], outputs, targets, ds.time0s, coords, mask, channels=("ssta",),
                             title=f"Ocean-E2E SSTA forecast of {name}",
                             attrs={"model": name, "checkpoint": str(path), "velocity": cfg.inference.velocity,
-                                   "test_years": ",".join(map(str, cfg.data.test_years))})
+                                   "test_years": ",".join(map(str, cfg.data.test_years)), **(attrs or {})})
         # the reference release's files: the gathered rows themselves, (sample, lead, lat, lon) K
         Path(outputs.filename).replace(out["outputs"])
         Path(targets.filename).replace(out["inputs"])

@@ -18,7 +18,7 @@ SCRIPTS = ("train_vel", "inference_vel", "train_online", "inference", "train_bas
            "train_assim", "assimilate", "inference_ens", "dataloader", "dataloader_vel", "evaluate")
 MODELS = ("model_baselines",)
 ENGINE = ("oceane2e.engine", "oceane2e.stage1", "oceane2e.stage2", "oceane2e.stages", "oceane2e.pipeline",
-          "oceane2e.entry", "oceane2e.ensemble")
+          "oceane2e.entry", "oceane2e.ensemble", "oceane2e.stage_da")
 EVALUATION = ("oceane2e.evaluation",)
 #: the data package's I/O, which models never touch (they may read its names: contract, info)
 DATA_IO = ("datasets", "forecast_files", "normalization", "check", "synthetic", "converters", "observations")
@@ -34,7 +34,8 @@ RULES: tuple[tuple[str, tuple[str, ...], str], ...] = (
     ("oceane2e.mhw", ("oceane2e.data", *MODELS, *ENGINE, *EVALUATION), "MHW detection works on arrays only"),
     ("model_baselines", (*ENGINE, *EVALUATION, *(f"oceane2e.data.{m}" for m in DATA_IO)),
      "models know physics and the data's names (contract, DataInfo), not the engine or the files"),
-    ("oceane2e.engine", (*MODELS, "oceane2e.stage1", "oceane2e.stage2", "oceane2e.stages", *EVALUATION),
+    ("oceane2e.engine", (*MODELS, "oceane2e.stage1", "oceane2e.stage2", "oceane2e.stages", "oceane2e.stage_da",
+                         *EVALUATION),
      "the engine is generic: it knows no model"),
 )
 

@@ -41,6 +41,38 @@ def markdown_table(skill, metric: str, leads: Sequence[int] = TABLE_LEADS, digit
     return "\n".join(lines)
 
 
+def from_observations_markdown(skill, leads: Sequence[int] = (1, 2, 3, 5, 10, 20, 40)) -> list[str]:
+    """The section "from observations": models ``<Forecaster>+<Analysis>`` (forecasts started from an
+    analysis of observations, currents from altimetry) beside ``<Forecaster>`` started from the truth
+    (the upper bound). Empty when no such model was scored."""
+    models = sorted(set(skill.model))
+    started = [m for m in models if "+" in m and m.split("+", 1)[0] in models]
+    if not started:
+        return []
+    lines = ["## Forecasts from observations", "",
+             "Forecasts started from analyses of the simulated observations (`<forecaster>+<analysis>`), the "
+             "currents of day 0 from the altimetry analysis and later days from M_θ started from them — never "
+             "the truth — beside the same forecaster started from the true state (the upper bound). "
+             "*Gap closed*: (RMSE from OI − RMSE from the analysis) / (RMSE from OI − RMSE from the truth), "
+             "mean over leads 1–5.", ""]
+    for metric, title in (("rmse", "SSTA RMSE (K)"), ("csi", "MHW CSI")):
+        sub = skill[(skill.metric == metric) & skill.model.isin(started + [m.split("+", 1)[0] for m in started])]
+        lines += [f"{title}:", "", markdown_table(sub, metric, leads), ""]
+    rmse = skill[skill.metric == "rmse"].pivot(index="model", columns="lead", values="value")
+    for m in started:
+        base, method = m.split("+", 1)
+        oi = f"{base}+OI"
+        if method == "OI" or oi not in rmse.index:
+            continue
+        early = [lead for lead in range(1, 6) if lead in rmse.columns]
+        gap = (rmse.loc[oi, early] - rmse.loc[m, early]) / (rmse.loc[oi, early] - rmse.loc[base, early])
+        ratio = (rmse.loc[m, [lead for lead in range(1, 11) if lead in rmse.columns]]
+                 / rmse.loc[oi, [lead for lead in range(1, 11) if lead in rmse.columns]])
+        lines += [f"- {m}: RMSE / {oi} at leads 1–10: {ratio.min():.2f}–{ratio.max():.2f}; gap to {base} "
+                  f"(truth-started) closed at leads 1–5: {float(gap.mean()):.0%}."]
+    return lines + [""]
+
+
 def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
     """Write the Markdown report of an :class:`oceane2e.evaluation.evaluate.Evaluation`."""
     path = Path(path)
@@ -74,6 +106,7 @@ def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
     for metric, title in REPORT_METRICS:
         lines += [f"## {title}", "", markdown_table(result.skill, metric), ""]
     lines += ["All metrics at every lead are in `skill.csv` (columns model, lead, metric, value).", ""]
+    lines += from_observations_markdown(result.skill)
     if (path.parent / "analysis_skill.csv").exists():
         from oceane2e.assim.scores import analysis_markdown
 

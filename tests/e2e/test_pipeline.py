@@ -35,13 +35,19 @@ def _write_configs(tmp: Path) -> Path:
         # the kernel in the advective form, as in the shipped configs/config.yaml
         "config.yaml": _stage2("Oceane2e", {"gm": SMALL, "source": SMALL, "kernel": {"form": "advective"}}),
         "config_baseline.yaml": _stage2("ConvLSTM", {"hidden": [4], "kernel_size": 3}),
-        "observe.yaml": {"data": DATA, "years": [2003], "figure": False},
+        "observe.yaml": {"data": DATA, "years": [2001, 2002, 2003], "figure": False},
         "oi.yaml": {"data": DATA},
         "config_ens.yaml": {"stage2_config": "configs/config.yaml", "vel_config": "configs/config_vel.yaml",
                             "ensemble": {"members": 2, "source": {"relative_to_ssta_std": False}}},
+        "config_da.yaml": {
+            "data": DATA, "model": {"name": "AnalysisUNet", "base_channels": 4, "max_channels": 8, "levels": 2,
+                                    "gate_scales": 2},
+            "obs": {"window_days": 1}, "windows": {"cycle_days": 2, "stride": 20, "val_stride": 60},
+            "train": {**TRAIN, "name": "NeuralDA", "max_steps_per_epoch": 2},
+            "end_to_end": {"epochs": 1, "forecast_days": 2, "batch_size": 4, "max_steps_per_epoch": 1}},
         "pipeline.yaml": {"synthetic_config": "configs/synthetic.yaml", "vel_config": "configs/config_vel.yaml",
                           "online_config": "configs/config.yaml", "observe_config": "configs/observe.yaml",
-                          "oi_config": "configs/oi.yaml",
+                          "oi_config": "configs/oi.yaml", "assim_config": "configs/config_da.yaml",
                           "baseline_configs": ["configs/config_baseline.yaml"],
                           "ensemble_config": "configs/config_ens.yaml"},
     }
@@ -68,16 +74,21 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
                  "results/Oceane2e_inputs.npy", "results/Oceane2e_outputs.npy", "results/Oceane2e_forecast.nc",
                  "results/ConvLSTM_outputs.npy", "results/skill.csv", "results/report.md",
                  "data/GS/obs/obs_2003.nc", "results/OI_analysis.nc", "results/analysis_skill.csv",
-                 "results/Oceane2e-ens_members.nc", "results/figures/Oceane2e-ens_probability_case.png"):
+                 "results/Oceane2e-ens_members.nc", "results/figures/Oceane2e-ens_probability_case.png",
+                 "checkpoints/NeuralDA_best_model.pth", "results/NeuralDA_analysis.nc",
+                 "results/Oceane2e+NeuralDA_outputs.npy", "results/Oceane2e+OI_forecast.nc"):
         assert (demo / path).exists(), path
     skill = pd.read_csv(demo / "results" / "skill.csv")
     models = set(skill["model"])
-    assert {"Oceane2e", "ConvLSTM", "Oceane2e-ens"} <= models
+    assert {"Oceane2e", "ConvLSTM", "Oceane2e-ens", "Oceane2e+NeuralDA", "Oceane2e+OI"} <= models
     assert {"crps", "spread_skill", "bss_mhw"} <= set(skill[skill.model == "Oceane2e-ens"].metric)
     assert any("persistence" in m.lower() for m in models)
     assert set(skill["lead"]) == set(range(1, LEAD + 1))
     assert "Oceane2e" in (demo / "results" / "report.md").read_text()
     assert "## Analyses" in (demo / "results" / "report.md").read_text()
+    assert "## Forecasts from observations" in (demo / "results" / "report.md").read_text()
+    analyses = set(pd.read_csv(demo / "results" / "analysis_skill.csv")["method"])
+    assert {"OI", "NeuralDA", "Background(NeuralDA)"} <= analyses
 
 
 def test_rerun_skips_finished_steps(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
