@@ -23,9 +23,9 @@ def main(argv: list[str] | None = None) -> int:
 
     def action(cfg, args, info) -> None:
         if not flags.forecasts_only:
-            cycle(cfg, dist_info=info)
+            cycle(cfg, dist_info=info, overwrite=args.overwrite)
         if flags.forecasts or flags.forecasts_only:
-            forecast_from_analyses(cfg, dist_info=info)
+            forecast_from_analyses(cfg, dist_info=info, overwrite=args.overwrite)
 
     return run_entry(rest, "Cycle the learned analysis (and forecast from the analyses)", "configs/config_da.yaml",
                      load_assim_config, action)

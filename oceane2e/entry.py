@@ -38,17 +38,18 @@ def run_entry(
     """Run ``action(cfg, args, dist_info)`` with the config ``load(args.config, overrides)``.
 
     ``args.resume`` is a :class:`~oceane2e.engine.runfiles.RunStart` (truthy when ``--resume``),
-    which the stages pass on to the trainer unchanged; ``--overwrite`` becomes the override
-    ``inference.overwrite=true``.
+    which the stages pass on to the trainer unchanged; ``--overwrite`` sets ``inference.overwrite``
+    where the config has it and stays in ``args.overwrite`` for the other commands (cycling, ensembles).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def body() -> int:
         args = parse_args(argv, description, default_config)
-        if args.overwrite:
-            args.overrides["inference.overwrite"] = True
         args.resume = RunStart(resume=args.resume, fresh=args.fresh, allow_config_change=args.allow_config_change)
         cfg = load(args.config, args.overrides)
+        inference = getattr(cfg, "inference", None)
+        if args.overwrite and inference is not None and "overwrite" in type(inference).model_fields:
+            cfg = cfg.model_copy(update={"inference": inference.model_copy(update={"overwrite": True})})
         with distributed_context(args.local_rank) as info:
             action(cfg, args, info)
         return 0

@@ -117,7 +117,7 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     def oi() -> None:
         from oceane2e.assim.oi import analyse_and_score, load_oi_config
 
-        analyse_and_score(load_oi_config(cfg.oi_config), progress=True)
+        analyse_and_score(load_oi_config(cfg.oi_config), progress=True, overwrite=True)
 
     def train_vel() -> None:
         from oceane2e.stage1 import load_stage1_config, train
@@ -142,7 +142,7 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     def ensemble() -> None:
         from oceane2e.ensemble.generate import infer_ensemble, load_ensemble_config
 
-        infer_ensemble(load_ensemble_config(cfg.ensemble_config, cfg.ensemble_overrides))
+        infer_ensemble(load_ensemble_config(cfg.ensemble_config, cfg.ensemble_overrides), overwrite=True)
 
     def train_assim() -> None:
         from oceane2e.stage_da import load_assim_config, train
@@ -152,12 +152,12 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     def assimilate() -> None:
         from oceane2e.stage_da import cycle, load_assim_config
 
-        cycle(load_assim_config(cfg.assim_config))
+        cycle(load_assim_config(cfg.assim_config), overwrite=True)
 
     def forecast_from_obs() -> None:
         from oceane2e.stage_da import forecast_from_analyses, load_assim_config
 
-        forecast_from_analyses(load_assim_config(cfg.assim_config))
+        forecast_from_analyses(load_assim_config(cfg.assim_config), overwrite=True)
 
     def evaluate() -> None:
         from oceane2e.evaluation.evaluate import run_evaluation

@@ -213,7 +213,7 @@ def infer(cfg: Stage1Config, *, dist_info: DistInfo | None = None, checkpoint: s
     Several nodes need a shared file system for the output folder.
     """
     from oceane2e.data.datasets import VelocityWindowDataset
-    from oceane2e.engine.outputs import claim_outputs
+    from oceane2e.outputs import claim_outputs
 
     info = dist_info or current_dist_info()
     setup_threads(cfg.train.num_threads)

@@ -216,7 +216,7 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
     (n, H, W)) replaces the initial state (``rollout(initial=...)``: an analysis, altimetry currents);
     the results are then those of model ``<name><suffix>`` (e.g. ``Oceane2e+OI``) in ``results_dir``.
     """
-    from oceane2e.engine.outputs import claim_outputs
+    from oceane2e.outputs import claim_outputs
 
     info = dist_info or current_dist_info()
     setup_threads(cfg.train.num_threads)

@@ -602,7 +602,7 @@ def run_cycle(system: AssimSystem, inputs: CycleInputs, seg: Segment, state: Ten
 
 
 def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: str | Path | None = None,
-          show_progress: bool = True, score: bool = True) -> Path:
+          show_progress: bool = True, score: bool = True, overwrite: bool = False) -> Path:
     """Cycle the learned analysis over ``cycle.years`` and write ``<results>/<method>_analysis.nc``.
 
     Segments (``cycle.segment_days``) are split across ranks; each is cycled alone, so N processes
@@ -612,9 +612,12 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
     from oceane2e.assim.oi import write_analysis
     from oceane2e.dates import days_in_year
     from oceane2e.engine.sharded import sharded_rows
+    from oceane2e.outputs import claim_outputs
 
     info = dist_info or current_dist_info()
     setup_threads(cfg.train.num_threads)
+    claim_outputs([cfg.results_dir / f"{cfg.method}_analysis.nc"], overwrite=overwrite,
+                  what=f"{cfg.method} cycling", announce=info.is_main)
     system, _, _ = load_system(checkpoint or cfg.final_checkpoint)
     years = sorted(cfg.cycle.years or cfg.data.test_years)
     _require_obs(cfg, years, "analysed years")
@@ -720,7 +723,7 @@ def velocity_from_altimetry(cfg: AssimConfig, *, dist_info: DistInfo | None = No
 
 
 def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = None,
-                           show_progress: bool = True) -> dict[str, Path]:
+                           show_progress: bool = True, overwrite: bool = False) -> dict[str, Path]:
     """The hybrid started from each ``results/<method>_analysis.nc`` of ``forecasts.methods`` (currents of
     day 0 from the altimetry analysis, later days from M_θ started from it; never the truth), on the start
     dates every other model is scored on. Returns method -> forecast file."""
@@ -744,7 +747,7 @@ def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = Non
                     "v_g": torch.from_numpy(np.stack([currents.read("v_g", t, 1)[0] for t in time0]))}
 
         paths = infer(c2, initial=initial, suffix=f"+{method}", results_dir=cfg.results_dir, dist_info=info,
-                           show_progress=show_progress, attrs={"initial_state": str(analyses.path),
+                           show_progress=show_progress, overwrite=overwrite, attrs={"initial_state": str(analyses.path),
                                                                "initial_currents": str(currents.path)})
         written[method] = paths["forecast"]
     return written

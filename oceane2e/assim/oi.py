@@ -338,8 +338,14 @@ class OIResult:
     seconds_per_day: float
 
 
-def run_oi(cfg: OIConfig, *, progress: bool = True) -> OIResult:
-    """Analyse every day of ``cfg.analysed_years`` and write ``<results>/<method>_analysis.nc``."""
+def run_oi(cfg: OIConfig, *, progress: bool = True, overwrite: bool = False) -> OIResult:
+    """Analyse every day of ``cfg.analysed_years`` and write ``<results>/<method>_analysis.nc``.
+
+    An existing analysis file is replaced only with ``overwrite`` (``--overwrite``).
+    """
+    from oceane2e.outputs import claim_outputs
+
+    claim_outputs([cfg.results_dir / f"{cfg.method}_analysis.nc"], overwrite=overwrite, what=f"{cfg.method} analysis")
     from tqdm import tqdm
 
     t0 = time.perf_counter()
@@ -465,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="tune the parameters on the training years first (writes the tuned YAML)")
     parser.add_argument("--tune-only", action="store_true", help="tune, write the tuned YAML, and stop")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing <method>_analysis.nc")
     args = parser.parse_args(argv)
     try:
         cfg = load_oi_config(args.config, args.override)
@@ -473,16 +480,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tuned parameters written to {out}")
             if args.tune_only:
                 return 0
-        analyse_and_score(cfg, progress=not args.no_progress)
+        analyse_and_score(cfg, progress=not args.no_progress, overwrite=args.overwrite)
     except ConfigError as err:
         print(f"oceane2e oi: {err}", file=sys.stderr)
         return 2
     return 0
 
 
-def analyse_and_score(cfg: OIConfig, *, progress: bool = True) -> OIResult:
+def analyse_and_score(cfg: OIConfig, *, progress: bool = True, overwrite: bool = False) -> OIResult:
     """:func:`run_oi`, then (with ``cfg.score``) score every analysis in the results and print the table."""
-    result = run_oi(cfg, progress=progress)
+    result = run_oi(cfg, progress=progress, overwrite=overwrite)
     print(f"{result.path}: {result.n_days} days in {result.seconds:.1f} s ({result.seconds_per_day * 1000:.0f} ms/day)")
     if cfg.score:
         from .scores import print_scores, score_analyses

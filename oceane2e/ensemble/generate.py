@@ -236,7 +236,8 @@ def source_amplitude_map(data_cfg: Any, mask: np.ndarray, relative: bool) -> np.
 
 
 # ------------------------------------------------------------------------------------- inference
-def infer_ensemble(cfg: EnsembleConfig, *, dist_info: Any = None, show_progress: bool = True) -> dict[str, Path]:
+def infer_ensemble(cfg: EnsembleConfig, *, dist_info: Any = None, show_progress: bool = True,
+                   overwrite: bool = False) -> dict[str, Path]:
     """Run the ensemble over the split's start dates and write its files (see the module docstring).
 
     Returns:
@@ -294,6 +295,9 @@ def infer_ensemble(cfg: EnsembleConfig, *, dist_info: Any = None, show_progress:
     h, w = coords.shape
     name = ensemble_name(s2.model.name, ens.suffix)
     out = ensemble_paths(ens.results_dir or s2.inference.results_dir, name)
+    from oceane2e.outputs import claim_outputs
+
+    claim_outputs(out.values(), overwrite=overwrite, what=f"{name} ensemble", announce=dist.is_main)
 
     def compute(idx: list[int]) -> dict[str, np.ndarray]:
         items = [ds[int(starts[k])] for k in idx]
@@ -365,7 +369,8 @@ def main(argv: list[str] | None = None) -> int:
     from oceane2e.entry import run_entry
 
     return run_entry(argv, "Ensemble forecasts (N perturbed members) of a stage-2 model", "configs/config_ens.yaml",
-                     load_ensemble_config, lambda cfg, args, info: infer_ensemble(cfg, dist_info=info))
+                     load_ensemble_config,
+                     lambda cfg, args, info: infer_ensemble(cfg, dist_info=info, overwrite=args.overwrite))
 
 
 __all__ = [

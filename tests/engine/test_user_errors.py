@@ -13,8 +13,8 @@ import yaml
 from oceane2e.config import ConfigError
 from oceane2e.data.contract import DataContractError
 from oceane2e.engine.checkpoint import CheckpointError
-from oceane2e.engine.outputs import claim_outputs
 from oceane2e.errors import OutputExistsError, UserError, report_user_errors
+from oceane2e.outputs import claim_outputs
 from oceane2e.testing.folders import write_tiny_folder
 
 REPO = Path(__file__).resolve().parents[2]
