@@ -13,6 +13,7 @@ member), keeping land at exactly 0 and optionally checkpointing each day to trad
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -27,6 +28,16 @@ from oceane2e.data.info import DataInfo
 NEXT_SUFFIX = "_next"
 MASK_INPUT = "mask"
 STATE = "ssta"
+#: batch key of the observed SSTA before day 0, (B, n_in - 1, H, W) K, oldest first (the datasets'
+#: ``history_days``); :func:`rollout` keeps the last ``n_in`` days (observed, then forecast) from it
+HISTORY_KEY = "ssta_history"
+#: step inputs made by :func:`rollout` from the SSTA of the last ``info.n_in`` days (when n_in > 1):
+#: the SSTA of day t-1 and the mean over days t-n_in+1..t, K (normalised with the statistics of ssta)
+HISTORY_INPUTS: tuple[str, ...] = ("ssta_prev", "ssta_mean")
+#: step inputs of the season of day t (when the batch has ``time0``): sin and cos of the annual phase
+#: 2 pi (days since 1970-01-01) / DAYS_PER_YEAR, dimensionless, not normalised
+SEASON_INPUTS: tuple[str, ...] = ("season_sin", "season_cos")
+DAYS_PER_YEAR = 365.2425  # the Gregorian mean year: the annual phase of a date, no calendar needed
 
 
 def next_day(names: Sequence[str]) -> tuple[str, ...]:
@@ -59,35 +70,62 @@ def forcing_names(info: DataInfo) -> tuple[str, ...]:
     return tuple(name for role in FORCING_ROLES for name in info.names(role))
 
 
+def history_inputs(info: DataInfo) -> tuple[str, ...]:
+    """:data:`HISTORY_INPUTS` when the data gives the SSTA of days before day 0 (``info.n_in > 1``), else ()."""
+    return HISTORY_INPUTS if info.n_in > 1 else ()
+
+
+def default_step_inputs(info: DataInfo) -> tuple[str, ...]:
+    """The one-step input stack that follows the data: the state (and its history when the data gives
+    one), every forcing channel at t and t+1, the season when the data has no atmosphere (it stands in
+    for the seasonal air-sea forcing), and the mask.
+
+    For the full contract (currents and atmosphere, no history) this is :data:`DEFAULT_STEP_INPUTS`;
+    for an SST-only folder it is ``(ssta, [ssta_prev, ssta_mean,] season_sin, season_cos, mask)``.
+    """
+    forcing = tuple(n for role in FORCING_ROLES for n in (*info.names(role), *next_day(info.names(role))))
+    season = SEASON_INPUTS if not info.names("atmos") else ()
+    return (STATE, *history_inputs(info), *forcing, *season, MASK_INPUT)
+
+
 class StepInputs(nn.Module):
     """Builds the normalised input stack (B, len(names), H, W) of one step from named physical fields.
 
     Args:
         info: the data's :class:`DataInfo` (its ``norm_stats`` must cover ``ssta`` and every
             forcing channel named in ``names``).
-        names: the inputs, in order. ``"ssta"`` or a forcing channel means its value at day t,
-            the same name with the suffix ``"_next"`` its value at day t+1, and ``"mask"`` the
-            ocean mask as 0/1. Every other input is normalised and then set to 0 over land, so
-            land never carries an arbitrary value into the network.
+        names: the inputs, in order (default: :func:`default_step_inputs`, what the data has).
+            ``"ssta"`` or a forcing channel means its value at day t, the same name with the suffix
+            ``"_next"`` its value at day t+1, ``"ssta_prev"``/``"ssta_mean"`` the SSTA of day t-1 and
+            the mean of the last ``info.n_in`` days (normalised as ``ssta``), ``"season_sin"``/
+            ``"season_cos"`` the day of year of day t (not normalised), and ``"mask"`` the ocean mask
+            as 0/1. Every other input is set to 0 over land, so land never carries an arbitrary
+            value into the network.
 
     The statistics are buffers of the inner :class:`Normalizer`, saved with the model's weights.
     """
 
-    def __init__(self, info: DataInfo, names: Sequence[str] = DEFAULT_STEP_INPUTS) -> None:
+    def __init__(self, info: DataInfo, names: Sequence[str] | None = None) -> None:
         super().__init__()
         physical = (STATE, *forcing_names(info))
         self.normalizer = Normalizer(info.norm_stats, physical)
-        self.names = tuple(names)
+        self.names = tuple(default_step_inputs(info) if names is None else names)
         if not self.names:
             raise ValueError("StepInputs: names is empty; list at least one input (see DEFAULT_STEP_INPUTS)")
         if len(set(self.names)) != len(self.names):
             raise ValueError(f"StepInputs: input names repeat: {self.names}")
+        derived = (*history_inputs(info), *SEASON_INPUTS)
         for name in self.names:
             base = name[: -len(NEXT_SUFFIX)] if name.endswith(NEXT_SUFFIX) else name
-            if name != MASK_INPUT and base not in physical:
+            if name in HISTORY_INPUTS and name not in derived:
+                raise ValueError(
+                    f"StepInputs: input {name!r} needs the SSTA of the days before day 0; the data gives none "
+                    "(train with windows.history_days >= 1)"
+                )
+            if name != MASK_INPUT and name not in derived and base not in physical:
                 raise ValueError(
                     f"StepInputs: unknown input {name!r}; the data has {physical}, the same with "
-                    f"'{NEXT_SUFFIX}' for day t+1, or '{MASK_INPUT}'"
+                    f"'{NEXT_SUFFIX}' for day t+1, {derived}, or '{MASK_INPUT}'"
                 )
             if name == STATE + NEXT_SUFFIX:
                 raise ValueError("StepInputs: 'ssta_next' is the target, not an input")
@@ -117,8 +155,15 @@ class StepInputs(nn.Module):
             if name == MASK_INPUT:
                 out.append(ocean.to(ssta.dtype))
                 continue
-            base = name[: -len(NEXT_SUFFIX)] if name.endswith(NEXT_SUFFIX) else name
-            out.append(torch.where(ocean, self.normalizer.normalize_channel(fields[name], base), zero))
+            if name not in fields:
+                raise KeyError(f"StepInputs: input {name!r} is not among the step's fields {sorted(fields)}"
+                               + ("; the batch needs 'time0' for the season" if name in SEASON_INPUTS else ""))
+            if name in SEASON_INPUTS:
+                value = fields[name].to(ssta.dtype)
+            else:
+                base = STATE if name in HISTORY_INPUTS else (name[: -len(NEXT_SUFFIX)] if name.endswith(NEXT_SUFFIX) else name)
+                value = self.normalizer.normalize_channel(fields[name], base)
+            out.append(torch.where(ocean, value.expand_as(ssta), zero))
         return torch.stack(out, dim=1)
 
 
@@ -183,6 +228,22 @@ def _check_batch(batch: Mapping[str, Tensor], n_lead: int, info: DataInfo) -> No
                              f"got {tuple(x.shape)}")
     if mask.shape[-2:] != (h, w) or mask.ndim not in (2, 3):
         raise ValueError(f"rollout: batch['mask'] must be (B, {h}, {w}) or ({h}, {w}), got {tuple(mask.shape)}")
+    if info.n_in > 1:
+        hist = batch.get(HISTORY_KEY)
+        if hist is None or hist.ndim != 4 or hist.shape[0] != b or hist.shape[1] < info.n_in - 1 or hist.shape[-2:] != (h, w):
+            raise ValueError(
+                f"rollout: the model sees {info.n_in} days of SSTA, so the batch needs {HISTORY_KEY!r} of shape "
+                f"(B, >={info.n_in - 1}, {h}, {w}), got {None if hist is None else tuple(hist.shape)}; make the "
+                f"dataset with history_days={info.n_in - 1}")
+
+
+def season_fields(time0: Tensor, day: int, like: Tensor) -> dict[str, Tensor]:
+    """The season inputs of day ``time0 + day``: ``time0`` (B,) int days since 1970-01-01 -> name -> (B, H, W)
+    (a broadcast view of ``like``'s shape), sin and cos of the annual phase."""
+    phase = (time0.to(torch.float64) + day) * (2 * math.pi / DAYS_PER_YEAR)
+    shape = (-1, *([1] * (like.ndim - 1)))
+    return {SEASON_INPUTS[0]: torch.sin(phase).to(like.dtype).view(shape).expand_as(like),
+            SEASON_INPUTS[1]: torch.cos(phase).to(like.dtype).view(shape).expand_as(like)}
 
 
 def _initial_fields(batch: Mapping[str, Tensor], forcing: dict[str, Tensor], initial: Fields | None,
@@ -214,8 +275,12 @@ def rollout(model: nn.Module, batch: Mapping[str, Tensor], n_lead: int, grad_che
             ``model(batch, n_lead, grad_checkpoint, initial)`` so the wrapper's hooks run.
         batch: stage-2 batch: ``ssta`` (B, n_lead+1, H, W) K, ``velocity`` (B, n_lead+1, C_v, H, W)
             m s⁻¹ and ``atmos`` (B, n_lead+1, C_a, H, W) with channels named by the model's
-            ``data_info``, ``mask`` (B, H, W) or (H, W) True over ocean. Index 0 is the initial day;
-            of the SSTA only ``ssta[:, 0]`` is used (and only when ``initial`` gives none).
+            ``data_info`` (C = 0 for a role the data lacks), ``mask`` (B, H, W) or (H, W) True over
+            ocean. Index 0 is the initial day; of the SSTA only ``ssta[:, 0]`` is used (and only when
+            ``initial`` gives none). Optional: ``time0`` (B,) int days since 1970-01-01 (the step then
+            gets the season inputs :data:`SEASON_INPUTS`), and, required when ``data_info.n_in`` > 1,
+            ``ssta_history`` (B, >= n_in - 1, H, W) K, the observed days before day 0 (the step then
+            gets :data:`HISTORY_INPUTS`, which roll forward with the forecast).
         n_lead: number of days to forecast.
         grad_checkpoint: recompute each day's activations in the backward pass (memory ∝ 1 day).
         initial: optional external initial state, name → (B, H, W): ``"ssta"`` (K) replaces the
@@ -242,9 +307,19 @@ def rollout(model: nn.Module, batch: Mapping[str, Tensor], n_lead: int, grad_che
             forcing.update(split_channels(batch[role], info.names(role), dim=2))
     ssta, forcing = _initial_fields(batch, forcing, initial, mask)
     state = model.init_state({STATE: ssta})
+    # the last n_in days of SSTA (observed before day 0, then day 0, then the forecast), for HISTORY_INPUTS
+    n_hist = info.n_in - 1
+    past = [apply_mask(batch[HISTORY_KEY][:, i].to(ssta.dtype), mask) for i in range(-n_hist, 0)] if n_hist else []
+    time0 = batch.get("time0")
     outputs = []
     for k in range(n_lead):
         fields = {STATE: ssta}
+        if n_hist:
+            fields[HISTORY_INPUTS[0]] = past[-1]
+            fields[HISTORY_INPUTS[1]] = torch.stack([*past, ssta]).mean(dim=0)
+            past = [*past[1:], ssta]
+        if time0 is not None:
+            fields.update(season_fields(time0.to(ssta.device), k, ssta))
         for name, x in forcing.items():
             fields[name] = x[:, k]
             fields[name + NEXT_SUFFIX] = x[:, k + 1]

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-from model_baselines.base import DEFAULT_STEP_INPUTS, Fields, OneStepForecaster, State, StepInputs, apply_mask
+from model_baselines.base import Fields, OneStepForecaster, State, StepInputs, apply_mask
 from model_baselines.common import crop_to, pad_to_multiple
 from model_baselines.registry import ModelSpec
 from oceane2e.config import StrictModel
@@ -57,7 +57,7 @@ class ConvLSTM(OneStepForecaster):
 
     Args:
         info: the data's :class:`DataInfo` (statistics of ssta and every forcing channel).
-        input_names: see :class:`StepInputs`.
+        input_names: see :class:`StepInputs` (None: :func:`model_baselines.base.default_step_inputs`).
         hidden: channels of every layer's hidden state (one int per layer).
         kernel_size: odd kernel size of the gate convolutions.
         patch_size: space-to-depth factor (1 = full resolution).
@@ -67,7 +67,7 @@ class ConvLSTM(OneStepForecaster):
     """
 
     def __init__(
-        self, info: DataInfo, *, input_names: Sequence[str] = DEFAULT_STEP_INPUTS,
+        self, info: DataInfo, *, input_names: Sequence[str] | None = None,
         hidden: Sequence[int] = (32, 32), kernel_size: int = 5, patch_size: int = 2,
     ) -> None:
         super().__init__(info)
@@ -129,8 +129,10 @@ class ConvLSTMConfig(StrictModel):
     hidden: list[int] = Field([32, 32], min_length=1, description="hidden channels of each stacked cell")
     kernel_size: int = Field(5, ge=1, description="gate convolution kernel size (odd)")
     patch_size: int = Field(2, ge=1, description="space-to-depth factor before the cells (1 = full grid)")
-    input_names: list[str] = Field(list(DEFAULT_STEP_INPUTS), min_length=1,
-                                   description="the one-step input stack (see StepInputs)")
+    input_names: list[str] | None = Field(
+        None, min_length=1, description="the one-step input stack (see StepInputs); null: what the data has "
+        "(default_step_inputs: the state, every forcing channel at t and t+1, the season without an atmosphere, "
+        "the SSTA history when the windows give one, the mask)")
 
 
 def _build(config: ConvLSTMConfig, info: DataInfo) -> ConvLSTM:

@@ -15,6 +15,18 @@ source: its unit is the SSTA standard deviation of the training years per day, t
 
 The kernel runs in float32 (float64 if the inputs are) outside any autocast region, so bf16 on a GPU
 touches only the networks. Land stays exactly 0.
+
+**Without currents or atmosphere (the SST-only mode; docs/real_data.md).** The same model adapts to
+the roles the data has (:class:`oceane2e.data.info.DataInfo`), nothing else changes:
+
+* no ``velocity`` role (no altimetry): there are no currents to forecast, so no M_θ stage; u_g = 0 and
+  the kernel advects with the learned velocity alone, u = s_u · model_gm(SSTA_t, season, mask);
+* no ``atmos`` role (no ERA5): model_S is an SST-only source, S = s_S · model_S(SSTA_t, [SSTA_{t-1},
+  mean SSTA of the last n_in days,] sin/cos of the annual phase of day t, mask): the SSTA history
+  (when the windows give one, ``windows.history_days``) tells it what persists, the season stands in
+  for the seasonal air-sea forcing;
+* with both roles the inputs are exactly those above (GM_INPUTS, SOURCE_INPUTS): the computation of
+  the full model does not change.
 """
 
 from __future__ import annotations
@@ -29,12 +41,14 @@ from torch import Tensor
 
 from model_baselines.base import (
     MASK_INPUT,
+    SEASON_INPUTS,
     STATE,
     Fields,
     OneStepForecaster,
     State,
     StepInputs,
     apply_mask,
+    history_inputs,
     next_day,
 )
 from model_baselines.blocks import SimVPCore
@@ -50,6 +64,23 @@ U, V = GEO_CHANNELS  # the eastward and northward current channels, by name
 GM_INPUTS: tuple[str, ...] = (STATE, U, V, MASK_INPUT)
 #: inputs of the source network (the paper's model_S): the atmosphere at t and t+1, the SSTA, the mask
 SOURCE_INPUTS: tuple[str, ...] = (*ATMOS_CHANNELS, *next_day(ATMOS_CHANNELS), STATE, MASK_INPUT)
+
+
+def gm_inputs(info: DataInfo) -> tuple[str, ...]:
+    """model_gm's inputs for the data: :data:`GM_INPUTS` with currents; without them the SSTA, the season
+    and the mask (the learned velocity is then the only advecting velocity)."""
+    if all(name in info.names("velocity") for name in (U, V)):
+        return GM_INPUTS
+    return (STATE, *SEASON_INPUTS, MASK_INPUT)
+
+
+def source_inputs(info: DataInfo, sees_currents: bool = False) -> tuple[str, ...]:
+    """model_S's inputs for the data: :data:`SOURCE_INPUTS` with the atmosphere; without it the SST-only
+    source (SSTA, its history when the data gives one, the season, the mask); plus u_g, v_g on request."""
+    currents = (U, V) if sees_currents and all(n in info.names("velocity") for n in (U, V)) else ()
+    if all(name in info.names("atmos") for name in ATMOS_CHANNELS):
+        return SOURCE_INPUTS + currents
+    return (STATE, *history_inputs(info), *SEASON_INPUTS, MASK_INPUT) + currents
 
 
 class BackboneSizes(StrictModel):
@@ -155,9 +186,9 @@ class Oceane2e(OneStepForecaster):
         # other start dates share its batch (N-process inference equals one process)
         self.kernel_options = dataclasses.replace(self.config.kernel.options(), substep_policy="per_sample")
         self.dt_s = float(info.dt_s)
-        self.gm_inputs = StepInputs(info, GM_INPUTS)
-        source_names = SOURCE_INPUTS + ((U, V) if self.config.source_sees_currents else ())
-        self.source_inputs = StepInputs(info, source_names)
+        self.has_currents = all(name in info.names("velocity") for name in (U, V))
+        self.gm_inputs = StepInputs(info, gm_inputs(info))
+        self.source_inputs = StepInputs(info, source_inputs(info, self.config.source_sees_currents))
         self.model_gm = _core(self.gm_inputs.n_channels, 2, self.config.gm)
         self.model_S = _core(self.source_inputs.n_channels, 1, self.config.source)
         self.register_buffer("lat", torch.as_tensor(info.lat, dtype=torch.float64))
@@ -190,8 +221,21 @@ class Oceane2e(OneStepForecaster):
         scale = self.source_inputs.normalizer.scale("ssta") * self.config.source_scale
         return apply_mask(self.model_S(x[:, None])[:, 0, 0].float() * scale, mask)
 
+    @property
+    def mode(self) -> str:
+        """What this instance is, in words (the roles of its data decide it)."""
+        advect = "currents + learned correction" if self.has_currents else "learned velocity alone (no currents)"
+        names = self.source_inputs.names
+        source = "atmosphere" if ATMOS_CHANNELS[0] in names else "SST-only (SSTA" + (
+            ", its history" if "ssta_mean" in names else "") + ", season)"
+        return f"advection by {advect}; source from {source}"
+
     def geostrophic(self, fields: Fields) -> tuple[Tensor, Tensor]:
-        """The currents that advect over the step: u_g of day t ('now') or the mean of t and t+1, m s⁻¹."""
+        """The currents that advect over the step: u_g of day t ('now') or the mean of t and t+1, m s⁻¹;
+        zeros when the data has no currents (the learned velocity then advects alone)."""
+        if not self.has_currents:
+            zero = torch.zeros_like(fields[STATE])
+            return zero, zero
         if self.config.velocity_time == "now":
             return fields[U], fields[V]
         return 0.5 * (fields[U] + fields[U + "_next"]), 0.5 * (fields[V] + fields[V + "_next"])

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 from torch import Tensor
 
-from model_baselines.base import DEFAULT_STEP_INPUTS, Fields, OneStepForecaster, State, StepInputs, apply_mask
+from model_baselines.base import Fields, OneStepForecaster, State, StepInputs, apply_mask
 from model_baselines.blocks import SimVPCore, SimVPSizes
 from model_baselines.registry import ModelSpec
 from oceane2e.data.info import DataInfo
@@ -29,8 +29,10 @@ class SimVPConfig(SimVPSizes):
     """
 
     name: Literal["SimVP"] = "SimVP"
-    input_names: list[str] = Field(list(DEFAULT_STEP_INPUTS), min_length=1,
-                                   description="the one-step input stack (see StepInputs)")
+    input_names: list[str] | None = Field(
+        None, min_length=1, description="the one-step input stack (see StepInputs); null: what the data has "
+        "(default_step_inputs: the state, every forcing channel at t and t+1, the season without an atmosphere, "
+        "the SSTA history when the windows give one, the mask)")
 
 
 class SimVP(OneStepForecaster):
@@ -38,13 +40,13 @@ class SimVP(OneStepForecaster):
 
     Args:
         info: the data's :class:`DataInfo` (statistics of ssta and every forcing channel).
-        input_names: see :class:`StepInputs`.
+        input_names: see :class:`StepInputs` (None: :func:`model_baselines.base.default_step_inputs`).
         hid_S, hid_T, N_S, N_T, spatio_kernel_enc, spatio_kernel_dec, attn_kernel, mlp_ratio,
             drop_path: sizes of :class:`SimVPCore`.
     """
 
     def __init__(
-        self, info: DataInfo, *, input_names: Sequence[str] = DEFAULT_STEP_INPUTS,
+        self, info: DataInfo, *, input_names: Sequence[str] | None = None,
         hid_S: int = 16, hid_T: int = 64, N_S: int = 2, N_T: int = 4, spatio_kernel_enc: int = 3,
         spatio_kernel_dec: int = 3, attn_kernel: int = 21, mlp_ratio: float = 4.0, drop_path: float = 0.0,
     ) -> None:

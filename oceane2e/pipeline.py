@@ -1,8 +1,12 @@
 """The main job: the whole Ocean-E2E pipeline on one config, step by step, resumable.
 
-    synth -> check -> observe -> oi -> train_vel -> inference_vel -> train_online -> inference -> ensemble
-          -> train_assim -> assimilate -> forecast_from_obs
+    synth | prepare -> check -> observe -> oi -> train_vel -> inference_vel -> train_online -> inference
+          -> ensemble -> train_assim -> assimilate -> forecast_from_obs
           -> train_baseline (each baseline) -> inference_baseline -> evaluate
+
+The data come from the synthetic ocean (``synthetic_config``) or from real files converted by
+``prepare-data`` (``prepare_config``, e.g. SST alone: configs/pipeline_oisst.yaml). Without a stage-1
+config (``vel_config: null``, data without currents) there is no M_θ stage.
 
 Each step records a marker in ``<state_dir>/<step>.done`` when it finishes, so a re-run skips the
 finished steps (a killed run resumes where it stopped; the training steps themselves resume from
@@ -28,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from oceane2e.config import ConfigError, StrictModel, load_config
 
@@ -36,8 +40,13 @@ from oceane2e.config import ConfigError, StrictModel, load_config
 class PipelineConfig(StrictModel):
     """``configs/pipeline.yaml``: which config each step uses and where outputs go."""
 
-    synthetic_config: Path = Field(Path("configs/synthetic.yaml"), description="synthetic ocean config")
-    vel_config: Path = Field(Path("configs/config_vel.yaml"), description="stage-1 config")
+    synthetic_config: Path | None = Field(
+        Path("configs/synthetic.yaml"), description="synthetic ocean config (step synth); null with prepare_config")
+    prepare_config: Path | None = Field(
+        None, description="prepare-data config (step prepare: real files -> the data folder, instead of synth); its "
+        "out_dir must be the stages' data.root")
+    vel_config: Path | None = Field(
+        Path("configs/config_vel.yaml"), description="stage-1 config; null: no M_θ stage (data without currents)")
     online_config: Path = Field(Path("configs/config.yaml"), description="stage-2 (hybrid) config")
     baseline_configs: list[Path] = Field(
         default_factory=lambda: [Path("configs/config_baseline.yaml")],
@@ -57,6 +66,16 @@ class PipelineConfig(StrictModel):
         default_factory=lambda: [Path("data/GS"), Path("checkpoints"), Path("logs"), Path("results")],
         description="where --fresh may delete what the pipeline created there (results/vis.ipynb is kept)",
     )
+
+    @model_validator(mode="after")
+    def _one_data_source(self) -> PipelineConfig:
+        if self.prepare_config is not None:
+            if "synthetic_config" in self.model_fields_set and self.synthetic_config is not None:
+                raise ValueError("give synthetic_config or prepare_config, not both (where do the data come from?)")
+            self.synthetic_config = None
+        elif self.synthetic_config is None:
+            raise ValueError("give synthetic_config (the synthetic ocean) or prepare_config (real files)")
+        return self
 
     @field_validator("clean_paths", "state_dir", "results_dir")
     @classmethod
@@ -84,6 +103,10 @@ class Step:
 
 
 def _data_root(cfg: PipelineConfig) -> Path:
+    if cfg.vel_config is None:
+        from oceane2e.data.config import load_data_section
+
+        return load_data_section(cfg.online_config, what="the pipeline").root
     from oceane2e.stage1 import load_stage1_config
 
     return load_stage1_config(cfg.vel_config).data.root
@@ -96,6 +119,15 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         from oceane2e.data.synthetic.ocean import SyntheticConfig, generate
 
         generate(load_config(SyntheticConfig, cfg.synthetic_config), _data_root(cfg), progress=True)
+
+    def prepare() -> None:
+        from oceane2e.data.converters.prepare import PrepareConfig, prepare_data
+
+        report = prepare_data(load_config(PrepareConfig, cfg.prepare_config), progress=True)
+        h, w = report.grid.shape
+        print(f"prepared {report.out_dir}: years {report.years[0]}..{report.years[-1]}, grid {h}x{w}, "
+              f"{report.ocean_cells} ocean cells, channels {list(report.mhw_channels + report.geo_channels)}"
+              + (f" (absent: {list(report.absent_channels)})" if report.absent_channels else ""))
 
     def check() -> None:
         from oceane2e.data.check import check_folder
@@ -165,12 +197,11 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         run_evaluation(results_dir=cfg.results_dir, data_root=_data_root(cfg), config_path=cfg.online_config)
 
     steps = [
-        Step("synth", synth),
+        Step("prepare", prepare) if cfg.prepare_config is not None else Step("synth", synth),
         Step("check", check),
         *([Step("observe", observe)] if cfg.observe_config is not None else []),
         *([Step("oi", oi)] if cfg.oi_config is not None else []),
-        Step("train_vel", train_vel),
-        Step("inference_vel", inference_vel),
+        *([Step("train_vel", train_vel), Step("inference_vel", inference_vel)] if cfg.vel_config is not None else []),
         Step("train_online", train_online),
         Step("inference", inference),
     ]
@@ -199,14 +230,33 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
 def validate_pipeline(cfg: PipelineConfig, only: list[str] | None) -> list[Step]:
     """Load every config the steps use and check the ``--only`` names; raises before anything runs."""
-    from oceane2e.data.synthetic.ocean import SyntheticConfig
-    from oceane2e.stage1 import load_stage1_config
     from oceane2e.stage2 import load_stage2_config
 
-    load_config(SyntheticConfig, cfg.synthetic_config)
-    load_stage1_config(cfg.vel_config)
-    for path in [cfg.online_config, *cfg.baseline_configs]:
-        load_stage2_config(path)
+    if cfg.synthetic_config is not None:
+        from oceane2e.data.synthetic.ocean import SyntheticConfig
+
+        load_config(SyntheticConfig, cfg.synthetic_config)
+    if cfg.vel_config is not None:
+        from oceane2e.stage1 import load_stage1_config
+
+        load_stage1_config(cfg.vel_config)
+    stage2 = [load_stage2_config(path) for path in [cfg.online_config, *cfg.baseline_configs]]
+    root = _data_root(cfg)
+    if cfg.prepare_config is not None:
+        from oceane2e.data.converters.prepare import PrepareConfig
+
+        prep = load_config(PrepareConfig, cfg.prepare_config)
+        if os.path.abspath(prep.out_dir) != os.path.abspath(root):
+            raise ConfigError(f"{cfg.prepare_config}: out_dir {prep.out_dir} is not the data folder the stages read "
+                              f"({root}, data.root of {cfg.online_config}); make them the same")
+        needed = set().union(*(c.data.all_years for c in stage2))
+        missing = sorted(needed - set(prep.years))
+        if missing:
+            raise ConfigError(f"{cfg.prepare_config}: years {missing} of the stage configs' splits are not prepared; "
+                              "add them to years")
+    for path, c in zip([cfg.online_config, *cfg.baseline_configs], stage2, strict=True):
+        if os.path.abspath(c.data.root) != os.path.abspath(root):
+            raise ConfigError(f"{path}: data.root {c.data.root} differs from the pipeline's data folder {root}")
     steps = build_steps(cfg)
     names = [s.name for s in steps]
     for name in only or []:

@@ -59,6 +59,10 @@ class WindowsConfig(StrictModel):
     )
     stride: int = Field(1, ge=1, description="days between training start dates")
     val_stride: int = Field(3, ge=1, description="days between validation start dates")
+    history_days: int = Field(
+        0, ge=0, description="observed SSTA days before each start date that the model sees (training, validation "
+        "and inference; DataInfo.n_in = history_days + 1): the SST-only source's history (ssta_prev, ssta_mean); "
+        "0: none, the model sees day 0 only (the paper)")
 
 
 class Stage2InferenceConfig(StrictModel):
@@ -143,7 +147,7 @@ def _datasets(cfg: Stage2Config, days: int) -> tuple[Any, Any]:
     from oceane2e.data.datasets import SSTAWindowDataset
 
     w = cfg.windows
-    common = {"velocity": w.velocity, "forecast_path": cfg.inference.forecast_path}
+    common = {"velocity": w.velocity, "forecast_path": cfg.inference.forecast_path, "history_days": w.history_days}
     if w.velocity == "forecast":
         common["missing_forecast"] = "skip"
     train_ds = SSTAWindowDataset(cfg.data, "train", days, stride=w.stride, **common)
@@ -192,10 +196,22 @@ def scoring_dataset(cfg: Stage2Config) -> Any:
     from oceane2e.data.datasets import SSTAWindowDataset
 
     inf = cfg.inference
+    history = cfg.windows.history_days
     if inf.velocity == "forecast":
         return SSTAWindowDataset(cfg.data, "test", inf.lead_days, velocity="forecast",
-                                 forecast_path=inf.forecast_path, stride=1, missing_forecast="skip")
-    return SSTAWindowDataset(cfg.data, "test", inf.lead_days, velocity="observed", stride=inf.stride)
+                                 forecast_path=inf.forecast_path, stride=1, missing_forecast="skip",
+                                 history_days=history)
+    return SSTAWindowDataset(cfg.data, "test", inf.lead_days, velocity="observed", stride=inf.stride,
+                             history_days=history)
+
+
+#: the keys of a stage-2 batch that :func:`rollout` reads (the optional ones only when the items have them)
+BATCH_KEYS: tuple[str, ...] = ("ssta", "velocity", "atmos", "mask", "time0", "ssta_history")
+
+
+def stack_batch(items: list[dict[str, Tensor]], device: torch.device | str = "cpu") -> dict[str, Tensor]:
+    """Dataset items -> a rollout batch on ``device`` (every key of :data:`BATCH_KEYS` the items have)."""
+    return {key: torch.stack([it[key] for it in items]).to(device) for key in BATCH_KEYS if key in items[0]}
 
 
 def result_paths(results_dir: str | Path, name: str) -> dict[str, Path]:
@@ -233,9 +249,7 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
                   what=f"{name} inference", announce=info.is_main)
 
     def compute(idx: list[int]) -> dict[str, np.ndarray]:
-        items = [ds[k] for k in idx]
-        batch = {key: torch.stack([it[key] for it in items]).to(info.device)
-                 for key in ("ssta", "velocity", "atmos", "mask")}
+        batch = stack_batch([ds[k] for k in idx], info.device)
         init = None if initial is None else {k: v.to(info.device) for k, v in initial(ds.time0s[idx]).items()}
         pred = rollout(model, batch, lead, initial=init)
         return {"outputs": pred.float().cpu().numpy(), "targets": batch["ssta"][:, 1:].float().cpu().numpy()}
@@ -258,6 +272,6 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
 
 
 __all__ = [
-    "SSTAStepper", "Stage2Config", "Stage2InferenceConfig", "WindowsConfig", "infer",
+    "BATCH_KEYS", "SSTAStepper", "Stage2Config", "Stage2InferenceConfig", "WindowsConfig", "infer", "stack_batch",
     "load_forecaster", "load_stage2_config", "masked_mse_per_day", "result_paths", "scoring_dataset", "train",
 ]

@@ -17,11 +17,14 @@ import numpy as np
 from oceane2e.data.config import load_data_section
 from oceane2e.data.contract import (
     CLIM_FILE,
+    CONTENTS_FILE,
     KIND_CHANNELS,
     MASK_FILE,
     VARIABLE,
+    DataContractError,
     GridCoords,
     days_in_year,
+    declared_absent,
     find_years,
     read_channel_names,
     year_path,
@@ -103,7 +106,8 @@ def _check_axis(path: Path, ds, name: str, size: int, problems: list[Problem]) -
     return values
 
 
-def _channel_names(path: Path, ds, var, kind: str, problems: list[Problem]) -> tuple[str, ...] | None:
+def _channel_names(path: Path, ds, var, kind: str, problems: list[Problem],
+                   absent: frozenset[str] = frozenset()) -> tuple[str, ...] | None:
     n = int(var.shape[1])
     names: tuple[str, ...] | None = None
     if "channel" in ds.variables:
@@ -133,13 +137,14 @@ def _channel_names(path: Path, ds, var, kind: str, problems: list[Problem]) -> t
             )
         )
         return None
-    missing = [c for c in KIND_CHANNELS[kind] if c not in names]
+    missing = [c for c in KIND_CHANNELS[kind] if c not in names and c not in absent]
     if missing:
         problems.append(
             Problem(
                 str(path),
                 f"channel(s) {missing} missing (file has {list(names)})",
-                f"re-run the data preparation so that the {kind} file holds {list(KIND_CHANNELS[kind])}",
+                f"re-run the data preparation so that the {kind} file holds {list(KIND_CHANNELS[kind])} "
+                f"(a converter that has no source for a channel declares it in {CONTENTS_FILE})",
             )
         )
     return names
@@ -190,6 +195,7 @@ def _inspect_year_file(
     year: int,
     bounds: tuple[Sequence[float], Sequence[float]] | None,
     problems: list[Problem],
+    absent: frozenset[str] = frozenset(),
 ) -> _FileInfo | None:
     """Check one yearly file's structure (not its values); return what was learnt."""
     import netCDF4
@@ -231,7 +237,7 @@ def _inspect_year_file(
                 )
             )
         _check_time(path, ds, year, n_days, problems)
-        channels = _channel_names(path, ds, var, kind, problems)
+        channels = _channel_names(path, ds, var, kind, problems, absent)
         has_lat, has_lon = "lat" in ds.variables, "lon" in ds.variables
         coords: GridCoords | None = None
         if has_lat and has_lon:
@@ -446,6 +452,10 @@ def check_folder(
 ) -> list[Problem]:
     """Check a data folder against the contract and return every problem found (empty: valid).
 
+    Channels the folder declares absent (``contents.json``: the converter had no source for them, e.g.
+    an SST-only folder) are not required; a kind all of whose channels are declared absent (``geo``
+    without altimetry) needs no files. A channel missing without being declared is a problem.
+
     Args:
         root: the data folder.
         years: years that must be present; default: every year with a geo or mhw file.
@@ -464,6 +474,11 @@ def check_folder(
         problems.append(Problem(str(root), "only one of lat/lon bounds given", "give both bounds or neither"))
         lat_bounds = lon_bounds = None
     bounds = (tuple(lat_bounds), tuple(lon_bounds)) if lat_bounds is not None and lon_bounds is not None else None
+    try:
+        absent = declared_absent(root)
+    except DataContractError as err:
+        return [Problem(str(root / CONTENTS_FILE), str(err), "re-run the data preparation")]
+    kinds = [kind for kind in ("geo", "mhw") if any(c not in absent for c in KIND_CHANNELS[kind])]
     if years is None:
         years = sorted(set(find_years(root, "geo")) | set(find_years(root, "mhw")))
         if not years:
@@ -480,7 +495,7 @@ def check_folder(
     years = sorted(int(y) for y in years)
 
     infos: list[_FileInfo] = []
-    targets = [(kind, year) for year in years for kind in ("geo", "mhw")]
+    targets = [(kind, year) for year in years for kind in kinds]
     iterator = targets
     if progress:
         from tqdm import tqdm
@@ -493,7 +508,7 @@ def check_folder(
                 Problem(str(path), f"missing ({kind} file of year {year})", f"generate or convert {kind} data for {year}")
             )
             continue
-        info = _inspect_year_file(path, kind, year, bounds, problems)
+        info = _inspect_year_file(path, kind, year, bounds, problems, absent)
         if info is not None:
             infos.append(info)
 
@@ -574,9 +589,11 @@ def summary(root: str | Path, years: Sequence[int] | None = None, *, lat_bounds=
         bounds_grid = GridCoords.from_bounds(lat_bounds, lon_bounds, mask.shape)
     lines = [f"OK: {root} follows the data contract"]
     lines.append(f"  years     {years[0]}..{years[-1]} ({len(years)} years)")
-    channels = {}
+    channels = {"geo": ("none",), "mhw": ("none",)}
     layout = "with coordinates"
     for kind in ("geo", "mhw"):
+        if not year_path(root, kind, years[0]).exists():  # declared absent (check_folder passed)
+            continue
         with YearFile(year_path(root, kind, years[0]), kind, coords=bounds_grid) as yf:
             channels[kind] = yf.channels
             grid = yf.coords
@@ -585,6 +602,9 @@ def summary(root: str | Path, years: Sequence[int] | None = None, *, lat_bounds=
     lines.append(f"  grid      {_grid_text(grid)}, {layout}")
     lines.append(f"  geo       {', '.join(channels['geo'])}")
     lines.append(f"  mhw       {', '.join(channels['mhw'])}")
+    absent = declared_absent(root)
+    if absent:
+        lines.append(f"  absent    {', '.join(sorted(absent))} (declared in {CONTENTS_FILE}: no source for them)")
     lines.append(f"  mask      {int(mask.sum())} ocean cells of {mask.size}")
     clim = read_clim(root / CLIM_FILE)
     lines.append(f"  clim.nc   {clim.variable}, baseline {clim.baseline[0]}..{clim.baseline[1]}")

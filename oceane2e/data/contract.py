@@ -611,6 +611,47 @@ class YearFile(NetCDFHandle):
 
 
 
+CONTENTS_FILE = "contents.json"
+ABSENT_ATTRIBUTE = "absent_channels"
+
+
+def declared_absent(root: str | Path) -> frozenset[str]:
+    """Channels a converted folder declares it does not have (the converter wrote no source for them).
+
+    The union of ``absent_channels`` in ``<root>/contents.json`` and the ``absent_channels`` attribute
+    of the first ``mhw_YYYY.nc`` (``"u_g,v_g,zos,u10,v10,t2m"`` for an SST-only folder). Empty for
+    folders that declare nothing (the synthetic ocean, the reference release's files): every channel
+    of the contract is then required. A channel that is missing without being declared stays an error.
+    """
+    import json
+
+    import netCDF4
+
+    root = Path(root)
+    absent: set[str] = set()
+    contents = root / CONTENTS_FILE
+    if contents.is_file():
+        try:
+            absent.update(str(c) for c in json.loads(contents.read_text()).get(ABSENT_ATTRIBUTE, []))
+        except (ValueError, AttributeError, TypeError) as err:
+            raise DataContractError(f"{contents}: unreadable ({err}); re-run the data preparation") from err
+    years = find_years(root, "mhw")
+    if years:
+        try:
+            with netCDF4.Dataset(year_path(root, "mhw", years[0])) as ds:
+                text = str(getattr(ds, ABSENT_ATTRIBUTE, ""))
+        except OSError:
+            text = ""  # an unreadable file is reported by whoever reads it
+        absent.update(c.strip() for c in text.split(",") if c.strip())
+    return frozenset(absent)
+
+
+def present_channels(root: str | Path, kind: str) -> tuple[str, ...]:
+    """The contract channels of ``kind`` that the folder ``root`` has (all but the declared absent ones)."""
+    absent = declared_absent(root)
+    return tuple(c for c in KIND_CHANNELS[kind] if c not in absent)
+
+
 def find_years(root: str | Path, kind: str) -> list[int]:
     """Years for which ``root`` holds a ``<kind>_YYYY.nc`` file, sorted."""
     years = []

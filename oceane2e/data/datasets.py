@@ -29,12 +29,15 @@ from torch.utils.data import Dataset
 from oceane2e.data.config import DataConfig
 from oceane2e.data.contract import (
     ATMOS_CHANNELS,
+    CONTENTS_FILE,
     GEO_CHANNELS,
     KIND_CHANNELS,
     DataContractError,
     GridCoords,
     YearFile,
     days_in_year,
+    declared_absent,
+    find_years,
     read_mask,
     year_path,
 )
@@ -311,7 +314,7 @@ class VelocityWindowDataset(_FolderWindows):
 
 
 class SSTAWindowDataset(_FolderWindows):
-    """Stage 2 and baselines: the SSTA trajectory from ``time0`` with its forcing.
+    """Stage 2 and baselines: the SSTA trajectory from ``time0`` with the forcing the folder has.
 
     Args:
         data_cfg: the ``data`` config section.
@@ -323,10 +326,19 @@ class SSTAWindowDataset(_FolderWindows):
         stride: days between consecutive ``time0``.
         missing_forecast: ``"error"`` (default) stops when a window's start date has no
             stage-1 forecast; ``"skip"`` drops such windows.
+        history_days: also give the SSTA of the days before ``time0`` (``"ssta_history"``). The
+            observed past is known at forecast time, so these days are read from whichever year
+            of the folder holds them (also outside the split); days before the folder's first
+            day repeat that day. The start dates do not depend on it.
 
     Items (index 0 is day ``time0``, index k is lead k), float32, land 0.0:
-    ``{"ssta": (n_lead+1, H, W) K, "velocity": (n_lead+1, 2, H, W) m s-1,
-    "atmos": (n_lead+1, 3, H, W) (u10, v10 m s-1; t2m K), "mask": (H, W) bool, "time0": int64}``.
+    ``{"ssta": (n_lead+1, H, W) K, "velocity": (n_lead+1, C_v, H, W) m s-1,
+    "atmos": (n_lead+1, C_a, H, W) (u10, v10 m s-1; t2m K), "mask": (H, W) bool, "time0": int64}``
+    and, with ``history_days`` > 0, ``"ssta_history": (history_days, H, W)`` K (oldest first).
+
+    Channels a converted folder declares absent (``contents.json``, :func:`declared_absent`) are
+    not read: an SST-only folder gives ``C_v = C_a = 0`` (``velocity``/``atmos`` of shape
+    (n_lead+1, 0, H, W)) and needs no ``geo_YYYY.nc``; :meth:`channel_roles` names what is there.
     """
 
     atmos_channels: tuple[str, ...] = ATMOS_CHANNELS
@@ -341,20 +353,39 @@ class SSTAWindowDataset(_FolderWindows):
         forecast_path: str | Path | None = None,
         stride: int = 1,
         missing_forecast: str = "error",
+        history_days: int = 0,
     ) -> None:
         if n_lead < 1:
             raise ValueError(f"n_lead must be >= 1 (got {n_lead})")
+        if history_days < 0:
+            raise ValueError(f"history_days must be >= 0 (got {history_days})")
         if velocity not in ("observed", "forecast"):
             raise ValueError(f"velocity must be 'observed' or 'forecast', got {velocity!r}")
         if missing_forecast not in ("error", "skip"):
             raise ValueError(f"missing_forecast must be 'error' or 'skip', got {missing_forecast!r}")
         self.split, self.n_lead, self.velocity, self.stride = split, int(n_lead), velocity, int(stride)
+        self.history_days = int(history_days) + 1  # SSTA days one model call may see (DataInfo.n_in)
         self.years = split_years(data_cfg, split)
-        # only the channels read here must exist (a converted folder may lack zos: docs/global.md)
+        # only the channels read here must exist (a converted folder may lack zos: docs/global.md), and
+        # channels the folder declares absent are not read (an SST-only folder: no geo files at all)
+        absent = declared_absent(data_cfg.root)
+        self.velocity_channels = tuple(c for c in VELOCITY_CHANNELS if c not in absent)
+        self.atmos_channels = tuple(c for c in ATMOS_CHANNELS if c not in absent)
+        if velocity == "forecast" and not self.velocity_channels:
+            raise DataContractError(
+                f"{data_cfg.root}: the folder has no currents (declared absent in {CONTENTS_FILE}), so there are no "
+                "stage-1 forecasts of them; set windows.velocity and inference.velocity to 'observed' (SST-only mode)"
+            )
+        kinds = ("geo", "mhw") if self.velocity_channels else ("mhw",)
         self.folder = DataFolder.from_config(
-            data_cfg, self.years, kinds=("geo", "mhw"),
+            data_cfg, self.years, kinds=kinds,
             channels={"geo": self.velocity_channels, "mhw": ("ssta", *self.atmos_channels)},
         )
+        self._past: DataFolder | None = None
+        if history_days > 0:
+            past_years = [y for y in find_years(data_cfg.root, "mhw") if y <= self.years[-1]]
+            self._past = DataFolder.from_config(data_cfg, sorted({*past_years, *self.years}), kinds=("mhw",),
+                                                channels={"mhw": ("ssta",)})
         self.time0s = window_starts(self.years, 0, self.n_lead, self.stride)
         self.forecast_path: Path | None = None
         self._forecast: dict[int, ForecastFile] = {}
@@ -410,11 +441,26 @@ class SSTAWindowDataset(_FolderWindows):
         """``state`` (ssta), ``velocity`` and ``atmos``, in the order of the batches' channel axes."""
         return stage2_channels(("ssta",), self.velocity_channels, self.atmos_channels)
 
+    def _history(self, time0: np.datetime64) -> np.ndarray:
+        """SSTA of the days before ``time0`` (``history_days - 1`` of them: the attribute counts ``time0``
+        too, as ``DataInfo.n_in`` does) -> (n, H, W) K, land 0, oldest first.
+
+        Days before the first year on file repeat its first day; a missing year in between is an error.
+        """
+        assert self._past is not None
+        n = self.history_days - 1
+        first_on_file = np.datetime64(f"{self._past.years[0]:04d}-01-01", "D")
+        days = np.maximum(time0 - np.arange(n, 0, -1), first_on_file)
+        block = self._past.read("mhw", days[0], int((days[-1] - days[0]).astype(int)) + 1, ("ssta",))[:, 0]
+        return block[(days - days[0]).astype(int)]
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         time0 = self.time0s[index]
         n = self.n_lead + 1
         mhw = self.folder.read("mhw", time0, n, ("ssta", *self.atmos_channels))
-        if self.velocity == "observed":
+        if not self.velocity_channels:
+            vel = np.zeros((n, 0, *self.folder.shape), dtype=np.float32)
+        elif self.velocity == "observed":
             vel = self.folder.read("geo", time0, n, self.velocity_channels)
         else:
             vel = np.empty((n, len(self.velocity_channels), *self.folder.shape), dtype=np.float32)
@@ -427,10 +473,13 @@ class SSTAWindowDataset(_FolderWindows):
                 raise DataContractError(f"{f.path}: NaN/inf over the ocean in the forecast started on {time0}")
             lead[:, :, ~self.folder.mask] = 0.0
             vel[1:] = lead
-        return {
+        item = {
             "ssta": torch.from_numpy(np.ascontiguousarray(mhw[:, 0])),
             "velocity": torch.from_numpy(vel),
             "atmos": torch.from_numpy(np.ascontiguousarray(mhw[:, 1:])),
             "mask": _mask_tensor(self.folder.mask),
             "time0": torch.tensor(int(time0.astype("int64")), dtype=torch.int64),
         }
+        if self._past is not None:
+            item["ssta_history"] = torch.from_numpy(np.ascontiguousarray(self._history(time0)))
+        return item

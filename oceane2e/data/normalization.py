@@ -136,11 +136,11 @@ def stats_path(root_or_file: str | Path) -> Path:
     return p / STATS_FILE if p.is_dir() or p.suffix != ".json" else p
 
 
-def _fingerprint(root: Path, years: Sequence[int]) -> dict[str, list[int]]:
-    """Size and modification time of every file the statistics are computed from."""
+def _fingerprint(root: Path, years: Sequence[int], kinds: Sequence[str] = tuple(KIND_CHANNELS)) -> dict[str, list[int]]:
+    """Size and modification time of every file (of ``kinds``) the statistics are computed from."""
     out = {}
     for year in sorted(years):
-        for kind in KIND_CHANNELS:
+        for kind in kinds:
             p = year_path(root, kind, year)
             st = p.stat()
             out[p.name] = [int(st.st_size), int(st.st_mtime_ns)]
@@ -193,18 +193,11 @@ def load_stats(path: str | Path) -> dict[str, dict[str, float]]:
     return {k: {"mean": float(v["mean"]), "std": float(v["std"])} for k, v in _read_payload(stats_path(path))["stats"].items()}
 
 
-def _present_channels(root: Path, kind: str, year: int) -> tuple[str, ...]:
-    """The contract channels of ``kind`` less those a file of ``year`` records as absent."""
-    import netCDF4
+def _present_channels(root: Path, kind: str) -> tuple[str, ...]:
+    """The contract channels of ``kind`` less those the folder declares absent (:func:`declared_absent`)."""
+    from oceane2e.data.contract import present_channels
 
-    from oceane2e.data.contract import year_path
-
-    try:
-        with netCDF4.Dataset(year_path(root, kind, year)) as ds:
-            absent = {c.strip() for c in str(getattr(ds, "absent_channels", "")).split(",") if c.strip()}
-    except OSError:
-        absent = set()
-    return tuple(c for c in KIND_CHANNELS[kind] if c not in absent)
+    return present_channels(root, kind)
 
 
 def cached_stats_path(root: str | Path, cache_dir: str | Path) -> Path:
@@ -222,8 +215,8 @@ def ensure_stats(
     it lists the same training years, every channel, and the same file sizes/times; otherwise the
     statistics are recomputed and written to the first of those places that is writable (a
     read-only data folder is fine: nothing has to be written into it). Channels a converted folder
-    does not have (recorded in its files' ``absent_channels``, e.g. no ``zos`` from the reference's
-    global layout) are left out.
+    declares absent (``contents.json`` or its files' ``absent_channels``: no ``zos`` from the reference's
+    global layout; only ``ssta`` from SST alone, and then no geo files are needed) are left out.
     """
     root = Path(data_cfg.root)
     if not root.is_dir():
@@ -232,12 +225,13 @@ def ensure_stats(
     if cache_dir is not None:
         candidates.append(cached_stats_path(root, cache_dir))
     years = sorted(data_cfg.train_years)
+    per_kind = {kind: _present_channels(root, kind) for kind in KIND_CHANNELS}
+    per_kind = {kind: names for kind, names in per_kind.items() if names}  # SST only: no geo files at all
     try:
-        fingerprint = _fingerprint(root, years)
+        fingerprint = _fingerprint(root, years, tuple(per_kind))
     except FileNotFoundError as err:
         raise DataContractError(f"{err.filename}: missing; the training years need it") from None
-    per_kind = {kind: _present_channels(root, kind, years[0]) for kind in KIND_CHANNELS}
-    wanted = [c for kind in KIND_CHANNELS for c in per_kind[kind]]
+    wanted = [c for names in per_kind.values() for c in names]
     for path in candidates:
         if not path.exists():
             continue
@@ -252,8 +246,8 @@ def ensure_stats(
         ):
             return load_stats(path)
     stats: dict[str, dict[str, float]] = {}
-    for kind in KIND_CHANNELS:
-        stats.update(compute_stats(data_cfg, kind, per_kind[kind], years, progress=progress))
+    for kind, names in per_kind.items():
+        stats.update(compute_stats(data_cfg, kind, names, years, progress=progress))
     failures = []
     for path in candidates:
         try:

@@ -247,7 +247,7 @@ def infer_ensemble(cfg: EnsembleConfig, *, dist_info: Any = None, show_progress:
     from model_baselines.stochastic import StochasticSource
     from oceane2e.data.datasets import SSTAWindowDataset
     from oceane2e.engine.distributed import current_dist_info
-    from oceane2e.stage2 import load_forecaster, load_stage2_config, scoring_dataset
+    from oceane2e.stage2 import load_forecaster, load_stage2_config, scoring_dataset, stack_batch
     from oceane2e.stages import run_forecasts, setup_threads
 
     dist = dist_info or current_dist_info()
@@ -266,9 +266,10 @@ def infer_ensemble(cfg: EnsembleConfig, *, dist_info: Any = None, show_progress:
         ds = scoring_dataset(s2)
     elif forecast_currents:
         ds = SSTAWindowDataset(s2.data, "val", lead, velocity="forecast", forecast_path=val_currents,
-                               missing_forecast="skip")
+                               missing_forecast="skip", history_days=s2.windows.history_days)
     else:
-        ds = SSTAWindowDataset(s2.data, "val", lead, velocity="observed", stride=s2.inference.stride)
+        ds = SSTAWindowDataset(s2.data, "val", lead, velocity="observed", stride=s2.inference.stride,
+                               history_days=s2.windows.history_days)
     coords, mask = ds.folder.coords, ds.folder.mask
     loaded.check_data(coords, mask, s2.data.root)
     starts = np.arange(0, len(ds), ens.start_stride)
@@ -301,8 +302,7 @@ def infer_ensemble(cfg: EnsembleConfig, *, dist_info: Any = None, show_progress:
 
     def compute(idx: list[int]) -> dict[str, np.ndarray]:
         items = [ds[int(starts[k])] for k in idx]
-        batch = {key: torch.stack([it[key] for it in items]).repeat_interleave(m, dim=0).to(dist.device)
-                 for key in ("ssta", "velocity", "atmos", "mask")}
+        batch = {key: value.repeat_interleave(m, dim=0) for key, value in stack_batch(items, dist.device).items()}
         fields = perturber.batch([int(it["time0"]) for it in items], ens.control)
         fields = {k: v.to(dist.device) for k, v in fields.items()}
         if forecast_currents:

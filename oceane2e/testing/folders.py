@@ -16,6 +16,7 @@ import numpy as np
 
 from oceane2e.data.contract import (
     CLIM_FILE,
+    CONTENTS_FILE,
     KIND_CHANNELS,
     MASK_FILE,
     VARIABLE,
@@ -137,6 +138,7 @@ def write_tiny_folder(
     lon_bounds: tuple[float, float] = TINY_LON_BOUNDS,
     reference_layout: bool = False,
     clim: bool = True,
+    sst_only: bool = False,
 ) -> TinyFolder:
     """Write a tiny, valid data folder and return what was written.
 
@@ -149,6 +151,9 @@ def write_tiny_folder(
         reference_layout: write the yearly files as the reference release does (only
             ``mhws_variables``); readers then need ``lat_bounds``/``lon_bounds``.
         clim: also write ``clim.nc`` (SST climatology, 15 degC mean plus a seasonal cycle).
+        sst_only: write the folder ``prepare-data`` makes from SST alone: ``mhw_YYYY.nc`` with the
+            single channel ``ssta`` (the first channel of :func:`tiny_year_data`), no geo files, and
+            every other channel declared absent (file attribute and ``contents.json``).
     """
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
@@ -156,15 +161,24 @@ def write_tiny_folder(
     coords = GridCoords.from_bounds(lat_bounds, lon_bounds, shape)
     mask = tiny_mask(shape)
     tiny = TinyFolder(root=root, years=[int(y) for y in years], coords=coords, mask=mask, shape=shape, seed=seed)
+    absent = [c for kind in ("geo", "mhw") for c in KIND_CHANNELS[kind] if c != "ssta"]
     for year in tiny.years:
-        for kind in ("geo", "mhw"):
+        for kind in ("mhw",) if sst_only else ("geo", "mhw"):
             data = tiny_year_data(kind, year, shape, seed, mask)
             path = year_path(root, kind, year)
-            if reference_layout:
+            if sst_only:
+                write_year(path, kind, year, data[:, :1], coords, mask=mask, channels=("ssta",),
+                           attrs={"synthetic": True, "source": "tiny SST-only test folder",
+                                  "absent_channels": ",".join(absent)})
+            elif reference_layout:
                 write_reference_layout_year(path, data)
             else:
                 write_year(path, kind, year, data, coords, mask=mask, attrs={"synthetic": True, "source": "tiny test folder"})
             tiny.paths(kind)[year] = path
+    if sst_only:
+        import json
+
+        (root / CONTENTS_FILE).write_text(json.dumps({"years": tiny.years, "absent_channels": absent}) + "\n")
     tiny.mask_path = write_mask(root, mask)
     assert tiny.mask_path == root / MASK_FILE
     if clim:

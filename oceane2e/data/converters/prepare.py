@@ -44,6 +44,7 @@ from pydantic import Field, model_validator
 from oceane2e.config import ConfigError, StrictModel, parse_override, set_dotted, validate_config
 from oceane2e.data.contract import (
     CLIM_FILE,
+    CONTENTS_FILE,
     GEO_CHANNELS,
     MHW_CHANNELS,
     DataContractError,
@@ -59,7 +60,6 @@ from oceane2e.data.contract import (
 from oceane2e.data.converters.regrid import METHODS, Regridder, regular_grid
 from oceane2e.data.converters.sources import DailySource, Quantity, format_dates
 
-CONTENTS_FILE = "contents.json"
 SST_UNITS = "K"
 _CLIM_BLOCK_BYTES = 512 * 2**20  # working memory of one block of rows in the climatology step
 
@@ -117,9 +117,12 @@ class PrepareConfig(StrictModel):
     """Config of ``oceane2e prepare-data`` (see configs/prepare_example.yaml)."""
 
     out_dir: Path = Field(Path("data/GS"), description="the data folder to write")
-    lat_bounds: tuple[float, float] = Field(..., description="south and north edges of the region (deg N)")
-    lon_bounds: tuple[float, float] = Field(..., description="west and east edges (deg E, -180..180)")
-    resolution: float = Field(..., gt=0, description="target grid spacing in degrees (1/12 = 0.083333...)")
+    lat_bounds: tuple[float, float] | None = Field(
+        None, description="south and north edges of the region (deg N); null (with lon_bounds and resolution "
+        "null): the SST files' own grid, every cell of it")
+    lon_bounds: tuple[float, float] | None = Field(None, description="west and east edges (deg E, -180..180)")
+    resolution: float | None = Field(
+        None, gt=0, description="target grid spacing in degrees (1/12 = 0.083333...); null with null bounds")
     years: list[int] = Field(..., min_length=1, description="years to write")
     climatology: ClimatologyOptions
     sources: Sources
@@ -130,6 +133,10 @@ class PrepareConfig(StrictModel):
 
     @model_validator(mode="after")
     def _check(self) -> PrepareConfig:
+        given = [self.lat_bounds is not None, self.lon_bounds is not None, self.resolution is not None]
+        if any(given) and not all(given):
+            raise ValueError("give lat_bounds, lon_bounds and resolution together (a target grid), or none of "
+                             "them (the SST files' own grid)")
         if len(set(self.years)) != len(self.years):
             raise ValueError(f"years lists a year twice: {self.years}")
         b0, b1 = self.climatology.baseline
@@ -231,6 +238,12 @@ def _mask_equatorial_band(geo: np.ndarray, grid: GridCoords, cfg: EquatorialBand
     weight = equatorial_weight(grid.lat, EquatorialBand(cfg.method, cfg.half_width_deg, cfg.taper_deg))
     for i in np.flatnonzero(weight < 1.0):
         geo[:, :, i, :] *= np.float32(weight[i])
+
+
+def _grid_edges(centres: np.ndarray) -> tuple[float, float]:
+    """Outer edges (deg) of an axis of cell centres: half a cell beyond the first and the last centre."""
+    half = 0.5 * float(centres[1] - centres[0])
+    return float(centres[0]) - half, float(centres[-1]) + half
 
 
 def _memmap(path: Path, shape: tuple[int, ...]) -> np.ndarray:
@@ -338,7 +351,6 @@ def prepare_data(cfg: PrepareConfig, *, progress: bool = True) -> PrepareReport:
     """
     t_start = time.perf_counter()
     seconds: dict[str, float] = {}
-    grid = regular_grid(cfg.lat_bounds, cfg.lon_bounds, cfg.resolution)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     cache = Path(cfg.cache_dir) if cfg.cache_dir is not None else out / ".prepare_cache"
@@ -346,11 +358,17 @@ def prepare_data(cfg: PrepareConfig, *, progress: bool = True) -> PrepareReport:
     years = sorted(cfg.years)
     b0, b1 = cfg.climatology.baseline
     sst_years = sorted(set(years) | set(range(b0, b1 + 1)))
-    lat_range = (cfg.lat_bounds[0], cfg.lat_bounds[1])
 
-    # 1. index the sources
+    # 1. index the sources; the grid is the configured one, or the SST files' own (every cell of them)
     src = cfg.sources
-    sst_src = DailySource(src.sst.files, "sst", [_sst_quantity(src.sst)], lat_range)
+    if cfg.lat_bounds is not None and cfg.lon_bounds is not None and cfg.resolution is not None:
+        grid = regular_grid(cfg.lat_bounds, cfg.lon_bounds, cfg.resolution)
+        lat_range = (cfg.lat_bounds[0], cfg.lat_bounds[1])
+        sst_src = DailySource(src.sst.files, "sst", [_sst_quantity(src.sst)], lat_range)
+    else:
+        sst_src = DailySource(src.sst.files, "sst", [_sst_quantity(src.sst)], (-90.0, 90.0))
+        grid = sst_src.source_grid()
+        lat_range = _grid_edges(grid.lat)
     alt_src = (
         DailySource(src.altimetry.files, "altimetry", _altimetry_quantities(src.altimetry), lat_range)
         if src.altimetry
@@ -448,7 +466,7 @@ def prepare_data(cfg: PrepareConfig, *, progress: bool = True) -> PrepareReport:
     if not ocean.any():
         raise DataContractError(
             f"{out}: no grid cell has data in every source on every day; check that the sources cover "
-            f"the region {cfg.lat_bounds} x {cfg.lon_bounds}"
+            f"the region {_grid_edges(grid.lat)} x {_grid_edges(grid.lon)}"
         )
 
     # 6. write the folder
@@ -492,9 +510,10 @@ def prepare_data(cfg: PrepareConfig, *, progress: bool = True) -> PrepareReport:
         "sst_units": SST_UNITS,
         "climatology": {"variable": "sst", "baseline": [b0, b1], "file": CLIM_FILE},
         "grid": {
-            "lat_bounds": list(cfg.lat_bounds),
-            "lon_bounds": list(cfg.lon_bounds),
+            "lat_bounds": list(cfg.lat_bounds or _grid_edges(grid.lat)),
+            "lon_bounds": list(cfg.lon_bounds or _grid_edges(grid.lon)),
             "resolution_deg": cfg.resolution,
+            "from": "config" if cfg.resolution is not None else "the SST files' own grid",
             "shape": list(grid.shape),
         },
         "ocean_cells": int(ocean.sum()),
