@@ -67,13 +67,19 @@ class PipelineConfig(StrictModel):
         description="where --fresh may delete what the pipeline created there (results/vis.ipynb is kept)",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _prepare_replaces_synth(cls, data: Any) -> Any:
+        """With ``prepare_config`` the data are real: no synthetic ocean unless one is asked for (an error below)."""
+        if isinstance(data, dict) and data.get("prepare_config") is not None and "synthetic_config" not in data:
+            data = {**data, "synthetic_config": None}
+        return data
+
     @model_validator(mode="after")
     def _one_data_source(self) -> PipelineConfig:
-        if self.prepare_config is not None:
-            if "synthetic_config" in self.model_fields_set and self.synthetic_config is not None:
-                raise ValueError("give synthetic_config or prepare_config, not both (where do the data come from?)")
-            self.synthetic_config = None
-        elif self.synthetic_config is None:
+        if self.prepare_config is not None and self.synthetic_config is not None:
+            raise ValueError("give synthetic_config or prepare_config, not both (where do the data come from?)")
+        if self.prepare_config is None and self.synthetic_config is None:
             raise ValueError("give synthetic_config (the synthetic ocean) or prepare_config (real files)")
         return self
 

@@ -9,7 +9,8 @@ import pytest
 from oceane2e.config import load_config
 
 REPO = Path(__file__).resolve().parents[1]
-SHIPPED = sorted([*REPO.glob("configs/*.yaml"), *REPO.glob("regional_high/*.yaml"), *REPO.glob("global_low/*.yaml")])
+SHIPPED = sorted([*REPO.glob("configs/*.yaml"), *REPO.glob("configs/oisst/*.yaml"), *REPO.glob("regional_high/*.yaml"),
+                  *REPO.glob("global_low/*.yaml")])
 
 
 def _schema(path: Path) -> type:
@@ -18,7 +19,7 @@ def _schema(path: Path) -> type:
         from oceane2e.data.synthetic.ocean import SyntheticConfig
 
         return SyntheticConfig
-    if name == "pipeline.yaml":
+    if name.startswith("pipeline"):
         from oceane2e.pipeline import PipelineConfig
 
         return PipelineConfig
@@ -72,7 +73,7 @@ def test_shipped_config_validates(path: Path) -> None:
         assert cfg.train.name == cfg.model.name  # an analysis config's train.name names its method instead
 
 
-@pytest.mark.parametrize("pipeline", ["configs/pipeline.yaml", "global_low/pipeline.yaml"])
+@pytest.mark.parametrize("pipeline", ["configs/pipeline.yaml", "global_low/pipeline.yaml", "configs/pipeline_oisst.yaml"])
 def test_pipeline_points_at_shipped_configs(pipeline: str) -> None:
     from oceane2e.pipeline import PipelineConfig
 
@@ -80,7 +81,8 @@ def test_pipeline_points_at_shipped_configs(pipeline: str) -> None:
     if pipeline == "configs/pipeline.yaml":
         assert cfg.observe_config is not None and cfg.oi_config is not None
     optional = [p for p in (cfg.observe_config, cfg.oi_config, cfg.ensemble_config) if p is not None]
-    for path in [cfg.synthetic_config, cfg.vel_config, cfg.online_config, *cfg.baseline_configs, *optional]:
+    sources = [p for p in (cfg.synthetic_config, cfg.prepare_config, cfg.vel_config) if p is not None]
+    for path in [*sources, cfg.online_config, *cfg.baseline_configs, *optional]:
         assert (REPO / path).exists(), path
 
 
@@ -99,3 +101,24 @@ def test_global_pipeline_writes_apart_from_the_regional_demo() -> None:
     # --fresh of one never deletes the other's outputs
     for mine in glob.clean_paths:
         assert "global_demo" in Path(mine).parts and mine not in regional.clean_paths, mine
+
+
+def test_oisst_pipeline_validates_and_writes_apart_from_the_demos(monkeypatch: pytest.MonkeyPatch) -> None:
+    """configs/pipeline_oisst.yaml: every config it names validates together (data folder = prepare's out_dir,
+    every split year prepared, no stage 1), and its outputs are apart from the synthetic demos'."""
+    from oceane2e.pipeline import PipelineConfig, validate_pipeline
+    from oceane2e.stage2 import load_stage2_config
+
+    monkeypatch.chdir(REPO)
+    cfg = load_config(PipelineConfig, REPO / "configs" / "pipeline_oisst.yaml")
+    steps = [s.name for s in validate_pipeline(cfg, None)]
+    assert steps[:3] == ["prepare", "check", "train_online"] and "train_vel" not in steps and "synth" not in steps
+    assert steps[-1] == "evaluate"
+    others = [load_config(PipelineConfig, REPO / p) for p in ("configs/pipeline.yaml", "global_low/pipeline.yaml")]
+    for path in [cfg.online_config, *cfg.baseline_configs]:
+        stage = load_stage2_config(REPO / path)
+        assert stage.windows.velocity == "observed" and stage.inference.velocity == "observed"
+        for out in (stage.data.root, stage.train.checkpoint_dir, stage.train.log_dir, stage.inference.results_dir):
+            assert "oisst" in Path(out).parts, out
+    for mine in cfg.clean_paths:
+        assert "oisst" in Path(mine).parts and all(mine not in o.clean_paths for o in others), mine

@@ -146,10 +146,26 @@ def test_sst_only_folder_records_absent_channels(tmp_path, black_sea_sources):
         assert mhw.channels == ("ssta",)
         with pytest.raises(DataContractError, match="channel 'zos' missing"):
             mhw.index("zos")
-    # the contract check reports what the stages needing currents/atmosphere will miss
-    problems = [str(p) for p in check_folder(out)]
-    assert any(f"geo_{YEAR}.nc: missing" in p for p in problems)
-    assert any("channel(s) ['zos', 'u10', 'v10', 't2m'] missing" in p for p in problems)
+    # the absence is declared, so the folder passes the check (the stages run in their SST-only mode;
+    # tests/data/test_sst_only_folder.py: an undeclared gap is still reported)
+    assert check_folder(out) == []
+
+
+def test_the_sst_files_own_grid_when_no_target_grid_is_given(tmp_path, black_sea_sources):
+    """No lat/lon bounds and no resolution: every cell of the SST files' grid, values unchanged (the config
+    then works for any region's files, only paths and years edited)."""
+    from oceane2e.data.converters.sources import DailySource
+
+    out = tmp_path / "native"
+    cfg = _config(out, {"sst": black_sea_sources["sst"]}, lat_bounds=None, lon_bounds=None, resolution=None)
+    report = prepare_data(cfg, progress=False)
+    src = DailySource([black_sea_sources["sst"]], "sst", [], (-90.0, 90.0))
+    np.testing.assert_allclose(report.grid.lat, src.lat)
+    np.testing.assert_allclose(report.grid.lon, src.lon)
+    assert check_folder(out) == []
+    assert read_contents(out)["grid"]["from"] == "the SST files' own grid"
+    with pytest.raises(ValueError, match="together"):
+        _config(out, {"sst": black_sea_sources["sst"]}, resolution=None)
 
 
 def test_gap_in_a_source_stops_with_the_dates(tmp_path, black_sea_sources):
@@ -245,7 +261,7 @@ def test_command_line_and_bad_input_messages(tmp_path, black_sea_sources, capsys
     args += ["--years", str(YEAR), "--baseline", str(YEAR), str(YEAR), "--sst", str(black_sea_sources["sst"])]
     assert main([*args, "--no-progress"]) == 0
     assert "grid 4x12" in capsys.readouterr().out
-    assert check_folder(out, years=[YEAR])  # geo absent -> reported, not silently passing
+    assert check_folder(out, years=[YEAR]) == []  # geo absent and declared so in contents.json
     # an unknown config key and a corrupt source file: exit status 1 and a message naming the culprit
     assert main([*args, "--no-progress", "--set", "regird=area"]) == 1
     assert "regird: unknown key" in capsys.readouterr().err
