@@ -15,7 +15,14 @@ from model_baselines.base import (
     rollout,
 )
 from model_baselines.convlstm import ConvLSTM
-from model_baselines.hybrid import GM_INPUTS, SOURCE_INPUTS, BackboneSizes, HybridConfig, KernelSection, Oceane2e
+from model_baselines.hybrid import (
+    GM_INPUTS,
+    SOURCE_INPUTS,
+    BackboneSizes,
+    HybridConfig,
+    KernelSection,
+    Oceane2e,
+)
 from model_baselines.simvp import SimVP
 from oceane2e.data.info import DataInfo, stage2_channels
 
