@@ -317,10 +317,14 @@ class SSTAWindowDataset(_FolderWindows):
         stride: days between consecutive ``time0``.
         missing_forecast: ``"error"`` (default) stops when a window's start date has no
             stage-1 forecast; ``"skip"`` drops such windows.
+        velocity_history: observed days of velocity BEFORE ``time0`` also given (item
+            ``"velocity_history"``, oldest first), e.g. ``n_in - 1`` for M_θ to forecast the currents
+            on the fly; windows then start ``velocity_history`` days into the split.
 
     Items (index 0 is day ``time0``, index k is lead k), float32, land 0.0:
     ``{"ssta": (n_lead+1, H, W) K, "velocity": (n_lead+1, 2, H, W) m s-1,
-    "atmos": (n_lead+1, 3, H, W) (u10, v10 m s-1; t2m K), "mask": (H, W) bool, "time0": int64}``.
+    "atmos": (n_lead+1, 3, H, W) (u10, v10 m s-1; t2m K), "mask": (H, W) bool, "time0": int64}``
+    (+ ``"velocity_history": (velocity_history, 2, H, W)`` m s-1 when asked).
     """
 
     atmos_channels: tuple[str, ...] = ATMOS_CHANNELS
@@ -335,7 +339,10 @@ class SSTAWindowDataset(_FolderWindows):
         forecast_path: str | Path | None = None,
         stride: int = 1,
         missing_forecast: str = "error",
+        velocity_history: int = 0,
     ) -> None:
+        if velocity_history < 0:
+            raise ValueError(f"velocity_history must be >= 0 (got {velocity_history})")
         if n_lead < 1:
             raise ValueError(f"n_lead must be >= 1 (got {n_lead})")
         if velocity not in ("observed", "forecast"):
@@ -345,7 +352,8 @@ class SSTAWindowDataset(_FolderWindows):
         self.split, self.n_lead, self.velocity, self.stride = split, int(n_lead), velocity, int(stride)
         self.years = split_years(data_cfg, split)
         self.folder = DataFolder.from_config(data_cfg, self.years, kinds=("geo", "mhw"))
-        self.time0s = window_starts(self.years, 0, self.n_lead, self.stride)
+        self.velocity_history = int(velocity_history)
+        self.time0s = window_starts(self.years, self.velocity_history, self.n_lead, self.stride)
         self.forecast_path: Path | None = None
         self._forecast: dict[int, ForecastFile] = {}
         if velocity == "forecast":
@@ -417,10 +425,14 @@ class SSTAWindowDataset(_FolderWindows):
                 raise DataContractError(f"{f.path}: NaN/inf over the ocean in the forecast started on {time0}")
             lead[:, :, ~self.folder.mask] = 0.0
             vel[1:] = lead
-        return {
+        item = {
             "ssta": torch.from_numpy(np.ascontiguousarray(mhw[:, 0])),
             "velocity": torch.from_numpy(vel),
             "atmos": torch.from_numpy(np.ascontiguousarray(mhw[:, 1:])),
             "mask": _mask_tensor(self.folder.mask),
             "time0": torch.tensor(int(time0.astype("int64")), dtype=torch.int64),
         }
+        if self.velocity_history:
+            k = self.velocity_history
+            item["velocity_history"] = torch.from_numpy(self.folder.read("geo", time0 - k, k, self.velocity_channels))
+        return item
