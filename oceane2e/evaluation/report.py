@@ -8,7 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from oceane2e.evaluation.evaluate import REPORT_METRICS, TABLE_LEADS
+from oceane2e.evaluation.evaluate import CATEGORY_SUFFIXES, REPORT_METRICS, TABLE_LEADS
+from oceane2e.mhw.categories import CATEGORY_NAMES
 
 
 def markdown_table(skill, metric: str, leads: Sequence[int] = TABLE_LEADS, digits: int = 3) -> str:
@@ -41,6 +42,36 @@ def markdown_table(skill, metric: str, leads: Sequence[int] = TABLE_LEADS, digit
     return "\n".join(lines)
 
 
+def forcing_lines(forcing: dict[str, dict]) -> list[str]:
+    """One line per model: the currents and the atmosphere that drove its forecast (file attributes)."""
+    lines = []
+    for model, attrs in forcing.items():
+        velocity = attrs.get("velocity", "not recorded")
+        currents = {"forecast": "M_θ's forecast (stage-1 file)", "model": "M_θ's forecast (made on the fly)",
+                    "observed": "OBSERVED (oracle)"}.get(str(velocity), str(velocity))
+        mode = attrs.get("atmosphere")
+        if mode is None:
+            atmos = "observed at every lead (oracle; not recorded in the file: written before the option existed)"
+        elif mode == "observed":
+            atmos = "observed at every lead (**oracle**, the reference release's setting)"
+        else:
+            known = int(attrs.get("atmosphere_observed_days", 0))
+            extra = f", τ = {float(attrs.get('atmosphere_tau_days', 0)):g} d" if mode == "damped_persistence" else ""
+            atmos = f"observed to lead {known}, then {mode.replace('_', ' ')}{extra} (operational)"
+        lines.append(f"  - {model}: currents {currents}; atmosphere {atmos}.")
+    return lines
+
+
+def category_tables(skill, leads: Sequence[int] = (5, 10, 20, 40)) -> list[str]:
+    """CSI of category >= Strong, Severe, Extreme by model and lead (Markdown)."""
+    out = []
+    for suffix, name in zip(CATEGORY_SUFFIXES.values(), CATEGORY_NAMES[1:], strict=True):
+        metric = f"csi{suffix}"
+        if metric in set(skill.metric):
+            out += [f"### category >= {name}: CSI", "", markdown_table(skill, metric, leads), ""]
+    return out
+
+
 def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
     """Write the Markdown report of an :class:`oceane2e.evaluation.evaluate.Evaluation`."""
     path = Path(path)
@@ -70,9 +101,16 @@ def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
     ]
     if outside:
         lines.append(f"- **Warning**: start dates in {outside}, which are not test years of the config.")
+    forcing = getattr(result, "forcing", {})
+    if forcing:
+        lines += ["- Forcing of each forecast (from its `_forecast.nc` attributes):", *forcing_lines(forcing)]
     lines.append("")
     for metric, title in REPORT_METRICS:
         lines += [f"## {title}", "", markdown_table(result.skill, metric), ""]
+    cats = category_tables(result.skill)
+    if cats:
+        lines += ["## MHW scores per category (Hobday et al. 2018; higher is better, NaN/– where none was observed)",
+                  "", *cats]
     lines += ["All metrics at every lead are in `skill.csv` (columns model, lead, metric, value).", ""]
     if (path.parent / "analysis_skill.csv").exists():
         from oceane2e.assim.scores import analysis_markdown
@@ -86,9 +124,11 @@ def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
         if "skill_figure" in rel:
             lines += ["Skill against lead day, every model and reference:", "", f"![skill vs lead]({rel['skill_figure']})", ""]
         if "case_figure" in rel and result.case is not None:
+            names = list(result.case.forecasts)
+            others = f", beside {names[1]} (the lowest mean RMSE of the other forecasts)" if len(names) > 1 else ""
             lines += [
-                f"MHW case: the test start date with the largest observed MHW area over the leads, "
-                f"{result.case.time0}, forecast by {result.case.model} (lowest mean RMSE of the models):",
+                f"The strongest test heatwave: the start date with the largest observed area of category >= Strong "
+                f"over the leads, {result.case.time0}, forecast by {names[0]}{others}, and the truth:",
                 "",
                 f"![MHW case maps]({rel['case_figure']})",
                 "",
