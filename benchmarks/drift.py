@@ -20,6 +20,7 @@ Prints Markdown.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -48,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from oceane2e.config import parse_override
     from oceane2e.data.contract import split_channels
     from oceane2e.data.datasets import SSTAWindowDataset
+    from oceane2e.physics.kernel import advect
     from oceane2e.stage2 import ModelCurrents, load_forecaster, load_stage2_config
 
     torch.set_num_threads(1)
@@ -65,7 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     w = np.cos(np.deg2rad(ds.coords.lat))[:, None] * mask_np
     w_t = torch.as_tensor(w / w.sum(), dtype=torch.float32)
     L = args.lead_days
-    terms = {k: np.zeros(L) for k in ("advection", "source", "damping", "observed", "bias")}
+    terms = {k: np.zeros(L) for k in ("advection", "divergence", "correction", "source", "damping", "observed", "bias")}
+    flux_options = dataclasses.replace(model.kernel_options, form="flux")
+    geo_options = model.kernel_options
     n = 0
     bias_maps = {k: np.zeros(mask_np.shape) for k in (10, 20, 40) if k <= L}
     sample_bias: list[np.ndarray] = []
@@ -94,6 +98,15 @@ def main(argv: list[str] | None = None) -> int:
                     fields[name] = x[:, k]
                     fields[name + NEXT_SUFFIX] = x[:, k + 1]
                 adv = model.advected(fields, mask).float()
+                if model.config.advection:
+                    # the same step in flux form: the difference is the C·∇·u term of the advective form
+                    u_g, v_g = model.geostrophic(fields)
+                    corr = model.correction(fields, mask)
+                    grid = model.grid(c.device, torch.float32)
+                    flux = advect(c, u_g + corr[:, 0], v_g + corr[:, 1], grid, model.dt_s, flux_options)
+                    geo = advect(c, u_g, v_g, grid, model.dt_s, geo_options)
+                    terms["divergence"][k] += ((adv - flux) * w_t).sum().item()
+                    terms["correction"][k] += ((adv - geo) * w_t).sum().item()
                 outs = model._source_outputs(fields, mask)
                 src = model.source(fields, mask, outs).float()
                 rate = model.damping_rate(fields, mask, outs)
@@ -153,19 +166,23 @@ def _ssta_std(cfg, mask: np.ndarray) -> np.ndarray:
 
 def _print(terms, n, region_bias, bias_maps, args) -> None:
     print(f"Drift of {args.checkpoint} on the {args.split} split, {n} start dates, currents {args.velocity}\n")
-    print("| lead | bias | Σ advection | Σ source | Σ damping | Σ observed change | front bias | rest bias |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| lead | bias | Σ advection | (of which C∇·u) | (of which correction) | Σ source | Σ damping | "
+          "Σ observed change | front bias | rest bias |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     cum = {k: np.cumsum(v) / n for k, v in terms.items()}
     names = list(region_bias)
     for lead in LEADS:
         if lead > len(cum["bias"]):
             continue
         i = lead - 1
-        print(f"| {lead} | {terms['bias'][i] / n:+.3f} | {cum['advection'][i]:+.3f} | {cum['source'][i]:+.3f} | "
+        print(f"| {lead} | {terms['bias'][i] / n:+.3f} | {cum['advection'][i]:+.3f} | {cum['divergence'][i]:+.3f} | "
+              f"{cum['correction'][i]:+.3f} | {cum['source'][i]:+.3f} | "
               f"{cum['damping'][i]:+.3f} | {cum['observed'][i]:+.3f} | {region_bias[names[0]][i] / n:+.3f} | "
               f"{region_bias[names[1]][i] / n:+.3f} |")
     print("\n(Σ: sums over leads 1..lead of the area-mean change each term makes in one day, K; "
-          "bias = Σ model terms − Σ observed change + the initial-state difference, which is 0)")
+          "bias = Σ model terms − Σ observed change + the initial-state difference, which is 0; "
+          "C∇·u: the advective form minus the flux form of the same step; correction: the step minus the "
+          "step with u_g alone)")
     for lead, m in bias_maps.items():
         m = m / n
         print(f"lead {lead}: mean-error map: min {m.min():+.2f}, max {m.max():+.2f}, "

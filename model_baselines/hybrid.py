@@ -142,6 +142,13 @@ class HybridConfig(StrictModel):
     source_sees_currents: bool = Field(
         False, description="improvement: also give model_S the geostrophic currents (u_g, v_g)"
     )
+    correction_form: Literal["velocity", "streamfunction"] = Field(
+        "velocity",
+        description="model_gm outputs the correction velocity itself (the paper) or a streamfunction ψ whose "
+        "curl (u, v) = (−∂ψ/∂y, ∂ψ/∂x) is the correction: non-divergent, so it moves the anomaly without "
+        "creating or destroying it (a divergent correction makes a C·∇·u source in the advective form, the "
+        "hybrid's warm drift: benchmarks/drift.py, docs/benchmarks.md)",
+    )
     advection: bool = Field(
         True, description="run the dynamic kernel; False (an ablation: 'no kernel') leaves only the source "
         "(and the damping) and ignores model_gm"
@@ -186,7 +193,8 @@ class Oceane2e(OneStepForecaster):
         self.gm_inputs = StepInputs(info, GM_INPUTS)
         source_names = SOURCE_INPUTS + ((U, V) if self.config.source_sees_currents else ())
         self.source_inputs = StepInputs(info, source_names)
-        self.model_gm = _core(self.gm_inputs.n_channels, 2, self.config.gm)
+        self.model_gm = _core(self.gm_inputs.n_channels, 1 if self.config.correction_form == "streamfunction" else 2,
+                              self.config.gm)
         damping = self.config.damping
         self.model_S = _core(self.source_inputs.n_channels, 2 if damping == "network" else 1, self.config.source)
         if damping != "none":
@@ -215,7 +223,13 @@ class Oceane2e(OneStepForecaster):
         if self.config.correction_scale == 0:
             return ssta.new_zeros(ssta.shape[0], 2, *ssta.shape[1:])
         x = self.gm_inputs(fields, mask)
-        return apply_mask(self.model_gm(x[:, None])[:, 0].float() * self.config.correction_scale, mask)
+        out = self.model_gm(x[:, None])[:, 0].float()
+        if self.config.correction_form == "streamfunction":
+            grid = self.grid(out.device, torch.float32)
+            # ψ in m² s⁻¹: one unit of output is correction_scale (m s⁻¹) times a typical cell height
+            psi = apply_mask(out[:, 0], mask) * (self.config.correction_scale * float(grid.dy.mean()))
+            return apply_mask(torch.stack(curl(psi, grid), dim=1), mask)
+        return apply_mask(out * self.config.correction_scale, mask)
 
     def _source_outputs(self, fields: Fields, mask: Tensor) -> Tensor | None:
         """model_S's raw outputs (B, 1 or 2, H, W), or None when the network is not needed."""
@@ -287,6 +301,21 @@ class Oceane2e(OneStepForecaster):
         else:
             ssta_next = relax(advected, source, rate.to(advected.dtype))
         return apply_mask(ssta_next.to(ssta.dtype), mask), state
+
+
+def curl(psi: Tensor, grid: SphericalGrid) -> tuple[Tensor, Tensor]:
+    """Non-divergent velocity of a streamfunction: (u, v) = (−∂ψ/∂y, ∂ψ/∂x) in m s⁻¹.
+
+    Args:
+        psi: (B, H, W) streamfunction in m² s⁻¹ (0 over land: the flow follows the coasts).
+        grid: the :class:`SphericalGrid` (metric dx, dy in m; index directions by x_sign, y_sign).
+
+    Centred differences in the interior, one-sided at the region edges; the kernel's face averages
+    of these centre velocities are non-divergent to truncation error.
+    """
+    dpsi_dy = torch.gradient(psi, dim=-2)[0] / grid.dy.to(psi.dtype) * grid.y_sign
+    dpsi_dx = torch.gradient(psi, dim=-1)[0] / grid.dx.to(psi.dtype) * grid.x_sign
+    return -dpsi_dy, dpsi_dx
 
 
 def relax(c: Tensor, source: Tensor, rate_dt: Tensor) -> Tensor:
