@@ -14,11 +14,11 @@ SHIPPED = sorted([*REPO.glob("configs/*.yaml"), *REPO.glob("regional_high/*.yaml
 
 def _schema(path: Path) -> type:
     name = path.name
-    if name == "synthetic.yaml":
+    if name.startswith("synthetic"):
         from oceane2e.data.synthetic.ocean import SyntheticConfig
 
         return SyntheticConfig
-    if name == "pipeline.yaml":
+    if name.startswith("pipeline"):
         from oceane2e.pipeline import PipelineConfig
 
         return PipelineConfig
