@@ -183,3 +183,32 @@ def test_config_fields(tmp_path: Path) -> None:
     with pytest.raises(ConfigError):
         load_stage2_config(Path(__file__).resolve().parents[1] / "configs" / "config.yaml",
                            {"inference.atmosphere": "oracle"})
+
+
+def test_bias_weight_adds_the_squared_area_mean_error() -> None:
+    """loss = mean MSE + w · mean over samples and days of (area-mean error)²."""
+    from oceane2e.engine.trainer import StepContext
+    from oceane2e.stage2 import area_mean_error
+
+    class Shift(torch.nn.Module):  # a stand-in forecaster: the truth + 0.2 K, so the mean error is 0.2 K
+        def forward(self, batch, n_lead, grad_checkpoint=False, initial=None):
+            return batch["ssta"][:, 1 : n_lead + 1] + 0.2
+
+    import oceane2e.stage2 as stage2
+
+    g = torch.Generator().manual_seed(0)
+    mask = torch.ones(2, 4, 5, dtype=torch.bool)
+    mask[:, 0, :2] = False
+    batch = {"ssta": torch.randn(2, 4, 4, 5, generator=g) * mask[:, None], "mask": mask}
+    ctx = StepContext(0, 0, 3, False, True, torch.device("cpu"))
+    original = stage2.rollout
+    stage2.rollout = lambda model, b, days, grad_checkpoint=False: model(b, days)
+    try:
+        plain = SSTAStepper(Shift(), 3).compute_loss(Shift(), batch, ctx).loss
+        weighted = SSTAStepper(Shift(), 3, bias_weight=10.0).compute_loss(Shift(), batch, ctx).loss
+    finally:
+        stage2.rollout = original
+    torch.testing.assert_close(plain, torch.tensor(0.04))
+    torch.testing.assert_close(weighted, torch.tensor(0.04 + 10 * 0.04))
+    err = area_mean_error(batch["ssta"][:, 1:] + 0.2, batch["ssta"][:, 1:], mask)
+    torch.testing.assert_close(err, torch.full((2, 3), 0.2))
