@@ -4,7 +4,18 @@ One forecast day (DESIGN.md §1):
 
     u = u_g + s_u · model_gm(SSTA_t, u_g, v_g, mask)                 (correction velocity, m s⁻¹)
     C* = advect(SSTA_t, u, grid, 1 day)                               (the dynamic kernel, physical units)
-    SSTA_{t+1} = C* + s_S · model_S(u10, v10, t2m at t and t+1, SSTA_t, mask)   (K per day)
+    S = s_S · model_S(u10, v10, t2m at t and t+1, SSTA_t, mask)       (K per day)
+    SSTA_{t+1} = C* + S                                               (damping: none, the paper)
+    SSTA_{t+1} = exp(−λΔt)·C* + φ(λΔt)·S,  φ(x) = (1 − e^{−x})/x       (damping: field | network)
+
+With damping, the last line is the exact solution over the day of ``dC/dt = −λ C + S/Δt`` from the
+advected anomaly C* (operator splitting: advection first, then relaxation and source together), so
+the source is integrated with the relaxation rather than added after it, and a constant source can
+never make the anomaly grow without bound: it settles at S/(λΔt). λ(x) ≥ 0 (s⁻¹) is a learned
+per-cell rate (``field``), optionally modulated by a second output channel of model_S from the
+day's atmosphere and SSTA (``network``); it starts at 1/``damping_init_days``. Anomalies in this
+system decay with an e-folding time of ~15–20 days (air–sea exchange, mixing), which damped
+persistence exploits and which pure advection cannot represent.
 
 ``s_u`` (``correction_scale``, m s⁻¹ per unit network output) is the reference release's magic 0.1
 made a named field: the networks end in a zero-initialised read-out and work in normalised units,
@@ -32,12 +43,14 @@ the roles the data has (:class:`oceane2e.data.info.DataInfo`), nothing else chan
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from pydantic import Field, create_model, model_validator
-from torch import Tensor
+from torch import Tensor, nn
 
 from model_baselines.base import (
     MASK_INPUT,
@@ -56,6 +69,7 @@ from model_baselines.registry import ModelSpec
 from oceane2e.config import StrictModel
 from oceane2e.data.contract import ATMOS_CHANNELS, GEO_CHANNELS
 from oceane2e.data.info import DataInfo
+from oceane2e.dates import SECONDS_PER_DAY
 from oceane2e.physics.grid import SphericalGrid
 from oceane2e.physics.kernel import KernelOptions, advect
 
@@ -81,6 +95,10 @@ def source_inputs(info: DataInfo, sees_currents: bool = False) -> tuple[str, ...
     if all(name in info.names("atmos") for name in ATMOS_CHANNELS):
         return SOURCE_INPUTS + currents
     return (STATE, *history_inputs(info), *SEASON_INPUTS, MASK_INPUT) + currents
+
+
+#: raw damping rate per unit of the learned per-cell parameter (see :class:`Oceane2e`)
+DAMPING_PARAM_SCALE = 10.0
 
 
 class BackboneSizes(StrictModel):
@@ -158,6 +176,26 @@ class HybridConfig(StrictModel):
     source_sees_currents: bool = Field(
         False, description="improvement: also give model_S the geostrophic currents (u_g, v_g)"
     )
+    correction_form: Literal["velocity", "streamfunction"] = Field(
+        "velocity",
+        description="model_gm outputs the correction velocity itself (the paper) or a streamfunction ψ whose "
+        "curl (u, v) = (−∂ψ/∂y, ∂ψ/∂x) is the correction: non-divergent, so it moves the anomaly without "
+        "creating or destroying it (a divergent correction makes a C·∇·u source in the advective form, the "
+        "hybrid's warm drift: benchmarks/drift.py, docs/benchmarks.md)",
+    )
+    advection: bool = Field(
+        True, description="run the dynamic kernel; False (an ablation: 'no kernel') leaves only the source "
+        "(and the damping) and ignores model_gm"
+    )
+    damping: Literal["none", "field", "network"] = Field(
+        "none",
+        description="relaxation of the anomaly at a learned rate λ(x) >= 0, integrated exactly with the source "
+        "over the day: 'none' (the paper), 'field' (a learned per-cell rate), 'network' (that rate modulated "
+        "by a second output of model_S); anomalies here decay in ~15-20 days, which advection cannot do",
+    )
+    damping_init_days: float = Field(
+        30.0, gt=0, description="initial e-folding time 1/λ of the damping (days), the same in every cell"
+    )
     gm: BackboneSizes = Field(default_factory=BackboneSizes, description="sizes of model_gm")
     source: BackboneSizes = Field(default_factory=BackboneSizes, description="sizes of model_S")
     kernel: KernelSection = Field(default_factory=KernelSection, description="the dynamic kernel")
@@ -189,8 +227,16 @@ class Oceane2e(OneStepForecaster):
         self.has_currents = all(name in info.names("velocity") for name in (U, V))
         self.gm_inputs = StepInputs(info, gm_inputs(info))
         self.source_inputs = StepInputs(info, source_inputs(info, self.config.source_sees_currents))
-        self.model_gm = _core(self.gm_inputs.n_channels, 2, self.config.gm)
-        self.model_S = _core(self.source_inputs.n_channels, 1, self.config.source)
+        self.model_gm = _core(self.gm_inputs.n_channels, 1 if self.config.correction_form == "streamfunction" else 2,
+                              self.config.gm)
+        damping = self.config.damping
+        self.model_S = _core(self.source_inputs.n_channels, 2 if damping == "network" else 1, self.config.source)
+        if damping != "none":
+            # λΔt = softplus(raw0 + DAMPING_PARAM_SCALE·p): 1 / damping_init_days per day at the start
+            # (p = 0). The scale lets Adam's ~lr-sized steps move the rate by O(1) in log units within
+            # the demo's ~100 optimiser steps (unscaled, 1/30 -> 1/15 per day would take ~350 steps).
+            self.damping_raw0 = math.log(math.expm1(self.dt_s / (self.config.damping_init_days * SECONDS_PER_DAY)))
+            self.damping_param = nn.Parameter(torch.zeros(tuple(info.mask.shape), dtype=torch.float32))
         self.register_buffer("lat", torch.as_tensor(info.lat, dtype=torch.float64))
         self.register_buffer("lon", torch.as_tensor(info.lon, dtype=torch.float64))
         self.register_buffer("ocean", torch.as_tensor(info.mask).bool())
@@ -211,15 +257,50 @@ class Oceane2e(OneStepForecaster):
         if self.config.correction_scale == 0:
             return ssta.new_zeros(ssta.shape[0], 2, *ssta.shape[1:])
         x = self.gm_inputs(fields, mask)
-        return apply_mask(self.model_gm(x[:, None])[:, 0].float() * self.config.correction_scale, mask)
+        out = self.model_gm(x[:, None])[:, 0].float()
+        if self.config.correction_form == "streamfunction":
+            grid = self.grid(out.device, torch.float32)
+            # ψ in m² s⁻¹: one unit of output is correction_scale (m s⁻¹) times a typical cell height
+            psi = apply_mask(out[:, 0], mask) * (self.config.correction_scale * float(grid.dy.mean()))
+            return apply_mask(torch.stack(curl(psi, grid), dim=1), mask)
+        return apply_mask(out * self.config.correction_scale, mask)
 
-    def source(self, fields: Fields, mask: Tensor) -> Tensor:
-        """model_S: (B, H, W) SSTA increment over the day in K (0 over land)."""
+    def _source_outputs(self, fields: Fields, mask: Tensor) -> Tensor | None:
+        """model_S's raw outputs (B, 1 or 2, H, W), or None when the network is not needed."""
+        if self.config.source_scale == 0 and self.config.damping != "network":
+            return None
+        x = self.source_inputs(fields, mask)
+        return self.model_S(x[:, None])[:, 0].float()
+
+    def source(self, fields: Fields, mask: Tensor, outputs: Tensor | None = None) -> Tensor:
+        """model_S: (B, H, W) SSTA increment over the day in K (0 over land).
+
+        ``outputs``: model_S's raw outputs when the caller already has them (one network call per step).
+        """
         if self.config.source_scale == 0:
             return torch.zeros_like(fields["ssta"])
-        x = self.source_inputs(fields, mask)
+        if outputs is None:
+            outputs = self._source_outputs(fields, mask)
+        assert outputs is not None
         scale = self.source_inputs.normalizer.scale("ssta") * self.config.source_scale
-        return apply_mask(self.model_S(x[:, None])[:, 0, 0].float() * scale, mask)
+        return apply_mask(outputs[:, 0] * scale, mask)
+
+    def damping_rate(self, fields: Fields, mask: Tensor, outputs: Tensor | None = None) -> Tensor | None:
+        """λ·Δt (B, H, W), dimensionless, >= 0 (0 over land); None without damping.
+
+        ``field``: softplus of a learned per-cell parameter; ``network``: the same plus model_S's second
+        output channel inside the softplus (the rate then follows the day's atmosphere and SSTA).
+        """
+        if self.config.damping == "none":
+            return None
+        raw = (self.damping_raw0 + DAMPING_PARAM_SCALE * self.damping_param).to(fields["ssta"].dtype)
+        raw = raw.expand_as(fields["ssta"])
+        if self.config.damping == "network":
+            if outputs is None:
+                outputs = self._source_outputs(fields, mask)
+            assert outputs is not None
+            raw = raw + outputs[:, 1].to(raw.dtype)
+        return apply_mask(F.softplus(raw), mask)
 
     @property
     def mode(self) -> str:
@@ -240,19 +321,67 @@ class Oceane2e(OneStepForecaster):
             return fields[U], fields[V]
         return 0.5 * (fields[U] + fields[U + "_next"]), 0.5 * (fields[V] + fields[V + "_next"])
 
-    def step(self, fields: Fields, mask: Tensor, state: State) -> tuple[Tensor, State]:
-        """(B, H, W) K -> (B, H, W) K; see :meth:`OneStepForecaster.step`."""
+    def advected(self, fields: Fields, mask: Tensor) -> Tensor:
+        """C*: the SSTA of day t advected over the day by u_g + the correction, (B, H, W) K, in the
+        kernel's precision (float64 for float64 inputs, else float32); SSTA_t itself without advection."""
         ssta = fields["ssta"]
+        kernel_dtype = torch.float64 if ssta.dtype == torch.float64 else torch.float32
+        if not self.config.advection:
+            return ssta.to(kernel_dtype)
         u_g, v_g = self.geostrophic(fields)
         correction = self.correction(fields, mask)
-        kernel_dtype = torch.float64 if ssta.dtype == torch.float64 else torch.float32
         with torch.autocast(device_type=ssta.device.type, enabled=False):
             c = ssta.to(kernel_dtype)
             u = (u_g + correction[:, 0]).to(kernel_dtype)
             v = (v_g + correction[:, 1]).to(kernel_dtype)
-            advected = advect(c, u, v, self.grid(c.device, kernel_dtype), self.dt_s, self.kernel_options)
-        ssta_next = advected + self.source(fields, mask).to(kernel_dtype)
+            return advect(c, u, v, self.grid(c.device, kernel_dtype), self.dt_s, self.kernel_options)
+
+    def step(self, fields: Fields, mask: Tensor, state: State) -> tuple[Tensor, State]:
+        """(B, H, W) K -> (B, H, W) K; see :meth:`OneStepForecaster.step`."""
+        ssta = fields["ssta"]
+        advected = self.advected(fields, mask)
+        outputs = self._source_outputs(fields, mask)
+        source = self.source(fields, mask, outputs).to(advected.dtype)
+        rate = self.damping_rate(fields, mask, outputs)
+        if rate is None:
+            ssta_next = advected + source
+        else:
+            ssta_next = relax(advected, source, rate.to(advected.dtype))
         return apply_mask(ssta_next.to(ssta.dtype), mask), state
+
+
+def curl(psi: Tensor, grid: SphericalGrid) -> tuple[Tensor, Tensor]:
+    """Non-divergent velocity of a streamfunction: (u, v) = (−∂ψ/∂y, ∂ψ/∂x) in m s⁻¹.
+
+    Args:
+        psi: (B, H, W) streamfunction in m² s⁻¹ (0 over land: the flow follows the coasts).
+        grid: the :class:`SphericalGrid` (metric dx, dy in m; index directions by x_sign, y_sign).
+
+    Centred differences in the interior, one-sided at the region edges; the kernel's face averages
+    of these centre velocities are non-divergent to truncation error.
+    """
+    dpsi_dy = torch.gradient(psi, dim=-2)[0] / grid.dy.to(psi.dtype) * grid.y_sign
+    dpsi_dx = torch.gradient(psi, dim=-1)[0] / grid.dx.to(psi.dtype) * grid.x_sign
+    return -dpsi_dy, dpsi_dx
+
+
+def relax(c: Tensor, source: Tensor, rate_dt: Tensor) -> Tensor:
+    """Exact solution after one step of ``dC/dt = −λ C + S/Δt`` with λ and S constant over the step.
+
+    Args:
+        c: (B, H, W) the anomaly at the start of the step (after advection), K.
+        source: (B, H, W) the source integrated over the step (K per step).
+        rate_dt: (B, H, W) λ·Δt >= 0, dimensionless.
+
+    Returns:
+        ``exp(−λΔt)·c + φ(λΔt)·source`` in K with φ(x) = (1 − e^{−x})/x (φ(0) = 1: no damping gives
+        ``c + source``), evaluated without cancellation for small λΔt.
+    """
+    decay = torch.exp(-rate_dt)
+    small = rate_dt < 1e-4
+    safe = torch.where(small, torch.ones_like(rate_dt), rate_dt)
+    phi = torch.where(small, 1.0 - 0.5 * rate_dt + rate_dt * rate_dt / 6.0, -torch.expm1(-safe) / safe)
+    return decay * c + phi * source
 
 
 def _build(config: HybridConfig, info: DataInfo) -> Oceane2e:

@@ -32,6 +32,7 @@ from model_baselines.base import rollout
 from model_baselines.registry import build_model, parse_model_config
 from oceane2e.config import StrictModel, load_config
 from oceane2e.data.config import DataConfig
+from oceane2e.data.forcing import AtmosphereMode
 from oceane2e.data.info import DataInfo, stage2_channels
 from oceane2e.engine.config import TrainConfig
 from oceane2e.engine.distributed import DistInfo, barrier, current_dist_info
@@ -49,13 +50,17 @@ from oceane2e.stages import (
 STAGE = "stage2"
 
 
+DEFAULT_VELOCITY_MODEL = Path("checkpoints/pretrained/MultiConv_best_model.pth")
+
+
 class WindowsConfig(StrictModel):
     """Training and validation windows of stage 2."""
 
-    velocity: Literal["observed", "forecast"] = Field(
+    velocity: Literal["observed", "forecast", "model"] = Field(
         "observed",
-        description="currents that drive training: observed u_g (the paper) or M_θ's forecasts "
-        "(needs stage-1 inference over the train and val splits)",
+        description="currents that drive training: observed u_g (the paper), M_θ's forecasts read from the "
+        "stage-1 file (needs stage-1 inference over the train and val splits), or M_θ's forecasts made on the "
+        "fly from inference.velocity_model ('model': the same numbers, no file over the training years)",
     )
     stride: int = Field(1, ge=1, description="days between training start dates")
     val_stride: int = Field(3, ge=1, description="days between validation start dates")
@@ -69,10 +74,30 @@ class Stage2InferenceConfig(StrictModel):
     """The forecasts scored by the evaluation."""
 
     lead_days: int = Field(40, ge=1, description="forecast leads 1..lead_days (days)")
-    velocity: Literal["forecast", "observed"] = Field(
-        "forecast", description="currents that drive the forecast: M_θ's (operational) or observed (oracle)"
+    velocity: Literal["forecast", "observed", "model"] = Field(
+        "forecast", description="currents that drive the forecast: M_θ's from the stage-1 file (operational), "
+        "observed (oracle), or M_θ's made on the fly from velocity_model ('model')"
     )
     forecast_path: Path | None = Field(None, description="stage-1 file (default <data.root>/MultiConv_data.nc)")
+    velocity_model: Path = Field(
+        DEFAULT_VELOCITY_MODEL, description="stage-1 checkpoint (M_θ) for velocity 'model' (training and inference)"
+    )
+    atmosphere: AtmosphereMode = Field(
+        "observed",
+        description="atmosphere after lead atmosphere_observed_days: observed (the oracle of the reference "
+        "release, default for reproducibility), climatology of the training years, persistence or "
+        "damped_persistence of the last known anomaly (operational; oceane2e.data.forcing)",
+    )
+    atmosphere_observed_days: int = Field(
+        0, ge=0, description="leads (days) that still see the observed atmosphere when atmosphere is not "
+        "'observed' (0: only the start date; a few days stand for a weather forecast)",
+    )
+    atmosphere_tau_days: float = Field(5.0, gt=0, description="e-folding time (days) of damped_persistence")
+    min_history_days: int = Field(
+        0, ge=0, description="observed days needed before each start date with velocity 'observed' or 'model' "
+        "(3 with stride 3 gives the start dates of a stage-1 file of M_θ with n_in 4, so oracle and on-the-fly "
+        "forecasts line up with the others); velocity 'model' needs at least n_in - 1",
+    )
     stride: int = Field(
         1, ge=1, description="days between start dates with observed currents; with forecast currents the "
         "start dates are those of the stage-1 file"
@@ -81,6 +106,16 @@ class Stage2InferenceConfig(StrictModel):
     checkpoint: Path | None = Field(None, description="weights (default: the best checkpoint of train)")
     batch_size: int = Field(4, ge=1, description="start dates per forward pass (per process)")
     overwrite: bool = Field(False, description="replace earlier result files (else refuse; CLI --overwrite)")
+
+
+class LossConfig(StrictModel):
+    """The stage-2 training loss: mean over the rollout days of the masked SSTA MSE (K²), plus options."""
+
+    bias_weight: float = Field(
+        0.0, ge=0, description="weight of the squared area-mean error of each sample and day (K²) added to the "
+        "MSE: penalises a drift of the domain mean, which the MSE alone weighs only by its square (a 0.1 K "
+        "drift is ~2 % of a 20-day MSE); 0 = the plain MSE",
+    )
 
 
 class Stage2Config(StrictModel):
@@ -92,6 +127,7 @@ class Stage2Config(StrictModel):
     train: TrainConfig
     windows: WindowsConfig = Field(default_factory=WindowsConfig)
     inference: Stage2InferenceConfig = Field(default_factory=Stage2InferenceConfig)
+    loss: LossConfig = Field(default_factory=LossConfig)
 
     @field_validator("model", mode="before")
     @classmethod
@@ -126,28 +162,107 @@ class SSTAStepper:
     schedule (comparable across epochs) and also reports persistence under the same loss.
     """
 
-    def __init__(self, model: nn.Module, max_days: int) -> None:
+    def __init__(self, model: nn.Module, max_days: int, currents: ModelCurrents | None = None,
+                 bias_weight: float = 0.0) -> None:
         self.model = model
         self.max_days = max_days
+        self.currents = currents
+        self.bias_weight = bias_weight
 
     def compute_loss(self, model: nn.Module, batch: dict[str, Tensor], ctx: StepContext) -> StepOutput:
         days = ctx.rollout_length if ctx.training else self.max_days
+        if self.currents is not None:
+            batch = self.currents(batch, days)
         pred = rollout(model, batch, days, grad_checkpoint=ctx.grad_checkpoint and ctx.training)
         target = batch["ssta"][:, 1 : days + 1]
         per_day = masked_mse_per_day(pred, target, batch["mask"])
+        loss = per_day.mean()
         metrics: dict[str, Tensor | float] = {}
+        if self.bias_weight > 0:
+            mean_error = area_mean_error(pred, target, batch["mask"])  # (B, days) K
+            loss = loss + self.bias_weight * mean_error.pow(2).mean()
         if not ctx.training:
             persistence = batch["ssta"][:, :1].expand_as(target)
             metrics["persistence"] = masked_mse_per_day(persistence, target, batch["mask"]).mean()
             metrics["day1_mse"] = per_day[:, 0].mean()
-        return StepOutput(per_day.mean(), int(pred.shape[0]), metrics)
+        return StepOutput(loss, int(pred.shape[0]), metrics)
 
 
-def _datasets(cfg: Stage2Config, days: int) -> tuple[Any, Any]:
+def area_mean_error(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
+    """Mean of pred − target over the ocean cells: (B, L, H, W) K, mask (B, H, W) -> (B, L) K."""
+    m = mask.to(torch.float32)[:, None]
+    return ((pred.float() - target.float()) * m).sum(dim=(2, 3)) / m.sum(dim=(2, 3)).clamp_min(1.0)
+
+
+class ModelCurrents:
+    """M_θ's forecast currents for stage-2 batches, made on the fly ("train as you forecast", cheaply).
+
+    Replaces ``batch["velocity"][:, 1:]`` by M_θ's forecast from the observed currents of the
+    ``n_in`` days ending on the start date (``batch["velocity_history"]`` and ``batch["velocity"][:, 0]``),
+    exactly what stage-1 inference writes into ``MultiConv_data.nc`` for that start date (tested), so
+    training on M_θ's currents needs no stage-1 file over the training years (~1 GB per 40 leads and
+    year at the demo grid) and costs one small network rollout per batch.
+
+    Args:
+        path: the stage-1 checkpoint (``checkpoints/pretrained/MultiConv_best_model.pth``).
+        device: where the batches are.
+    """
+
+    def __init__(self, path: str | Path, device: str | torch.device = "cpu") -> None:
+        from oceane2e.stage1 import STAGE as STAGE1
+        from oceane2e.stage1 import Stage1Config, _legacy_info
+
+        self.path = Path(path)
+        self.loaded = load_model_checkpoint(self.path, stage=STAGE1, config_class=Stage1Config,
+                                            legacy_info=_legacy_info, map_location=device)
+        self.model = self.loaded.model
+        self.model.eval()
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.history_days = int(self.model.n_in) - 1
+
+    def check_data(self, ds: Any, root: str | Path) -> None:
+        """Refuse data on another grid or land mask than M_θ was trained on (names the checkpoint)."""
+        self.loaded.check_data(ds.folder.coords, ds.folder.mask, root)
+
+    def __call__(self, batch: dict[str, Tensor], n_days: int | None = None) -> dict[str, Tensor]:
+        """The batch with M_θ's currents at leads 1..n_days (the start date keeps the observed ones).
+
+        ``n_days``: leads to forecast (default: every lead of the batch); the velocity of the returned
+        batch then covers days 0..n_days only (a rollout of n_days needs no more), so a short training
+        rollout pays for a short M_θ forecast.
+        """
+        vel = batch["velocity"]
+        if n_days is not None:
+            vel = vel[:, : n_days + 1]
+        if self.history_days:
+            if "velocity_history" not in batch:
+                raise KeyError("ModelCurrents: the batch has no 'velocity_history'; build the dataset with "
+                               f"velocity_history={self.history_days}")
+            inputs = torch.cat([batch["velocity_history"].to(vel.dtype), vel[:, :1]], dim=1)
+        else:
+            inputs = vel[:, :1]
+        mask = batch["mask"].bool()
+        if mask.ndim == 2:
+            mask = mask.expand(vel.shape[0], *mask.shape)
+        with torch.no_grad():
+            fc = self.model.forecast(inputs, mask, vel.shape[1] - 1)
+        out = dict(batch)
+        out["velocity"] = torch.cat([vel[:, :1], fc.to(vel.dtype)], dim=1)
+        return out
+
+
+def _currents(cfg: Stage2Config, source: str, device: str | torch.device) -> ModelCurrents | None:
+    return ModelCurrents(cfg.inference.velocity_model, device) if source == "model" else None
+
+
+def _datasets(cfg: Stage2Config, days: int, history: int = 0) -> tuple[Any, Any]:
     from oceane2e.data.datasets import SSTAWindowDataset
 
     w = cfg.windows
-    common = {"velocity": w.velocity, "forecast_path": cfg.inference.forecast_path, "history_days": w.history_days}
+    velocity = "observed" if w.velocity == "model" else w.velocity
+    common: dict[str, Any] = {"velocity": velocity, "forecast_path": cfg.inference.forecast_path,
+                              "history_days": w.history_days, "velocity_history": history}
     if w.velocity == "forecast":
         common["missing_forecast"] = "skip"
     train_ds = SSTAWindowDataset(cfg.data, "train", days, stride=w.stride, **common)
@@ -167,12 +282,16 @@ def train(cfg: Stage2Config, *, resume: bool = False, dist_info: DistInfo | None
     barrier(info)
     stats = ensure_stats(cfg.data, progress=False, cache_dir=cfg.train.checkpoint_dir)
     days = cfg.train.max_rollout_length
-    train_ds, val_ds = _datasets(cfg, days)
+    currents = _currents(cfg, cfg.windows.velocity, info.device)
+    train_ds, val_ds = _datasets(cfg, days, currents.history_days if currents else 0)
+    if currents is not None:
+        currents.check_data(train_ds, cfg.data.root)
     data = train_ds.data_info(stats)
     torch.manual_seed(cfg.train.seed)  # identical initial weights on every rank and every run
     model = build_model(cfg.model, data)
     extras = checkpoint_extras(STAGE, cfg, data)
-    trainer = Trainer(cfg.train, SSTAStepper(model, days), train_ds, val_ds, dist_info=info, extras=extras,
+    stepper = SSTAStepper(model, days, currents, bias_weight=cfg.loss.bias_weight)
+    trainer = Trainer(cfg.train, stepper, train_ds, val_ds, dist_info=info, extras=extras,
                       num_workers=cfg.data.num_workers, show_progress=show_progress)
     return trainer.train(resume=resume)
 
@@ -191,22 +310,29 @@ def load_forecaster(path: str | Path, map_location: str | torch.device = "cpu",
                                  legacy_info=_legacy_info, map_location=map_location)
 
 
-def scoring_dataset(cfg: Stage2Config) -> Any:
-    """The test windows every stage-2 model and reference is scored on (same start dates for all)."""
+def scoring_dataset(cfg: Stage2Config, history: int = 0) -> Any:
+    """The test windows every stage-2 model and reference is scored on (same start dates for all).
+
+    ``history``: observed velocity days before each start date that the batches must carry (M_θ on the fly).
+    """
     from oceane2e.data.datasets import SSTAWindowDataset
 
     inf = cfg.inference
-    history = cfg.windows.history_days
+    ssta_history = cfg.windows.history_days
     if inf.velocity == "forecast":
         return SSTAWindowDataset(cfg.data, "test", inf.lead_days, velocity="forecast",
                                  forecast_path=inf.forecast_path, stride=1, missing_forecast="skip",
-                                 history_days=history)
-    return SSTAWindowDataset(cfg.data, "test", inf.lead_days, velocity="observed", stride=inf.stride,
-                             history_days=history)
+                                 history_days=ssta_history)
+    ds = SSTAWindowDataset(cfg.data, "test", inf.lead_days, velocity="observed", stride=inf.stride,
+                           history_days=ssta_history, velocity_history=max(history, inf.min_history_days))
+    if ds.velocity_history > history:  # start dates from min_history_days; the batches need no extra days
+        ds.velocity_history = history
+    return ds
 
 
-#: the keys of a stage-2 batch that :func:`rollout` reads (the optional ones only when the items have them)
-BATCH_KEYS: tuple[str, ...] = ("ssta", "velocity", "atmos", "mask", "time0", "ssta_history")
+#: the keys of a stage-2 batch that :func:`rollout` and the stage read (the optional ones only when the items
+#: have them)
+BATCH_KEYS: tuple[str, ...] = ("ssta", "velocity", "atmos", "mask", "time0", "ssta_history", "velocity_history")
 
 
 def stack_batch(items: list[dict[str, Tensor]], device: torch.device | str = "cpu") -> dict[str, Tensor]:
@@ -239,9 +365,18 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
     path = Path(checkpoint or cfg.inference.checkpoint or cfg.train.best_checkpoint)
     loaded = load_forecaster(path, map_location=info.device, expected_model=cfg.model.name)
     model = loaded.model
-    ds = scoring_dataset(cfg)
+    inf = cfg.inference
+    currents = _currents(cfg, inf.velocity, info.device)
+    ds = scoring_dataset(cfg, currents.history_days if currents else 0)
     coords, mask = ds.folder.coords, ds.folder.mask
     loaded.check_data(coords, mask, cfg.data.root)
+    if currents is not None:
+        currents.check_data(ds, cfg.data.root)
+    climatology = None
+    if inf.atmosphere != "observed":
+        from oceane2e.data.forcing import atmosphere_climatology
+
+        climatology = atmosphere_climatology(cfg.data, channels=ds.atmos_channels)
     lead = cfg.inference.lead_days
     name = cfg.model.name + suffix
     out = result_paths(results_dir or cfg.inference.results_dir, name)
@@ -249,7 +384,18 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
                   what=f"{name} inference", announce=info.is_main)
 
     def compute(idx: list[int]) -> dict[str, np.ndarray]:
-        batch = stack_batch([ds[k] for k in idx], info.device)
+        from oceane2e.data.forcing import apply_atmosphere_mode
+
+        batch = stack_batch([ds[k] for k in idx])
+        if not ds.velocity_history:
+            batch.pop("velocity_history", None)
+        if inf.atmosphere != "observed":
+            batch["atmos"] = torch.from_numpy(apply_atmosphere_mode(
+                batch["atmos"].numpy(), batch["time0"].numpy(), inf.atmosphere, climatology,
+                inf.atmosphere_observed_days, inf.atmosphere_tau_days))
+        batch = {key: value.to(info.device) for key, value in batch.items()}
+        if currents is not None:
+            batch = currents(batch)
         init = None if initial is None else {k: v.to(info.device) for k, v in initial(ds.time0s[idx]).items()}
         pred = rollout(model, batch, lead, initial=init)
         return {"outputs": pred.float().cpu().numpy(), "targets": batch["ssta"][:, 1:].float().cpu().numpy()}
@@ -258,7 +404,10 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
         out["outputs"].parent.mkdir(parents=True, exist_ok=True)
         write_forecast_file(out["forecast"], outputs, targets, ds.time0s, coords, mask, channels=("ssta",),
                             title=f"Ocean-E2E SSTA forecast of {name}",
-                            attrs={"model": name, "checkpoint": str(path), "velocity": cfg.inference.velocity,
+                            attrs={"model": name, "checkpoint": str(path), "velocity": inf.velocity,
+                                   "atmosphere": inf.atmosphere,
+                                   "atmosphere_observed_days": inf.atmosphere_observed_days,
+                                   "atmosphere_tau_days": inf.atmosphere_tau_days,
                                    "test_years": ",".join(map(str, cfg.data.test_years)), **(attrs or {})})
         # the reference release's files: the gathered rows themselves, (sample, lead, lat, lon) K
         Path(outputs.filename).replace(out["outputs"])
@@ -272,6 +421,7 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
 
 
 __all__ = [
-    "BATCH_KEYS", "SSTAStepper", "Stage2Config", "Stage2InferenceConfig", "WindowsConfig", "infer", "stack_batch",
+    "BATCH_KEYS", "ModelCurrents", "SSTAStepper", "Stage2Config", "Stage2InferenceConfig", "WindowsConfig", "infer",
+    "stack_batch",
     "load_forecaster", "load_stage2_config", "masked_mse_per_day", "result_paths", "scoring_dataset", "train",
 ]

@@ -15,7 +15,7 @@ SHIPPED = sorted([*REPO.glob("configs/*.yaml"), *REPO.glob("configs/oisst/*.yaml
 
 def _schema(path: Path) -> type:
     name = path.name
-    if name == "synthetic.yaml":
+    if name.startswith("synthetic"):
         from oceane2e.data.synthetic.ocean import SyntheticConfig
 
         return SyntheticConfig

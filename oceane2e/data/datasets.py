@@ -330,11 +330,15 @@ class SSTAWindowDataset(_FolderWindows):
             observed past is known at forecast time, so these days are read from whichever year
             of the folder holds them (also outside the split); days before the folder's first
             day repeat that day. The start dates do not depend on it.
+        velocity_history: observed days of velocity BEFORE ``time0`` also given (item
+            ``"velocity_history"``, oldest first), e.g. ``n_in - 1`` for M_θ to forecast the currents
+            on the fly; windows then start ``velocity_history`` days into the split.
 
     Items (index 0 is day ``time0``, index k is lead k), float32, land 0.0:
     ``{"ssta": (n_lead+1, H, W) K, "velocity": (n_lead+1, C_v, H, W) m s-1,
-    "atmos": (n_lead+1, C_a, H, W) (u10, v10 m s-1; t2m K), "mask": (H, W) bool, "time0": int64}``
-    and, with ``history_days`` > 0, ``"ssta_history": (history_days, H, W)`` K (oldest first).
+    "atmos": (n_lead+1, C_a, H, W) (u10, v10 m s-1; t2m K), "mask": (H, W) bool, "time0": int64}``,
+    with ``history_days`` > 0 ``"ssta_history": (history_days, H, W)`` K (oldest first), and with
+    ``velocity_history`` > 0 ``"velocity_history": (velocity_history, C_v, H, W)`` m s-1.
 
     Channels a converted folder declares absent (``contents.json``, :func:`declared_absent`) are
     not read: an SST-only folder gives ``C_v = C_a = 0`` (``velocity``/``atmos`` of shape
@@ -354,7 +358,10 @@ class SSTAWindowDataset(_FolderWindows):
         stride: int = 1,
         missing_forecast: str = "error",
         history_days: int = 0,
+        velocity_history: int = 0,
     ) -> None:
+        if velocity_history < 0:
+            raise ValueError(f"velocity_history must be >= 0 (got {velocity_history})")
         if n_lead < 1:
             raise ValueError(f"n_lead must be >= 1 (got {n_lead})")
         if history_days < 0:
@@ -386,7 +393,8 @@ class SSTAWindowDataset(_FolderWindows):
             past_years = [y for y in find_years(data_cfg.root, "mhw") if y <= self.years[-1]]
             self._past = DataFolder.from_config(data_cfg, sorted({*past_years, *self.years}), kinds=("mhw",),
                                                 channels={"mhw": ("ssta",)})
-        self.time0s = window_starts(self.years, 0, self.n_lead, self.stride)
+        self.velocity_history = int(velocity_history)
+        self.time0s = window_starts(self.years, self.velocity_history, self.n_lead, self.stride)
         self.forecast_path: Path | None = None
         self._forecast: dict[int, ForecastFile] = {}
         if velocity == "forecast":
@@ -482,4 +490,11 @@ class SSTAWindowDataset(_FolderWindows):
         }
         if self._past is not None:
             item["ssta_history"] = torch.from_numpy(np.ascontiguousarray(self._history(time0)))
+        if self.velocity_history:
+            k = self.velocity_history
+            if self.velocity_channels:
+                past = self.folder.read("geo", time0 - k, k, self.velocity_channels)
+            else:  # an SST-only folder: no currents to give (the windows still start k days in)
+                past = np.zeros((k, 0, *self.folder.shape), dtype=np.float32)
+            item["velocity_history"] = torch.from_numpy(past)
         return item

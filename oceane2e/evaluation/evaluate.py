@@ -30,7 +30,7 @@ import numpy as np
 from oceane2e.errors import UserError, pop_debug_flag, report_user_errors
 from oceane2e.evaluation import metrics as M
 from oceane2e.evaluation.references import REFERENCE_NAMES, fit_tau_from_data, reference_forecasts
-from oceane2e.mhw.categories import STRONG
+from oceane2e.mhw.categories import CATEGORY_NAMES, STRONG
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -41,11 +41,15 @@ FORECAST_SUFFIX = "_forecast.nc"
 TABLE_LEADS: tuple[int, ...] = (1, 5, 10, 20, 30, 40)
 REPORT_METRICS: tuple[tuple[str, str], ...] = (
     ("rmse", "SSTA RMSE (K, lower is better)"),
+    ("bias", "SSTA bias, forecast − observed (K, closest to 0 is best)"),
     ("acc", "SSTA anomaly correlation (higher is better)"),
     ("csi", "MHW critical success index (higher is better)"),
     ("sedi", "MHW symmetric extremal dependence index (higher is better)"),
     ("csi_strong", "MHW category >= Strong: critical success index (higher is better)"),
 )
+#: metric suffix of the scores of category >= each category from Strong on (Hobday et al. 2018 codes 2..4);
+#: category >= Moderate is every MHW (no suffix)
+CATEGORY_SUFFIXES: dict[int, str] = {STRONG + i: "_" + name.lower() for i, name in enumerate(CATEGORY_NAMES[1:])}
 TRUTH_TOLERANCE_K = 1e-3
 _CHUNK_ELEMENTS = 8_000_000
 # Observed days put before each forecast for MHW detection. Hobday's rules look back at most
@@ -84,6 +88,7 @@ class ModelResult:
     mask: np.ndarray | None
     outputs_path: Path
     forecast_path: Path
+    attrs: dict = field(default_factory=dict)
 
 
 def discover_models(results_dir: str | Path) -> list[str]:
@@ -91,14 +96,14 @@ def discover_models(results_dir: str | Path) -> list[str]:
     return sorted(p.name[: -len(OUTPUTS_SUFFIX)] for p in Path(results_dir).glob(f"*{OUTPUTS_SUFFIX}"))
 
 
-def _forecast_meta(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
-    """(time0 datetime64[D], lead, lat, lon, mask) of a ``<Model>_forecast.nc``, read through the data module."""
+def _forecast_meta(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, dict]:
+    """(time0 datetime64[D], lead, lat, lon, mask, global attributes) of a ``<Model>_forecast.nc``."""
     from oceane2e.data.contract import DataContractError
     from oceane2e.data.forecast_files import ForecastFile
 
     try:
         with ForecastFile(path) as f:
-            return f.time0, f.lead, np.asarray(f.coords.lat), np.asarray(f.coords.lon), f.mask
+            return f.time0, f.lead, np.asarray(f.coords.lat), np.asarray(f.coords.lon), f.mask, dict(f.attrs)
     except DataContractError as err:
         raise EvaluationError(f"{err} (re-run that model's inference)") from err
 
@@ -128,7 +133,7 @@ def load_model(results_dir: str | Path, name: str) -> ModelResult:
                 f"{inputs_path}: shape {inputs.shape} != {outputs_path.name} shape {outputs.shape}; "
                 f"re-run that model's inference"
             )
-    time0, lead, lat, lon, mask = _forecast_meta(forecast_path)
+    time0, lead, lat, lon, mask, attrs = _forecast_meta(forecast_path)
     s, n_lead, h, w = outputs.shape
     if (time0.size, lead.size, lat.size, lon.size) != (s, n_lead, h, w):
         raise EvaluationError(
@@ -136,7 +141,7 @@ def load_model(results_dir: str | Path, name: str) -> ModelResult:
             f"(sample={time0.size}, lead={lead.size}, lat={lat.size}, lon={lon.size}); "
             f"the two files come from different runs, re-run that model's inference"
         )
-    return ModelResult(name, outputs, inputs, time0, lead, lat, lon, mask, outputs_path, forecast_path)
+    return ModelResult(name, outputs, inputs, time0, lead, lat, lon, mask, outputs_path, forecast_path, attrs)
 
 
 def check_alignment(models: Sequence[ModelResult], lat: np.ndarray, lon: np.ndarray, mask: np.ndarray) -> None:
@@ -240,15 +245,24 @@ def load_data_config(config_path: str | Path):
 
 @dataclass
 class CaseMaps:
-    """One forecast case for the maps: (L, H, W) arrays of the case start date."""
+    """One forecast case for the maps: (L, H, W) arrays of the case start date.
 
-    model: str
+    ``forecasts`` and ``categories`` hold, in order, the product (the hybrid) and the best other
+    forecast (lowest mean RMSE over the leads among the other models and the references).
+    """
+
     time0: np.datetime64
     truth: np.ndarray
-    forecast: np.ndarray
     truth_category: np.ndarray
-    forecast_category: np.ndarray
-    mhw_area_days: float
+    forecasts: dict[str, np.ndarray]
+    categories: dict[str, np.ndarray]
+    mhw_area_days: float = 0.0
+    strong_area_days: float = 0.0
+
+    @property
+    def model(self) -> str:
+        """The first (product) forecast's name."""
+        return next(iter(self.forecasts))
 
 
 @dataclass
@@ -266,6 +280,8 @@ class Evaluation:
     synthetic: bool
     case: CaseMaps | None
     history_days: int = HISTORY_DAYS
+    product: str | None = None
+    forcing: dict[str, dict] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
     ensemble_sections: list[str] = field(default_factory=list)  # Markdown, one per ensemble (probabilistic)
 
@@ -297,6 +313,7 @@ def run_evaluation(
     tau_max_lag: int = 10,
     figures: bool = True,
     progress: bool = True,
+    product: str | None = None,
 ) -> Evaluation:
     """Score every model in ``results_dir`` and the references; write skill.csv, report.md, figures.
 
@@ -310,6 +327,9 @@ def run_evaluation(
         tau_max_lag: lags 1..K (days) of the damped-persistence fit.
         figures: also draw the PNG figures.
         progress: tqdm progress bars.
+        product: the model whose forecast the case maps show beside the best other forecast and the
+            truth (default: the config's ``model.name`` when it is among the results, else the model
+            with the lowest mean RMSE).
     """
     import pandas as pd
     from tqdm import tqdm
@@ -343,8 +363,9 @@ def run_evaluation(
     sources = [m.name for m in models] + list(REFERENCE_NAMES)
     moments: dict[str, dict | None] = {s: None for s in sources}
     counts = {s: np.zeros((n_lead, 4)) for s in sources}
-    counts_strong = {s: np.zeros((n_lead, 4)) for s in sources}
+    counts_cat = {suffix: {s: np.zeros((n_lead, 4)) for s in sources} for suffix in CATEGORY_SUFFIXES.values()}
     area_days = np.zeros(time0.size)
+    strong_days = np.zeros(time0.size)
     observed = ObservedSSTA(root, data_cfg)
     chunk = _chunk_size(n_lead, history_days, grid, len(sources) + 1)
     try:
@@ -362,7 +383,8 @@ def run_evaluation(
             initial = history[:, -1]
             obs = forecast_mhw(truth, history, t0, clim.seas, clim.thresh, mask=mask)
             area_days[s0:s1] = np.einsum("slhw,hw->s", obs.flags, weights, dtype=np.float64)
-            obs_strong = obs.category >= STRONG
+            strong_days[s0:s1] = np.einsum("slhw,hw->s", obs.category >= STRONG, weights, dtype=np.float64)
+            obs_cat = {cat: obs.category >= cat for cat in CATEGORY_SUFFIXES}
 
             forecasts = {}
             for m in models:
@@ -376,7 +398,8 @@ def run_evaluation(
                 moments[name] = M.add_sums(moments[name], M.moment_sums(fc, truth, weights))
                 det = forecast_mhw(fc, history, t0, clim.seas, clim.thresh, mask=mask)
                 counts[name] += M.contingency_counts(det.flags, obs.flags, weights)
-                counts_strong[name] += M.contingency_counts(det.category >= STRONG, obs_strong, weights)
+                for cat, suffix in CATEGORY_SUFFIXES.items():
+                    counts_cat[suffix][name] += M.contingency_counts(det.category >= cat, obs_cat[cat], weights)
             bar.update(s1 - s0)
         bar.close()
 
@@ -384,15 +407,25 @@ def run_evaluation(
         for name in sources:
             scores = M.continuous_scores(moments[name])
             scores.update(M.categorical_scores(counts[name]))
-            scores.update({f"{k}_strong": v for k, v in M.categorical_scores(counts_strong[name]).items()})
+            for suffix, counts_of in counts_cat.items():
+                scores.update({f"{k}{suffix}": v for k, v in M.categorical_scores(counts_of[name]).items()})
             for metric, values in scores.items():
                 rows += [(name, lead, metric, float(v)) for lead, v in zip(range(1, n_lead + 1), values, strict=True)]
         skill = pd.DataFrame(rows, columns=["model", "lead", "metric", "value"])
 
-        best = best_model(skill, [m.name for m in models])
-        case_index = int(np.argmax(area_days))
-        case = _case_maps(models, best, case_index, observed, clim, mask, history_days, n_lead, grid)
+        names_ = [m.name for m in models]
+        product = product or _config_model_name(config_path)
+        if product not in names_:
+            product = best_model(skill, names_)
+        others = [n for n in names_ + list(REFERENCE_NAMES) if n != product]
+        best = best_model(skill, others) if others else None
+        # the strongest test heatwave: the start date with the largest observed area of category >= Strong
+        # over the leads (ties, e.g. none anywhere: the largest MHW area)
+        case_index = int(np.lexsort((area_days, strong_days))[-1])
+        case = _case_maps(models, [product] + ([best] if best else []), case_index, observed, clim, mask,
+                          history_days, n_lead, grid, tau)
         case.mhw_area_days = float(area_days[case_index])
+        case.strong_area_days = float(strong_days[case_index])
         # ensembles (<Name>_members.nc): probabilistic scores appended to skill.csv, a report section each
         from oceane2e.evaluation.probabilistic import evaluate_ensembles
 
@@ -415,6 +448,8 @@ def run_evaluation(
         synthetic=synthetic,
         case=case,
         history_days=history_days,
+        product=product,
+        forcing={m.name: {k: m.attrs[k] for k in FORCING_ATTRS if k in m.attrs} for m in models},
     )
     result.ensemble_sections = [section for _, section in ensembles]
     for ens, _ in ensembles:
@@ -449,26 +484,47 @@ def _check_truth(model: ModelResult, inputs: np.ndarray, truth: np.ndarray, mask
         )
 
 
+#: forecast-file attributes that say what drove a forecast (written by stage-2 inference)
+FORCING_ATTRS: tuple[str, ...] = ("velocity", "atmosphere", "atmosphere_observed_days", "atmosphere_tau_days")
+
+
+def _config_model_name(config_path: str | Path) -> str | None:
+    """``model.name`` of a stage config (None when it has none or cannot be read)."""
+    import yaml
+
+    try:
+        raw = yaml.safe_load(Path(config_path).read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    model = raw.get("model") if isinstance(raw, dict) else None
+    return str(model.get("name")) if isinstance(model, dict) and model.get("name") else None
+
+
 def best_model(skill: pd.DataFrame, model_names: Sequence[str]) -> str:
-    """The model (not a reference) with the lowest RMSE averaged over the leads."""
+    """The forecast among ``model_names`` with the lowest RMSE averaged over the leads."""
     rmse = skill[(skill.metric == "rmse") & skill.model.isin(list(model_names))]
     return str(rmse.groupby("model")["value"].mean().idxmin())
 
 
-def _case_maps(models, best, index, observed, clim, mask, history_days, n_lead, grid) -> CaseMaps:
-    """Truth, forecast and MHW categories of the ``best`` model for start date ``index``."""
+def _case_maps(models, names, index, observed, clim, mask, history_days, n_lead, grid, tau) -> CaseMaps:
+    """Truth and the forecasts and MHW categories of ``names`` (models or references) for start date ``index``."""
     from oceane2e.mhw.forecast import forecast_mhw
 
-    model = next(m for m in models if m.name == best)
-    t0 = model.time0[index : index + 1]
+    t0 = models[0].time0[index : index + 1]
     span = observed.read(t0[0] - history_days + 1, t0[0] + n_lead, grid, required_from=t0[0])
     hist, truth = span[None, :history_days], span[None, history_days:]
-    fc = np.array(model.outputs[index : index + 1], dtype=np.float32)
-    for arr in (hist, truth, fc):
+    for arr in (hist, truth):
         arr[:, :, ~mask] = np.nan
+    refs = reference_forecasts(hist[:, -1], n_lead, tau)
+    by_name = {m.name: m for m in models}
     obs = forecast_mhw(truth, hist, t0, clim.seas, clim.thresh, mask=mask)
-    det = forecast_mhw(fc, hist, t0, clim.seas, clim.thresh, mask=mask)
-    return CaseMaps(best, t0[0], truth[0], fc[0], obs.category[0], det.category[0], 0.0)
+    forecasts, categories = {}, {}
+    for name in names:
+        fc = np.array(by_name[name].outputs[index : index + 1] if name in by_name else refs[name], dtype=np.float32)
+        fc[:, :, ~mask] = np.nan
+        forecasts[name] = fc[0]
+        categories[name] = forecast_mhw(fc, hist, t0, clim.seas, clim.thresh, mask=mask).category[0]
+    return CaseMaps(t0[0], truth[0], obs.category[0], forecasts, categories)
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,6 +561,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--history-days", type=int, default=HISTORY_DAYS,
         help=f"observed days prepended for MHW detection (default {HISTORY_DAYS}; at least 7 needed)",
     )
+    p.add_argument("--product", default=None,
+                   help="model shown in the case maps beside the best other forecast (default: model.name of --config)")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
@@ -528,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
             history_days=args.history_days,
             figures=not args.no_figures,
             progress=not args.no_progress,
+            product=args.product,
         )
         print(rmse_table(result.skill))
         print(f"\nreport: {result.paths['report']}")

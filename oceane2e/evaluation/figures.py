@@ -110,7 +110,8 @@ def plot_case_maps(
     path: str | Path,
     leads: Sequence[int] | None = None,
 ) -> Path:
-    """Maps of one forecast: rows are leads; columns truth, forecast, error, observed and forecast MHW category.
+    """Maps of one case: rows are leads; columns the observed SSTA, each forecast of the case (the
+    product first, then the best other forecast), then the observed and forecast MHW categories.
 
     Args:
         case: :class:`oceane2e.evaluation.evaluate.CaseMaps` ((L, H, W) arrays in K and category codes).
@@ -127,59 +128,62 @@ def plot_case_maps(
     leads = case_leads(n_lead) if leads is None else list(leads)
     ocean = np.asarray(mask, dtype=bool)
     sel = np.array(leads) - 1
-    finite = np.concatenate([case.truth[sel][:, ocean].ravel(), case.forecast[sel][:, ocean].ravel()])
+    names = list(case.forecasts)
+    finite = np.concatenate([case.truth[sel][:, ocean].ravel()] + [case.forecasts[n][sel][:, ocean].ravel() for n in names])
     finite = finite[np.isfinite(finite)]
-    amp = float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0
-    err = case.forecast[sel] - case.truth[sel]
-    err_f = err[:, ocean]
-    err_f = err_f[np.isfinite(err_f)]
-    err_amp = float(np.percentile(np.abs(err_f), 99)) if err_f.size else 1.0
-    amp, err_amp = max(amp, 1e-3), max(err_amp, 1e-3)
+    amp = max(float(np.percentile(np.abs(finite), 99)) if finite.size else 1.0, 1e-3)
     cat_cmap = ListedColormap(CATEGORY_COLORS)
     cat_norm = BoundaryNorm(np.arange(-0.5, 5.5, 1.0), cat_cmap.N)
     land = np.where(ocean, np.nan, 1.0)
     land_cmap = ListedColormap(["#b0b0b0"])
+    rmse = {n: [float(np.sqrt(np.nanmean((case.forecasts[n][i] - case.truth[i])[ocean] ** 2))) for i in sel]
+            for n in names}
 
-    columns = ("observed SSTA (K)", f"{case.model} forecast (K)", "forecast - observed (K)",
-               "observed MHW category", f"{case.model} MHW category")
+    columns = ["observed SSTA (K)"] + [f"{n} (K)" for n in names] + ["observed MHW category"] + \
+        [f"{n} MHW category" for n in names]
+    n_cols = len(columns)
     cos_lat = np.cos(np.deg2rad(float(np.mean(lat))))
     span_lat = float(lat[-1] - lat[0]) or 1.0
     span_lon = float(lon[-1] - lon[0]) or 1.0
     panel_w = 3.0
     panel_h = float(np.clip(panel_w * span_lat / (span_lon * cos_lat), 1.2, 4.5))
     fig, axes = plt.subplots(
-        len(leads), 5, figsize=(5 * panel_w + 1.0, len(leads) * (panel_h + 0.35) + 1.4), squeeze=False,
+        len(leads), n_cols, figsize=(n_cols * panel_w + 1.0, len(leads) * (panel_h + 0.35) + 1.4), squeeze=False,
         sharex=True, sharey=True, layout="constrained",
     )
-    meshes = [None] * 5
+    meshes = [None] * n_cols
     for r, lead in enumerate(leads):
         i = lead - 1
-        fields = (
-            (case.truth[i], cmocean.cm.balance, dict(vmin=-amp, vmax=amp)),
-            (case.forecast[i], cmocean.cm.balance, dict(vmin=-amp, vmax=amp)),
-            (case.forecast[i] - case.truth[i], cmocean.cm.balance, dict(vmin=-err_amp, vmax=err_amp)),
-            (np.where(ocean, case.truth_category[i], np.nan), cat_cmap, dict(norm=cat_norm)),
-            (np.where(ocean, case.forecast_category[i], np.nan), cat_cmap, dict(norm=cat_norm)),
-        )
-        for c, (values, cmap, kw) in enumerate(fields):
+        fields = [(case.truth[i], cmocean.cm.balance, dict(vmin=-amp, vmax=amp), "")]
+        fields += [(case.forecasts[n][i], cmocean.cm.balance, dict(vmin=-amp, vmax=amp), f"RMSE {rmse[n][r]:.2f} K")
+                   for n in names]
+        fields += [(case.truth_category[i], cat_cmap, dict(norm=cat_norm), "")]
+        fields += [(case.categories[n][i], cat_cmap, dict(norm=cat_norm), "") for n in names]
+        for c, (values, cmap, kw, note) in enumerate(fields):
             ax = axes[r, c]
             values = np.where(ocean, values, np.nan)
             meshes[c] = ax.pcolormesh(lon, lat, values, cmap=cmap, shading="nearest", **kw)
             ax.pcolormesh(lon, lat, land, cmap=land_cmap, shading="nearest", vmin=0, vmax=1)
             ax.set_aspect(1.0 / cos_lat)
+            if note:
+                ax.text(0.02, 0.03, note, transform=ax.transAxes, fontsize=7,
+                        bbox=dict(facecolor="white", alpha=0.7, lw=0))
             if r == 0:
                 ax.set_title(columns[c], fontsize=10)
             if c == 0:
                 ax.set_ylabel(f"lead {lead} d\nlatitude (°N)")
             if r == len(leads) - 1:
                 ax.set_xlabel("longitude (°E)")
-    for c, mesh in enumerate(meshes):
-        bar = fig.colorbar(mesh, ax=axes[:, c].tolist(), orientation="horizontal", shrink=0.9, aspect=25)
-        if c >= 3:
-            bar.set_ticks(range(5))
-            bar.set_ticklabels(CATEGORY_LABELS, fontsize=7)
+    n_ssta = 1 + len(names)
+    bar = fig.colorbar(meshes[0], ax=axes[:, :n_ssta].ravel().tolist(), orientation="horizontal", shrink=0.6, aspect=40)
+    bar.set_label("SSTA (K)")
+    bar = fig.colorbar(meshes[n_ssta], ax=axes[:, n_ssta:].ravel().tolist(), orientation="horizontal", shrink=0.6,
+                       aspect=40)
+    bar.set_ticks(range(5))
+    bar.set_ticklabels(CATEGORY_LABELS, fontsize=7)
     fig.suptitle(
-        f"MHW case: forecast from {case.time0} (largest observed MHW area over the leads), {case.model}",
+        f"Strongest test MHW case: forecasts from {case.time0} (largest observed area of category >= Strong "
+        f"over the leads): {' vs '.join(names)}",
         fontsize=12,
     )
     path = Path(path)

@@ -26,9 +26,11 @@ def test_skill_csv_holds_every_model_metric_and_lead(evaluated):
     assert list(skill.columns) == ["model", "lead", "metric", "value"]
     assert set(skill.model) == {"Good", "Noisy", "Persistence", "DampedPersistence", "Climatology"}
     metrics = {"rmse", "bias", "acc", "pod", "far", "csi", "hss", "sedi"}
-    assert metrics | {f"{m}_strong" for m in metrics - {"rmse", "bias", "acc"}} == set(skill.metric)
+    categorical = metrics - {"rmse", "bias", "acc"}
+    per_category = {f"{m}_{c}" for m in categorical for c in ("strong", "severe", "extreme")}
+    assert metrics | per_category == set(skill.metric)
     assert sorted(set(skill.lead)) == list(range(1, 13))
-    assert len(skill) == 5 * 13 * 12
+    assert len(skill) == 5 * 23 * 12
 
 
 def test_persistence_rmse_at_lead_1_is_the_hand_computed_value(evaluated):
@@ -120,3 +122,32 @@ def test_default_history_gives_the_flags_of_the_whole_record(tiny_results):
     whole = flags(60)
     np.testing.assert_array_equal(flags(HISTORY_DAYS), whole)
     assert (flags(1) != whole).any()  # the history matters: without it events are cut at the start
+
+
+def test_case_maps_show_the_product_beside_the_best_other_forecast(tiny_results, tmp_path):
+    """The product (here the worse model, as a user would name the hybrid) is shown, with the best of
+    the others; the report names the forcing of each forecast and has a table per MHW category."""
+    from oceane2e.data.forecast_files import write_forecast
+    from oceane2e.evaluation.evaluate import run_evaluation
+
+    results = tmp_path / "results"
+    shutil.copytree(tiny_results.results, results, ignore=shutil.ignore_patterns("figures", "*.csv", "*.md"))
+    tiny = tiny_results
+    fc = tiny.models["Noisy"]
+    truth = np.load(results / "Noisy_inputs.npy")
+    write_forecast(results / "Noisy_forecast.nc", np.where(tiny.mask, fc, np.nan)[:, :, None], tiny.time0,
+                   tiny.coords, tiny.mask, truth[:, :, None], channels=("ssta",),
+                   attrs={"model": "Noisy", "velocity": "model", "atmosphere": "damped_persistence",
+                          "atmosphere_observed_days": 0, "atmosphere_tau_days": 5.0})
+    result = run_evaluation(results, None, tiny.config, progress=False, product="Noisy")
+    assert list(result.case.forecasts) == ["Noisy", "Good"]
+    assert result.case.model == "Noisy" and result.product == "Noisy"
+    assert result.case.forecasts["Noisy"].shape == result.case.truth.shape
+    report = (results / "report.md").read_text()
+    assert "Noisy: currents M_θ's forecast (made on the fly); atmosphere observed to lead 0, then damped persistence" in report
+    assert "Good: currents not recorded; atmosphere observed at every lead (oracle" in report
+    for name in ("Strong", "Severe", "Extreme"):
+        assert f"### category >= {name}: CSI" in report
+    assert "## SSTA bias" in report
+    # without a product the config's model.name (none here) falls back to the lowest mean RMSE
+    assert list(run_evaluation(results, None, tiny.config, progress=False, figures=False).case.forecasts)[0] == "Good"
