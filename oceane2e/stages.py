@@ -106,7 +106,9 @@ def load_model_checkpoint(
         raise ConfigError(f"{path}: no data information inside; retrain with this version")
     model = build_model(cfg.model, info)  # type: ignore[attr-defined]
     model.load_state_dict(state["model"])
-    return LoadedModel(model.to(map_location).eval(), cfg, info, state, path)
+    from oceane2e.engine.trainer import fast_layout
+
+    return LoadedModel(fast_layout(model.to(map_location), map_location).eval(), cfg, info, state, path)
 
 
 # ------------------------------------------------------------------------------------- inference

@@ -203,6 +203,16 @@ def test_per_sample_substeps_make_each_sample_independent_of_its_batch() -> None
         torch.testing.assert_close(together[i : i + 1], alone, rtol=0, atol=1e-15)
     shared = advect(c, u, v, grid, options=dataclasses.replace(opts, substep_policy="batch"))
     assert not torch.allclose(shared[0], together[0], rtol=0, atol=1e-12)  # the batch policy couples them
+    # the differentiable path (one pass over the batch, samples ordered by count) and its gradients
+    cg, ug = c.clone().requires_grad_(True), u.clone().requires_grad_(True)
+    out = advect(cg, ug, v, grid, options=opts)
+    torch.testing.assert_close(out.detach(), together, rtol=0, atol=1e-13)
+    (out * c).sum().backward()
+    for i in (1, 3):  # a sample that moves in the order, one that keeps its place
+        ci, ui = c[i : i + 1].clone().requires_grad_(True), u[i : i + 1].clone().requires_grad_(True)
+        (advect(ci, ui, v[i : i + 1], grid, options=opts) * c[i : i + 1]).sum().backward()
+        torch.testing.assert_close(cg.grad[i : i + 1], ci.grad, rtol=0, atol=1e-12)
+        torch.testing.assert_close(ug.grad[i : i + 1], ui.grad, rtol=1e-10, atol=1e-12)
 
 
 def test_per_sample_substeps_keep_the_guards() -> None:

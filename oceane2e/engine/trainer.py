@@ -118,6 +118,19 @@ class TrainResult:
     global_step: int
 
 
+def fast_layout(model: nn.Module, device: torch.device | str) -> nn.Module:
+    """Store the 4-D (convolution) weights of ``model`` channels-last on a CPU, in place.
+
+    oneDNN then runs every convolution in its native layout instead of reordering the weights and
+    activations at each call: 1.5× faster forward + backward for the demo's SimVP cores on 2 cores
+    (46 → 30 ms per call, docs/benchmarks.md). Same arithmetic up to summation order (round-off);
+    other devices keep their layout (not measured there).
+    """
+    if torch.device(device).type == "cpu":
+        model.to(memory_format=torch.channels_last)
+    return model
+
+
 def move_to_device(batch: Any, device: torch.device) -> Any:
     """Move every tensor of a (nested) dict/list/tuple batch to ``device``."""
     if isinstance(batch, Tensor):
@@ -396,7 +409,7 @@ class Trainer:
         if cfg.num_threads:
             torch.set_num_threads(cfg.num_threads)
         seed_everything(cfg.seed)
-        model = self.stepper.model.to(info.device)
+        model = fast_layout(self.stepper.model.to(info.device), info.device)
         self.optimizer = build_optimizer(model, cfg)
         self.scheduler = build_scheduler(self.optimizer, cfg, self.steps_per_epoch)
         state, source, notes = self._prepare_start(start)

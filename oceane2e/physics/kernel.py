@@ -90,7 +90,8 @@ class KernelOptions:
         substeps: fixed number of sub-steps per call; None chooses it from the Courant number.
         substep_policy: with ``substeps=None``, ``"batch"`` uses one sub-step count for the whole
             batch (from its largest Courant number); ``"per_sample"`` gives every sample the count
-            of its own Courant number (samples with equal counts are integrated together), so a
+            of its own Courant number (one pass over the batch: sub-step k advances the samples
+            whose count exceeds k, each with its own step length), so a
             sample's result does not depend on which other samples share its batch — what a
             forecast needs for N-process inference to equal one process. One operator build
             either way; ``max_substeps`` and the finite-velocity check apply to every sample.
@@ -236,6 +237,15 @@ class _Operator:
     inv_area: torch.Tensor  # (H, W) m⁻²
     rate: torch.Tensor  # (B,) s⁻¹, largest Courant number per second over ocean cells
     periodic: bool = False
+
+    def prefix(self, m: int) -> _Operator:
+        """The operator of the first ``m`` samples of the batch (views)."""
+        if m == self.lin.shape[0]:
+            return self
+        return dataclasses.replace(
+            self, ap_x=self.ap_x[:m], am_x=self.am_x[:m], ap_y=self.ap_y[:m], am_y=self.am_y[:m],
+            lin=self.lin[:m], rate=self.rate[:m],
+        )
 
     def select(self, index: torch.Tensor) -> _Operator:
         """The operator of the samples ``index`` (1-D long tensor) of the batch."""
@@ -524,6 +534,68 @@ def _advect(
 def _integrate_groups(
     c: torch.Tensor, op: _Operator, counts: list[int], dt_s: float, options: KernelOptions
 ) -> torch.Tensor:
+    """Integrate every sample with its own sub-step count in ONE pass over the batch.
+
+    The samples are ordered by count, largest first; sub-step k then advances the leading samples
+    whose count exceeds k (a contiguous prefix of the batch, so views, no copies on the no-grad
+    path), each with its own step ``dt_s / count``. Every sample gets exactly the arithmetic it
+    would get alone, at ``max(counts)`` dispatches instead of one pass per distinct count
+    (tiny groups cost ~2× on a CPU, where dispatch dominates small grids).
+    """
+    if options.compile:  # the fused loops take one step size: one pass per distinct count
+        return _integrate_each_count(c, op, counts, dt_s, options)
+    b = len(counts)
+    order = sorted(range(b), key=lambda i: -counts[i])
+    permuted = order != list(range(b))
+    if permuted:
+        sel = torch.tensor(order, device=c.device)
+        c, op = c[sel], op.select(sel)
+    n = [counts[i] for i in order]  # descending
+    h = torch.tensor([dt_s / k for k in n], dtype=c.dtype, device=c.device).view(b, 1, 1)
+    one_plus_h_lin = 1.0 + h * op.lin
+    h_inv_area = h * op.inv_area
+    # segments of equal prefix length: (sub-steps to run, active samples)
+    segments: list[tuple[int, int]] = []
+    done = 0
+    for level in sorted(set(n)):
+        active = sum(1 for k in n if k >= level)
+        segments.append((level - done, active))
+        done = level
+    limiter = LIMITERS.get(options.limiter)
+    zero = torch.zeros((), dtype=c.dtype, device=c.device)
+    state = torch.where(op.ocean, c, zero)
+    if not (torch.is_grad_enabled() and (c.requires_grad or op.ap_x.requires_grad or op.ap_y.requires_grad)):
+        from oceane2e.physics.fast import integrate_no_grad
+
+        with torch.no_grad():
+            for steps, m in segments:
+                part = op.prefix(m)
+                integrate_no_grad(state[:m], steps, options.time_stepper, part, limiter,
+                                  options.limiter == "van_leer", one_plus_h_lin[:m], h_inv_area[:m])
+    else:
+        checkpoint = options.checkpoint if options.checkpoint is not None else c.numel() >= AUTO_CHECKPOINT_CELLS
+        for steps, m in segments:
+            part, lin_m, area_m = op.prefix(m), one_plus_h_lin[:m], h_inv_area[:m]
+
+            def substep(x: torch.Tensor, part: _Operator = part, lin_m: torch.Tensor = lin_m,
+                        area_m: torch.Tensor = area_m) -> torch.Tensor:
+                return _rk_substep(x, part, limiter, lin_m, area_m, options.time_stepper)
+
+            for _ in range(steps):
+                head = state[:m]
+                head = torch.utils.checkpoint.checkpoint(substep, head, use_reentrant=False) if checkpoint else substep(head)
+                state = head if m == b else torch.cat([head, state[m:]])
+    out = torch.where(op.ocean, state, c)
+    if permuted:
+        inverse = torch.empty(b, dtype=torch.long, device=c.device)
+        inverse[sel] = torch.arange(b, device=c.device)
+        out = out[inverse]
+    return out
+
+
+def _integrate_each_count(
+    c: torch.Tensor, op: _Operator, counts: list[int], dt_s: float, options: KernelOptions
+) -> torch.Tensor:
     """Integrate each group of samples with equal sub-step counts; results back in batch order."""
     order: list[int] = []
     parts: list[torch.Tensor] = []
@@ -537,6 +609,23 @@ def _integrate_groups(
     return torch.cat(parts)[inverse]
 
 
+def _rk_substep(
+    x: torch.Tensor, op: _Operator, limiter: LimiterFn | None, one_plus_h_lin: torch.Tensor,
+    h_inv_area: torch.Tensor, stepper: str,
+) -> torch.Tensor:
+    """One SSP-RK sub-step of the differentiable path."""
+
+    def euler(y: torch.Tensor) -> torch.Tensor:
+        return _euler_step(y, op, limiter, one_plus_h_lin, h_inv_area)
+
+    if stepper == "ssp_rk1":
+        return euler(x)
+    if stepper == "ssp_rk2":  # Heun: x + ½(E(E(x)) − x)
+        return torch.lerp(x, euler(euler(x)), 0.5)
+    x2 = torch.lerp(x, euler(euler(x)), 0.25)  # Shu–Osher SSP-RK3
+    return torch.lerp(x, euler(x2), 2.0 / 3.0)
+
+
 def _integrate(c: torch.Tensor, op: _Operator, n_sub: int, dt_s: float, options: KernelOptions) -> torch.Tensor:
     """``n_sub`` equal SSP-RK sub-steps of the operator ``op`` over ``dt_s``: (B, H, W) K -> (B, H, W) K."""
     h = dt_s / n_sub
@@ -547,16 +636,8 @@ def _integrate(c: torch.Tensor, op: _Operator, n_sub: int, dt_s: float, options:
     one_plus_h_lin = 1.0 + h * op.lin
     h_inv_area = h * op.inv_area
 
-    def euler(x: torch.Tensor) -> torch.Tensor:
-        return _euler_step(x, op, limiter, one_plus_h_lin, h_inv_area)
-
     def substep(x: torch.Tensor) -> torch.Tensor:
-        if options.time_stepper == "ssp_rk1":
-            return euler(x)
-        if options.time_stepper == "ssp_rk2":  # Heun: x + ½(E(E(x)) − x)
-            return torch.lerp(x, euler(euler(x)), 0.5)
-        x2 = torch.lerp(x, euler(euler(x)), 0.25)  # Shu–Osher SSP-RK3
-        return torch.lerp(x, euler(x2), 2.0 / 3.0)
+        return _rk_substep(x, op, limiter, one_plus_h_lin, h_inv_area, options.time_stepper)
 
     if not (torch.is_grad_enabled() and (c.requires_grad or op.ap_x.requires_grad or op.ap_y.requires_grad)):
         # nothing to differentiate: the same arithmetic fused by torch.compile, or in place in a few
