@@ -15,8 +15,12 @@ their last checkpoint). The pipeline also records, in ``<state_dir>/created.json
 step names, that ``clean_paths`` and ``state_dir`` lie inside the run folder, the working directory),
 then deletes only the recorded paths — never a file the user put there, never a path outside the run
 folder — and starts over. Inference steps replace their own earlier results on purpose.
-Steps run in this process, one after another, through the same library functions the
-``train_*.py`` / ``inference*.py`` entry points call.
+Steps run through the same library functions the ``train_*.py`` / ``inference*.py`` entry points
+call. The baseline networks do not depend on the hybrid, so (``side_process: true``, the default) they
+run in a second process beside it, started when the hybrid's training starts, each process with one
+torch thread: the small tensors of these grids keep a second intra-op thread mostly waiting (the hybrid's
+training step is 1.6x faster with one thread than with two on 2 cores), so two processes use the two cores
+where one process could not. Its output goes to ``<state_dir>/side.log``; the evaluation waits for it.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ class PipelineConfig(StrictModel):
         default_factory=dict, description="dotted overrides of ensemble_config (e.g. fewer start dates for the demo)")
     assim_config: Path | None = Field(
         None, description="learned assimilation config (train_assim, assimilate, forecast_from_obs); null: none")
+    side_process: bool = Field(
+        True, description="run the baseline networks in a second process beside the hybrid's steps (one torch "
+        "thread each; docs/benchmarks.md, 'Pipeline timing'); false: one after another in this process")
     results_dir: Path = Field(Path("results"), description="where forecasts, skill.csv and report.md go")
     state_dir: Path = Field(Path("logs/pipeline"), description="step markers for resuming")
     clean_paths: list[Path] = Field(
@@ -106,6 +113,7 @@ def inside_run_folder(path: Path, *, follow_links: bool = False) -> bool:
 class Step:
     name: str
     run: Callable[[], None]
+    side: bool = False  # may run in the second process (depends only on the steps before train_online)
 
 
 def _data_root(cfg: PipelineConfig) -> Path:
@@ -229,7 +237,7 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
             infer(load_stage2_config(path), overwrite=True)
 
         tag = path.stem
-        steps += [Step(f"train_{tag}", train_b), Step(f"inference_{tag}", infer_b)]
+        steps += [Step(f"train_{tag}", train_b, side=True), Step(f"inference_{tag}", infer_b, side=True)]
     steps.append(Step("evaluate", evaluate))
     return steps
 
@@ -354,18 +362,92 @@ def fresh_start(cfg: PipelineConfig) -> list[Path]:
     return deleted
 
 
-def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | None = None) -> dict[str, float]:
+class SideProcessError(ConfigError):
+    """The baselines' process failed; the message names its log."""
+
+
+class _SideProcess:
+    """The baseline steps in a child ``oceane2e pipeline --lane side`` with one torch thread."""
+
+    def __init__(self, config_path: Path, log: Path) -> None:
+        import subprocess
+
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self.log = log
+        self._out = open(log, "w")  # noqa: SIM115 - closed in wait()/stop()
+        self.proc = subprocess.Popen([sys.executable, "-m", "oceane2e", "pipeline", "--config", str(config_path),
+                                      "--lane", "side"], stdout=self._out, stderr=subprocess.STDOUT, env=env)
+
+    def wait(self) -> None:
+        rc = self.proc.wait()
+        self._out.close()
+        if rc != 0:
+            tail = "".join(self.log.read_text(errors="replace").splitlines(keepends=True)[-15:])
+            raise SideProcessError(f"the baselines' process (run beside the hybrid) failed with exit code {rc}; "
+                                   f"its log {self.log} ends:\n{tail}\nfix the cause and re-run (finished steps "
+                                   "are kept), or set side_process: false to run them in this process")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except Exception:  # noqa: BLE001
+                self.proc.kill()
+        self._out.close()
+
+
+def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | None = None,
+                 config_path: Path | None = None, lane: str | None = None) -> dict[str, float]:
     """Run the steps in order, skipping finished ones; returns the seconds each step took.
 
-    Everything is validated before ``fresh`` deletes anything.
+    Everything is validated before ``fresh`` deletes anything. With ``config_path`` (the file ``cfg``
+    was read from) and ``cfg.side_process``, the baseline steps run in a second process (see the
+    module docstring); ``lane="side"`` is that process: it runs only those steps.
     """
     steps = validate_pipeline(cfg, only)
     if fresh:
         fresh_start(cfg)
-    before = _snapshot(cfg)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    if lane == "side":
+        return _run_steps(cfg, steps, [s for s in steps if s.side], None)
+    use_side = (cfg.side_process and config_path is not None and not only
+                and any(s.side and not (cfg.state_dir / f"{s.name}.done").exists() for s in steps))
+    before = _snapshot(cfg)
+    side: _SideProcess | None = None
     timings: dict[str, float] = {}
-    for i, step in enumerate(steps, 1):
+    try:
+        for step in steps:
+            if use_side and side is None and step.name == "train_online":
+                side = _SideProcess(config_path, cfg.state_dir / "side.log")  # type: ignore[arg-type]
+                names = ", ".join(s.name for s in steps if s.side)
+                print(f"[side] {names}: in a second process beside the hybrid (log {side.log})", flush=True)
+            if step.side and use_side:
+                continue
+            if step.name == "evaluate" and side is not None:
+                print("[side] waiting for the baselines' process ...", flush=True)
+                side.wait()
+                for s in steps:
+                    marker = cfg.state_dir / f"{s.name}.done"
+                    if s.side and marker.exists():
+                        timings[s.name] = float(marker.read_text().split()[0])
+                        print(f"[side] {s.name}: {timings[s.name]:.1f} s", flush=True)
+                side = None
+            timings.update(_run_steps(cfg, steps, [step], before, only))
+    finally:
+        if side is not None:
+            side.stop()
+        _record_created(cfg, before)
+    return timings
+
+
+def _run_steps(cfg: PipelineConfig, steps: list[Step], todo: list[Step], before: dict[str, set[str] | None] | None,
+               only: list[str] | None = None) -> dict[str, float]:
+    """Run ``todo`` (a part of ``steps``), skipping finished ones; ``before``: record what they create."""
+    timings: dict[str, float] = {}
+    for step in todo:
+        i = steps.index(step) + 1
         marker = cfg.state_dir / f"{step.name}.done"
         if only and step.name not in only:
             continue
@@ -377,11 +459,11 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
         try:
             step.run()
         finally:
-            _record_created(cfg, before)
+            if before is not None:
+                _record_created(cfg, before)
         timings[step.name] = time.perf_counter() - t0
         marker.write_text(f"{timings[step.name]:.1f}\n")
         print(f"[{i}/{len(steps)}] {step.name}: {timings[step.name]:.1f} s", flush=True)
-    _record_created(cfg, before)
     return timings
 
 
@@ -391,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true",
                         help="delete what the pipeline created (after validating everything) and start over")
     parser.add_argument("--only", nargs="+", default=None, help="run only these steps (even if done)")
+    parser.add_argument("--lane", choices=["side"], default=None, help=argparse.SUPPRESS)  # the second process
     args = parser.parse_args(argv)
     try:
         cfg = load_config(PipelineConfig, args.config)
@@ -398,7 +481,10 @@ def main(argv: list[str] | None = None) -> int:
         print(err, file=sys.stderr)
         return 2
     t0 = time.perf_counter()
-    timings = run_pipeline(cfg, fresh=args.fresh, only=args.only)
+    timings = run_pipeline(cfg, fresh=args.fresh and args.lane is None, only=args.only, config_path=args.config,
+                           lane=args.lane)
+    if args.lane == "side":
+        return 0
     total = time.perf_counter() - t0
     print(f"\npipeline finished in {total / 60:.1f} min; steps run: "
           + (", ".join(f"{k} {v:.0f}s" for k, v in timings.items()) or "none (all done earlier)"))

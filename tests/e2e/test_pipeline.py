@@ -89,6 +89,19 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
     assert "## Forecasts from observations" in (demo / "results" / "report.md").read_text()
     analyses = set(pd.read_csv(demo / "results" / "analysis_skill.csv")["method"])
     assert {"OI", "NeuralDA", "Background(NeuralDA)"} <= analyses
+    # the baselines ran in the second process (its log holds their steps), finished before the evaluation
+    log = (demo / "logs" / "pipeline" / "side.log").read_text()
+    assert "train_config_baseline" in log and "inference_config_baseline" in log
+    assert (demo / "logs" / "pipeline" / "inference_config_baseline.done").exists()
+
+
+def test_a_failing_side_process_names_its_log(tmp_path: Path) -> None:
+    from oceane2e.pipeline import SideProcessError, _SideProcess
+
+    side = _SideProcess(tmp_path / "missing.yaml", tmp_path / "side.log")
+    with pytest.raises(SideProcessError, match="side.log"):
+        side.wait()
+    assert "missing.yaml" in (tmp_path / "side.log").read_text()
 
 
 def test_rerun_skips_finished_steps(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
