@@ -39,6 +39,7 @@ from typing import Any
 from pydantic import Field, field_validator, model_validator
 
 from oceane2e.config import ConfigError, StrictModel, load_config
+from oceane2e.errors import UserError
 
 
 class PipelineConfig(StrictModel):
@@ -362,7 +363,7 @@ def fresh_start(cfg: PipelineConfig) -> list[Path]:
     return deleted
 
 
-class SideProcessError(ConfigError):
+class SideProcessError(UserError, RuntimeError):
     """The baselines' process failed; the message names its log."""
 
 

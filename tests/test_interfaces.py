@@ -30,12 +30,7 @@ STATS = {"ssta": {"mean": 0.0, "std": 1.0}, "u_g": {"mean": 0.0, "std": 0.3}, "v
 SMALL = {"hid_S": 4, "hid_T": 8, "N_S": 2, "N_T": 1, "attn_kernel": 5}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def info(**kw: object) -> DataInfo:

@@ -21,12 +21,7 @@ STATS = {"ssta": {"mean": 0.0, "std": 0.8}, "zos": {"mean": 0.0, "std": 0.2}, "u
 PLATFORMS = ("sst_l3", "drifter", "argo", "altimetry")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _grid_info(h: int = 12, w: int = 16) -> DataInfo:

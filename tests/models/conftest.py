@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 
 @pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny convolutions run fastest on one thread; several threads thrash on a shared 2-core machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
+def _one_thread(one_thread):
+    """Every model test runs on one thread (the shared fixture of tests/conftest.py)."""
     yield
-    torch.set_num_threads(previous)
