@@ -1,4 +1,4 @@
-"""benchmarks/long_budget.py: one budget for every network, validated; each lane's commands carry it unchanged."""
+"""The benchmark scripts: long_budget.py gives every network one validated budget; current_skill.py blends currents."""
 
 from __future__ import annotations
 
@@ -72,3 +72,35 @@ def test_bad_budgets_are_refused_with_the_file_named(lb, tmp_path, text, needle)
 def test_a_missing_budget_file_is_named(lb, tmp_path) -> None:
     with pytest.raises(SystemExit, match="not found"):
         lb.read_budget(tmp_path / "nope.yaml")
+
+
+# ------------------------------------------------------------------ benchmarks/current_skill.py (issue 14, item 3)
+@pytest.fixture(scope="module")
+def cs():
+    spec = importlib.util.spec_from_file_location("current_skill", REPO / "benchmarks" / "current_skill.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_blend_scales_the_velocity_error_and_the_shrink_factor_is_recovered(cs) -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    obs = rng.normal(size=(6, 5, 2, 4, 7))
+    err = rng.normal(size=obs.shape)
+    mask = np.ones((4, 7), bool)
+    mask[0, :3] = False
+    cos = np.cos(np.deg2rad(np.linspace(30, 40, 4)))[:, None] * np.ones(7)
+    full = cs.velocity_rmse(obs + err, obs, mask, cos)
+    for w in (0.25, 0.5, 1.0):
+        blend = w * obs + (1 - w) * (obs + err)
+        np.testing.assert_allclose(cs.velocity_rmse(blend, obs, mask, cos), (1 - w) * full, rtol=1e-12, atol=1e-15)
+    # land cells are ignored, whatever they hold
+    junk = (obs + err).copy()
+    junk[..., 0, :3] = 1e6
+    np.testing.assert_allclose(cs.velocity_rmse(junk, obs, mask, cos), full)
+    # observed = b_L * anomaly exactly -> the least-squares factor is b_L
+    b = np.array([1.0, 0.8, 0.5, 0.2, 0.0])
+    anomaly = rng.normal(size=obs.shape)
+    np.testing.assert_allclose(cs.shrink_factors(anomaly, b[None, :, None, None, None] * anomaly, mask), b, atol=1e-12)
