@@ -58,13 +58,13 @@ def read_budget(path: Path) -> dict[str, Any]:
                          "(every network gets the same), not the models or data")
     for key in ("train.checkpoint_dir", "train.log_dir", "train.seed"):
         if key in budget:
-            raise SystemExit(f"{path}: {key} is set by the benchmark (per run folder), remove it from the budget")
+            raise SystemExit(f"{path}: {key} is set by the benchmark (--out, --seed), remove it from the budget")
     return budget
 
 
-def overrides(budget: dict[str, Any], out: Path, threads: int) -> list[str]:
-    """Command-line overrides: the budget, one thread, and this benchmark's checkpoint/log/results folders."""
-    flat = {**budget, "train.num_threads": threads, "train.checkpoint_dir": str(out / "checkpoints"),
+def overrides(budget: dict[str, Any], out: Path, threads: int, seed: int = 0) -> list[str]:
+    """Command-line overrides: the budget, the seed, one thread, this benchmark's checkpoint/log/results folders."""
+    flat = {**budget, "train.seed": seed, "train.num_threads": threads, "train.checkpoint_dir": str(out / "checkpoints"),
             "train.log_dir": str(out / "train_logs"), "inference.results_dir": str(out / "results")}
     args: list[str] = []
     for key, value in flat.items():
@@ -72,9 +72,9 @@ def overrides(budget: dict[str, Any], out: Path, threads: int) -> list[str]:
     return args
 
 
-def lane_commands(lane: str, budget: dict[str, Any], out: Path) -> list[tuple[str, list[str]]]:
+def lane_commands(lane: str, budget: dict[str, Any], out: Path, seed: int = 0) -> list[tuple[str, list[str]]]:
     """The (step name, command) list of one lane, training then inference per network."""
-    common = overrides(budget, out, threads=1)
+    common = overrides(budget, out, threads=1, seed=seed)
     steps: list[tuple[str, list[str]]] = []
     for lane_of, name, config, train_script, infer_script in NETWORKS:
         if lane_of != lane:
@@ -86,10 +86,10 @@ def lane_commands(lane: str, budget: dict[str, Any], out: Path) -> list[tuple[st
     return steps
 
 
-def lane_script(lane: str, budget: dict[str, Any], out: Path) -> str:
+def lane_script(lane: str, budget: dict[str, Any], out: Path, seed: int = 0) -> str:
     """A shell script running the lane's steps in order, each skipped when its marker exists."""
     lines = ["set -e"]
-    for step, cmd in lane_commands(lane, budget, out):
+    for step, cmd in lane_commands(lane, budget, out, seed):
         marker = out / "done" / step
         quoted = " ".join(_quote(c) for c in cmd)
         lines.append(f"if [ ! -e {_quote(str(marker))} ]; then echo '[long_budget] {step}' \"$(date)\"; "
@@ -101,7 +101,7 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def run_lanes(budget: dict[str, Any], out: Path) -> None:
+def run_lanes(budget: dict[str, Any], out: Path, seed: int = 0) -> None:
     """Run both lanes side by side (one thread each); raise with the log's name when one fails."""
     (out / "done").mkdir(parents=True, exist_ok=True)
     (out / "logs").mkdir(parents=True, exist_ok=True)
@@ -109,7 +109,7 @@ def run_lanes(budget: dict[str, Any], out: Path) -> None:
     procs = {}
     for lane in ("hybrid", "baselines"):
         log = (out / "logs" / f"{lane}.log").open("a")
-        procs[lane] = (subprocess.Popen(["bash", "-c", lane_script(lane, budget, out)], cwd=Path.cwd(), env=env,
+        procs[lane] = (subprocess.Popen(["bash", "-c", lane_script(lane, budget, out, seed)], cwd=Path.cwd(), env=env,
                                         stdout=log, stderr=subprocess.STDOUT), log)
         print(f"[long_budget] lane {lane} started, log {out / 'logs' / f'{lane}.log'}", flush=True)
     start = time.monotonic()
@@ -163,6 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--budget", type=Path, default=Path("configs/benchmarks/long_budget.yaml"),
                    help="train.* overrides given to every network")
     p.add_argument("--out", type=Path, default=Path("results/long_budget"), help="output folder")
+    p.add_argument("--seed", type=int, default=0, help="train.seed of every network (seed noise: run several)")
     p.add_argument("--print-commands", action="store_true", help="print the lanes' commands and stop")
     args = p.parse_args(argv)
 
@@ -170,12 +171,12 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out.resolve()
     if args.print_commands:
         for lane in ("hybrid", "baselines"):
-            print(f"# lane {lane}\n{lane_script(lane, budget, out)}")
+            print(f"# lane {lane}\n{lane_script(lane, budget, out, args.seed)}")
         return 0
     for _, _, config, *_ in NETWORKS:
         if not Path(config).is_file():
             raise SystemExit(f"{config} not found: run this from the project folder where the demo pipeline ran")
-    run_lanes(budget, out)
+    run_lanes(budget, out, args.seed)
     table = out / "long_budget.md"
     table.write_text(markdown(evaluate(out, NETWORKS[0][2]), budget))
     print(table.read_text())

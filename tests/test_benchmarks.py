@@ -59,6 +59,7 @@ def test_every_network_gets_the_same_overrides(lb, tmp_path) -> None:
 @pytest.mark.parametrize(("text", "needle"), [
     ("model.hidden: 64\n", "not train.* keys"),
     ("train.checkpoint_dir: x\n", "set by the benchmark"),
+    ("train.seed: 3\n", "--seed"),
     ("[1, 2]\n", "expected a mapping"),
 ])
 def test_bad_budgets_are_refused_with_the_file_named(lb, tmp_path, text, needle) -> None:
