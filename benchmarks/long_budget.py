@@ -9,7 +9,8 @@ demo in their number of optimiser steps only. Two lanes run side by side with on
 the pipeline): the hybrid, and the baselines one after the other. Every step is skipped when it finished
 before (re-running continues; an interrupted training resumes from its last checkpoint). Then
 ``evaluate.py`` scores the forecasts beside persistence, damped persistence and climatology and the script
-writes ``<out>/long_budget.md`` (RMSE, bias, CSI, SEDI, category >= Strong CSI at leads 5/10/20/30/40).
+writes ``<out>/long_budget.md`` (RMSE, bias, CSI, SEDI, category >= Strong CSI at leads 5/10/20/30/40) and
+``<out>/long_budget.png`` (RMSE and CSI against lead; ``--overlay`` adds other runs, e.g. other seeds).
 Logs: ``<out>/logs/<lane>.log``.
 """
 
@@ -158,12 +159,48 @@ def markdown(skill_csv: Path, budget: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def plot(runs: dict[str, Path], png: Path) -> Path:
+    """RMSE and MHW CSI against lead for every run (label -> skill.csv): networks solid/dashed per run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    colours = {"Oceane2e": "tab:red", "ConvLSTM": "tab:blue", "SimVP": "tab:green", "Persistence": "0.5",
+               "DampedPersistence": "0.2"}
+    styles = ["-", "--", ":", "-."]
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2), constrained_layout=True)
+    for k, (label, path) in enumerate(runs.items()):
+        skill = pd.read_csv(path)
+        for ax, metric in zip(axes, ("rmse", "csi"), strict=True):
+            for model, colour in colours.items():
+                if model in ("Persistence", "DampedPersistence") and k > 0:
+                    continue  # the references do not depend on the training seed
+                sub = skill[(skill.model == model) & (skill.metric == metric)].sort_values("lead")
+                if len(sub):
+                    name = model if model in ("Persistence", "DampedPersistence") else f"{model} ({label})"
+                    ax.plot(sub.lead, sub.value, styles[k % len(styles)], color=colour, lw=1.6, label=name)
+    axes[0].set(xlabel="lead (days)", ylabel="SSTA RMSE (K)", title="SSTA RMSE (lower is better)")
+    axes[1].set(xlabel="lead (days)", ylabel="MHW CSI", title="Marine-heatwave CSI (higher is better)")
+    axes[0].legend(fontsize=7, ncol=2)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+    fig.suptitle("Every network with the same longer budget (benchmarks/long_budget.py)")
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--budget", type=Path, default=Path("configs/benchmarks/long_budget.yaml"),
                    help="train.* overrides given to every network")
     p.add_argument("--out", type=Path, default=Path("results/long_budget"), help="output folder")
     p.add_argument("--seed", type=int, default=0, help="train.seed of every network (seed noise: run several)")
+    p.add_argument("--overlay", action="append", type=Path, default=[], metavar="OUT",
+                   help="another run's --out folder (e.g. another seed): drawn dashed in the figure")
     p.add_argument("--print-commands", action="store_true", help="print the lanes' commands and stop")
     args = p.parse_args(argv)
 
@@ -178,8 +215,15 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{config} not found: run this from the project folder where the demo pipeline ran")
     run_lanes(budget, out, args.seed)
     table = out / "long_budget.md"
-    table.write_text(markdown(evaluate(out, NETWORKS[0][2]), budget))
+    skill = evaluate(out, NETWORKS[0][2])
+    table.write_text(markdown(skill, budget))
     print(table.read_text())
+    runs = {f"seed {args.seed}": skill}
+    for other in args.overlay:
+        if not (other / "results" / "skill.csv").is_file():
+            raise SystemExit(f"--overlay {other}: no results/skill.csv there; run this command with --out {other} first")
+        runs[other.name] = other / "results" / "skill.csv"
+    print(f"figure: {plot(runs, out / 'long_budget.png')}")
     return 0
 
 

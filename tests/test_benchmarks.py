@@ -105,3 +105,16 @@ def test_a_blend_scales_the_velocity_error_and_the_shrink_factor_is_recovered(cs
     b = np.array([1.0, 0.8, 0.5, 0.2, 0.0])
     anomaly = rng.normal(size=obs.shape)
     np.testing.assert_allclose(cs.shrink_factors(anomaly, b[None, :, None, None, None] * anomaly, mask), b, atol=1e-12)
+
+
+def test_the_figure_draws_every_run(lb, tmp_path) -> None:
+    import pandas as pd
+
+    runs = {}
+    for k in range(2):
+        rows = [{"model": m, "lead": lead, "metric": metric, "value": 0.1 * lead + k}
+                for m in ("Oceane2e", "ConvLSTM", "Persistence") for lead in (1, 2, 3) for metric in ("rmse", "csi")]
+        runs[f"run{k}"] = tmp_path / f"skill{k}.csv"
+        pd.DataFrame(rows).to_csv(runs[f"run{k}"], index=False)
+    png = lb.plot(runs, tmp_path / "fig" / "long_budget.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000
