@@ -116,6 +116,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     variants = write_variants(args.stage1, args.out, args.weights, Path(first.data.root), first.data.train_years)
 
+    scoring = _write_scoring_config(models[0][0], {**common, **data}, args.out / "scoring_config.yaml")
     rows = []
     for name, (path, vel) in variants.items():
         results = args.out / name.replace("=", "")
@@ -128,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 infer(cfg, show_progress=False)
         skill_csv = results / "skill.csv"
         if not skill_csv.exists():
-            cfg_path = args.out / "scoring_config.yaml"
-            _write_scoring_config(models[0][0], {**common, **data}, cfg_path)
-            run_evaluation(results, None, cfg_path, figures=False, progress=False)
+            run_evaluation(results, None, scoring, figures=False, progress=False)
         skill = pd.read_csv(skill_csv)
         for model in skill.model.unique():
             r = skill[(skill.model == model) & (skill.metric == "rmse")].set_index("lead")["value"]
@@ -141,18 +140,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _write_scoring_config(config: Path, overrides: dict[str, Any], path: Path) -> None:
+def _write_scoring_config(config: Path, overrides: dict[str, Any], path: Path) -> Path:
     """The model's config with the scoring years, for ``run_evaluation`` (which reads a config file)."""
     import yaml
 
+    from oceane2e.config import set_dotted
+
     doc = yaml.safe_load(config.read_text())
     for dotted, value in overrides.items():
-        node = doc
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
+        set_dotted(doc, dotted, value)
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
 
 
 def markdown(rows: list[tuple[str, np.ndarray, str, Any]]) -> str:
