@@ -1,8 +1,8 @@
 """The main job: the whole Ocean-E2E pipeline on one config, step by step, resumable.
 
     synth | prepare -> check -> observe -> oi -> train_vel -> inference_vel -> train_online -> inference
-          -> ensemble -> train_assim -> assimilate -> forecast_from_obs
-          -> train_baseline (each baseline) -> inference_baseline -> evaluate
+          -> ensemble -> train_baseline, inference_baseline (each baseline) -> train_assim -> assimilate
+          -> forecast_from_obs -> evaluate
 
 The data come from the synthetic ocean (``synthetic_config``) or from real files converted by
 ``prepare-data`` (``prepare_config``, e.g. SST alone: configs/pipeline_oisst.yaml). Without a stage-1
@@ -16,11 +16,16 @@ step names, that ``clean_paths`` and ``state_dir`` lie inside the run folder, th
 then deletes only the recorded paths — never a file the user put there, never a path outside the run
 folder — and starts over. Inference steps replace their own earlier results on purpose.
 Steps run through the same library functions the ``train_*.py`` / ``inference*.py`` entry points
-call. The baseline networks do not depend on the hybrid, so (``side_process: true``, the default) they
-run in a second process beside it, started when the hybrid's training starts, each process with one
-torch thread: the small tensors of these grids keep a second intra-op thread mostly waiting (the hybrid's
-training step is 1.6x faster with one thread than with two on 2 cores), so two processes use the two cores
-where one process could not. Its output goes to ``<state_dir>/side.log``; the evaluation waits for it.
+call. Two lanes (``side_process: true``, the default): after the data check a second process runs
+the steps that do not need M_θ or the hybrid at once — observe, OI, the baseline networks — and then
+the learned analysis' training, which waits for the hybrid's checkpoint; the main process trains M_θ
+and the hybrid and forecasts with them, and its cycle of the learned analysis waits for that
+training. Each lane waits only for the markers of the steps it ``needs`` from the other; the list
+order above is one valid order, which ``side_process: false`` runs in one process. Each process
+has one torch thread: the small tensors of these grids keep a second intra-op thread mostly waiting
+(the hybrid's training step is 1.6x faster with one thread than with two on 2 cores), so two
+processes use the two cores where one process could not. The second process writes to
+``<state_dir>/side.log``; the evaluation waits for it.
 """
 
 from __future__ import annotations
@@ -66,8 +71,9 @@ class PipelineConfig(StrictModel):
     assim_config: Path | None = Field(
         None, description="learned assimilation config (train_assim, assimilate, forecast_from_obs); null: none")
     side_process: bool = Field(
-        True, description="run the baseline networks in a second process beside the hybrid's steps (one torch "
-        "thread each; docs/benchmarks.md, 'Pipeline timing'); false: one after another in this process")
+        True, description="run observe, OI, the baselines and the learned analysis' training in a second process "
+        "beside M_θ's and the hybrid's steps (one torch thread each; docs/benchmarks.md, 'Pipeline timing'); "
+        "false: one after another in this process")
     results_dir: Path = Field(Path("results"), description="where forecasts, skill.csv and report.md go")
     state_dir: Path = Field(Path("logs/pipeline"), description="step markers for resuming")
     clean_paths: list[Path] = Field(
@@ -114,7 +120,10 @@ def inside_run_folder(path: Path, *, follow_links: bool = False) -> bool:
 class Step:
     name: str
     run: Callable[[], None]
-    side: bool = False  # may run in the second process (depends only on the steps before train_online)
+    side: bool = False  # runs in the second process when there is one
+    # steps of the other lane whose markers must exist before this one starts (the list order already
+    # puts them earlier, so one process running the steps in order never waits)
+    needs: tuple[str, ...] = ()
 
 
 def _data_root(cfg: PipelineConfig) -> Path:
@@ -211,20 +220,20 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
         run_evaluation(results_dir=cfg.results_dir, data_root=_data_root(cfg), config_path=cfg.online_config)
 
+    # Two lanes (``side_process``): the main one trains M_θ and the hybrid and forecasts with them; the
+    # side one observes, runs OI, trains the baselines and then the learned analysis (which needs the
+    # hybrid), so that the second core works while the hybrid trains and while it forecasts.
     steps = [
         Step("prepare", prepare) if cfg.prepare_config is not None else Step("synth", synth),
         Step("check", check),
-        *([Step("observe", observe)] if cfg.observe_config is not None else []),
-        *([Step("oi", oi)] if cfg.oi_config is not None else []),
+        *([Step("observe", observe, side=True, needs=("check",))] if cfg.observe_config is not None else []),
+        *([Step("oi", oi, side=True, needs=("check",))] if cfg.oi_config is not None else []),
         *([Step("train_vel", train_vel), Step("inference_vel", inference_vel)] if cfg.vel_config is not None else []),
         Step("train_online", train_online),
         Step("inference", inference),
     ]
     if cfg.ensemble_config is not None:
         steps.append(Step("ensemble", ensemble))
-    if cfg.assim_config is not None:
-        steps += [Step("train_assim", train_assim), Step("assimilate", assimilate),
-                  Step("forecast_from_obs", forecast_from_obs)]
     for path in cfg.baseline_configs:
 
         def train_b(path: Path = path) -> None:
@@ -238,7 +247,15 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
             infer(load_stage2_config(path), overwrite=True)
 
         tag = path.stem
-        steps += [Step(f"train_{tag}", train_b, side=True), Step(f"inference_{tag}", infer_b, side=True)]
+        # a baseline forecasts with M_θ's currents (and may train on them): it needs M_θ's forecasts
+        needs = ("inference_vel",) if cfg.vel_config is not None else ("check",)
+        steps += [Step(f"train_{tag}", train_b, side=True, needs=needs),
+                  Step(f"inference_{tag}", infer_b, side=True, needs=needs)]
+    if cfg.assim_config is not None:
+        # the analysis' backgrounds are forecasts of the trained hybrid; the cycle needs the OI currents
+        steps += [Step("train_assim", train_assim, side=True, needs=("train_online",)),
+                  Step("assimilate", assimilate, needs=("train_assim", "oi") if cfg.oi_config else ("train_assim",)),
+                  Step("forecast_from_obs", forecast_from_obs)]
     steps.append(Step("evaluate", evaluate))
     return steps
 
@@ -364,11 +381,11 @@ def fresh_start(cfg: PipelineConfig) -> list[Path]:
 
 
 class SideProcessError(UserError, RuntimeError):
-    """The baselines' process failed; the message names its log."""
+    """The second process failed (or the first one vanished); the message names its log."""
 
 
 class _SideProcess:
-    """The baseline steps in a child ``oceane2e pipeline --lane side`` with one torch thread."""
+    """The side lane's steps in a child ``oceane2e pipeline --lane side`` with one torch thread."""
 
     def __init__(self, config_path: Path, log: Path) -> None:
         import subprocess
@@ -380,14 +397,19 @@ class _SideProcess:
         self.proc = subprocess.Popen([sys.executable, "-m", "oceane2e", "pipeline", "--config", str(config_path),
                                       "--lane", "side"], stdout=self._out, stderr=subprocess.STDOUT, env=env)
 
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
     def wait(self) -> None:
         rc = self.proc.wait()
-        self._out.close()
+        if not self._out.closed:
+            self._out.close()
         if rc != 0:
             tail = "".join(self.log.read_text(errors="replace").splitlines(keepends=True)[-15:])
-            raise SideProcessError(f"the baselines' process (run beside the hybrid) failed with exit code {rc}; "
-                                   f"its log {self.log} ends:\n{tail}\nfix the cause and re-run (finished steps "
-                                   "are kept), or set side_process: false to run them in this process")
+            raise SideProcessError(f"the second process of the pipeline (the steps run beside the hybrid's) failed "
+                                   f"with exit code {rc}; its log {self.log} ends:\n{tail}\nfix the cause and re-run "
+                                   "(finished steps are kept), or set side_process: false to run every step in "
+                                   "one process")
 
     def stop(self) -> None:
         if self.proc.poll() is None:
@@ -396,7 +418,24 @@ class _SideProcess:
                 self.proc.wait(timeout=30)
             except Exception:  # noqa: BLE001
                 self.proc.kill()
-        self._out.close()
+        if not self._out.closed:
+            self._out.close()
+
+
+def _wait_for(cfg: PipelineConfig, step: Step, alive: Callable[[], None], poll_s: float = 1.0) -> None:
+    """Block until the markers of ``step.needs`` exist; ``alive()`` raises when the other lane is gone."""
+    missing = [n for n in step.needs if not (cfg.state_dir / f"{n}.done").exists()]
+    if not missing:
+        return
+    print(f"[{step.name}] waiting for {', '.join(missing)} (the other process) ...", flush=True)
+    t0 = time.perf_counter()
+    while True:
+        missing = [n for n in missing if not (cfg.state_dir / f"{n}.done").exists()]
+        if not missing:
+            break
+        alive()
+        time.sleep(poll_s)
+    print(f"[{step.name}] waited {time.perf_counter() - t0:.1f} s", flush=True)
 
 
 def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | None = None,
@@ -404,30 +443,48 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
     """Run the steps in order, skipping finished ones; returns the seconds each step took.
 
     Everything is validated before ``fresh`` deletes anything. With ``config_path`` (the file ``cfg``
-    was read from) and ``cfg.side_process``, the baseline steps run in a second process (see the
-    module docstring); ``lane="side"`` is that process: it runs only those steps.
+    was read from) and ``cfg.side_process``, the side steps run in a second process (see the module
+    docstring), each lane waiting for the other's markers where a step ``needs`` them;
+    ``lane="side"`` is that process: it runs only those steps.
     """
     steps = validate_pipeline(cfg, only)
     if fresh:
         fresh_start(cfg)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     if lane == "side":
-        return _run_steps(cfg, steps, [s for s in steps if s.side], None)
+        parent = os.getppid()
+
+        def parent_alive() -> None:
+            if os.getppid() != parent:
+                raise SideProcessError("the main process of the pipeline is gone; this side process stops "
+                                       "(re-run the pipeline: finished steps are kept)")
+
+        return _run_steps(cfg, steps, [s for s in steps if s.side], None, wait=parent_alive)
     use_side = (cfg.side_process and config_path is not None and not only
                 and any(s.side and not (cfg.state_dir / f"{s.name}.done").exists() for s in steps))
     before = _snapshot(cfg)
     side: _SideProcess | None = None
     timings: dict[str, float] = {}
+
+    def side_alive() -> None:
+        if side is not None and not side.running():
+            side.wait()  # raises with the log's tail when it failed
+            raise SideProcessError(f"the second process of the pipeline ended without the steps this one waits "
+                                   f"for; see {side.log}")
+
     try:
+        if use_side:
+            import torch
+
+            torch.set_num_threads(1)  # one core each (see the module docstring)
+            side = _SideProcess(config_path, cfg.state_dir / "side.log")  # type: ignore[arg-type]
+            names = ", ".join(s.name for s in steps if s.side)
+            print(f"[side] {names}: in a second process beside the main one (log {side.log})", flush=True)
         for step in steps:
-            if use_side and side is None and step.name == "train_online":
-                side = _SideProcess(config_path, cfg.state_dir / "side.log")  # type: ignore[arg-type]
-                names = ", ".join(s.name for s in steps if s.side)
-                print(f"[side] {names}: in a second process beside the hybrid (log {side.log})", flush=True)
             if step.side and use_side:
                 continue
             if step.name == "evaluate" and side is not None:
-                print("[side] waiting for the baselines' process ...", flush=True)
+                print("[side] waiting for the second process ...", flush=True)
                 side.wait()
                 for s in steps:
                     marker = cfg.state_dir / f"{s.name}.done"
@@ -435,7 +492,7 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
                         timings[s.name] = float(marker.read_text().split()[0])
                         print(f"[side] {s.name}: {timings[s.name]:.1f} s", flush=True)
                 side = None
-            timings.update(_run_steps(cfg, steps, [step], before, only))
+            timings.update(_run_steps(cfg, steps, [step], before, only, wait=side_alive if use_side else None))
     finally:
         if side is not None:
             side.stop()
@@ -444,8 +501,12 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
 
 
 def _run_steps(cfg: PipelineConfig, steps: list[Step], todo: list[Step], before: dict[str, set[str] | None] | None,
-               only: list[str] | None = None) -> dict[str, float]:
-    """Run ``todo`` (a part of ``steps``), skipping finished ones; ``before``: record what they create."""
+               only: list[str] | None = None, wait: Callable[[], None] | None = None) -> dict[str, float]:
+    """Run ``todo`` (a part of ``steps``), skipping finished ones; ``before``: record what they create.
+
+    ``wait``: with two lanes, first wait for each step's ``needs`` (``wait()`` raises when the other
+    lane is gone).
+    """
     timings: dict[str, float] = {}
     for step in todo:
         i = steps.index(step) + 1
@@ -455,6 +516,8 @@ def _run_steps(cfg: PipelineConfig, steps: list[Step], todo: list[Step], before:
         if marker.exists() and not only:
             print(f"[{i}/{len(steps)}] {step.name}: done earlier, skipped (use --fresh to redo)")
             continue
+        if wait is not None:
+            _wait_for(cfg, step, wait)
         print(f"[{i}/{len(steps)}] {step.name} ...", flush=True)
         t0 = time.perf_counter()
         try:

@@ -91,8 +91,51 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
     assert {"OI", "NeuralDA", "Background(NeuralDA)"} <= analyses
     # the baselines ran in the second process (its log holds their steps), finished before the evaluation
     log = (demo / "logs" / "pipeline" / "side.log").read_text()
-    assert "train_config_baseline" in log and "inference_config_baseline" in log
-    assert (demo / "logs" / "pipeline" / "inference_config_baseline.done").exists()
+    for name in ("observe", "oi", "train_config_baseline", "inference_config_baseline", "train_assim"):
+        assert f"] {name}: " in log, name
+        assert (demo / "logs" / "pipeline" / f"{name}.done").exists(), name
+    assert "] train_vel" not in log and "] assimilate" not in log
+
+
+def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
+    """One process runs the list in order (side_process: false): every need must come earlier."""
+    cfg_path = _write_configs(tmp_path)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        steps = build_steps(PipelineConfig.model_validate(yaml.safe_load(cfg_path.read_text())))
+    names = [s.name for s in steps]
+    for i, step in enumerate(steps):
+        for need in step.needs:
+            assert need in names[:i], (step.name, need)
+    lanes = {s.name: s.side for s in steps}
+    assert lanes["train_assim"] and not lanes["assimilate"] and not lanes["train_online"]
+    needs = {s.name: s.needs for s in steps}
+    assert "train_assim" in needs["assimilate"] and "train_online" in needs["train_assim"]
+    assert "inference_vel" in needs["inference_config_baseline"]  # it forecasts with M_θ's currents
+
+
+def test_a_lane_waits_for_the_other_and_stops_when_it_is_gone(tmp_path: Path) -> None:
+    import threading
+
+    from oceane2e.pipeline import SideProcessError, Step, _wait_for
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        cfg = PipelineConfig.model_validate({"state_dir": "state"})
+        cfg.state_dir.mkdir()
+        step = Step("assimilate", lambda: None, needs=("train_assim",))
+        timer = threading.Timer(0.3, lambda: (cfg.state_dir / "train_assim.done").write_text("1.0\n"))
+        timer.start()
+        _wait_for(cfg, step, lambda: None, poll_s=0.05)
+        assert (cfg.state_dir / "train_assim.done").exists()  # it returned only once the marker appeared
+        timer.join()
+        (cfg.state_dir / "train_assim.done").unlink()
+
+        def gone() -> None:
+            raise SideProcessError("the other process is gone")
+
+        with pytest.raises(SideProcessError, match="gone"):
+            _wait_for(cfg, step, gone, poll_s=0.05)
 
 
 def test_a_failing_side_process_names_its_log(tmp_path: Path) -> None:
