@@ -1,8 +1,8 @@
 """The main job: the whole Ocean-E2E pipeline on one config, step by step, resumable.
 
-    synth | prepare -> check -> observe -> oi -> train_vel -> inference_vel -> train_online -> inference
-          -> ensemble -> train_baseline, inference_baseline (each baseline) -> train_assim -> assimilate
-          -> forecast_from_obs -> evaluate
+    synth | prepare -> check -> observe -> train_vel -> inference_vel -> train_online -> inference
+          -> ensemble -> oi -> train_baseline, inference_baseline (each baseline) -> train_assim
+          -> assimilate -> forecast_from_obs -> evaluate
 
 The data come from the synthetic ocean (``synthetic_config``) or from real files converted by
 ``prepare-data`` (``prepare_config``, e.g. SST alone: configs/pipeline_oisst.yaml). Without a stage-1
@@ -17,10 +17,9 @@ then deletes only the recorded paths — never a file the user put there, never 
 folder — and starts over. Inference steps replace their own earlier results on purpose.
 Steps run through the same library functions the ``train_*.py`` / ``inference*.py`` entry points
 call. Two lanes (``side_process: true``, the default): after the data check a second process runs
-the steps that do not need M_θ or the hybrid at once — observe, OI, the baseline networks — and then
-the learned analysis' training, which waits for the hybrid's checkpoint; the main process trains M_θ
-and the hybrid and forecasts with them, and its cycle of the learned analysis waits for that
-training. Each lane waits only for the markers of the steps it ``needs`` from the other; the list
+the observing system and the baseline networks (whose forecasts wait for M_θ's), then the learned
+analysis' training, which waits for the hybrid's checkpoint; the main process trains M_θ and the
+hybrid, forecasts with them, runs OI, and its cycle of the learned analysis waits for that training. Each lane waits only for the markers of the steps it ``needs`` from the other; the list
 order above is one valid order, which ``side_process: false`` runs in one process. Each process
 has one torch thread: the small tensors of these grids keep a second intra-op thread mostly waiting
 (the hybrid's training step is 1.6x faster with one thread than with two on 2 cores), so two
@@ -71,7 +70,7 @@ class PipelineConfig(StrictModel):
     assim_config: Path | None = Field(
         None, description="learned assimilation config (train_assim, assimilate, forecast_from_obs); null: none")
     side_process: bool = Field(
-        True, description="run observe, OI, the baselines and the learned analysis' training in a second process "
+        True, description="run observe, the baselines and the learned analysis' training in a second process "
         "beside M_θ's and the hybrid's steps (one torch thread each; docs/benchmarks.md, 'Pipeline timing'); "
         "false: one after another in this process")
     results_dir: Path = Field(Path("results"), description="where forecasts, skill.csv and report.md go")
@@ -223,17 +222,28 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     # Two lanes (``side_process``): the main one trains M_θ and the hybrid and forecasts with them; the
     # side one observes, runs OI, trains the baselines and then the learned analysis (which needs the
     # hybrid), so that the second core works while the hybrid trains and while it forecasts.
+    def needs_of(path: Path, what: str) -> tuple[str, ...]:
+        """What a baseline's training or inference needs of the other lane: M_θ's currents when it uses them."""
+        if cfg.vel_config is None:
+            return ("check",)
+        from oceane2e.stage2 import load_stage2_config
+
+        c = load_stage2_config(path)
+        velocity = c.windows.velocity if what == "train" else c.inference.velocity
+        return {"forecast": ("inference_vel",), "model": ("train_vel",)}.get(velocity, ("check",))
+
     steps = [
         Step("prepare", prepare) if cfg.prepare_config is not None else Step("synth", synth),
         Step("check", check),
         *([Step("observe", observe, side=True, needs=("check",))] if cfg.observe_config is not None else []),
-        *([Step("oi", oi, side=True, needs=("check",))] if cfg.oi_config is not None else []),
         *([Step("train_vel", train_vel), Step("inference_vel", inference_vel)] if cfg.vel_config is not None else []),
         Step("train_online", train_online),
         Step("inference", inference),
     ]
     if cfg.ensemble_config is not None:
         steps.append(Step("ensemble", ensemble))
+    if cfg.oi_config is not None:  # here it keeps the main lane busy while the analysis trains in the side one
+        steps.append(Step("oi", oi, needs=("observe",) if cfg.observe_config is not None else ()))
     for path in cfg.baseline_configs:
 
         def train_b(path: Path = path) -> None:
@@ -247,10 +257,8 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
             infer(load_stage2_config(path), overwrite=True)
 
         tag = path.stem
-        # a baseline forecasts with M_θ's currents (and may train on them): it needs M_θ's forecasts
-        needs = ("inference_vel",) if cfg.vel_config is not None else ("check",)
-        steps += [Step(f"train_{tag}", train_b, side=True, needs=needs),
-                  Step(f"inference_{tag}", infer_b, side=True, needs=needs)]
+        steps += [Step(f"train_{tag}", train_b, side=True, needs=needs_of(path, "train")),
+                  Step(f"inference_{tag}", infer_b, side=True, needs=needs_of(path, "inference"))]
     if cfg.assim_config is not None:
         # the analysis' backgrounds are forecasts of the trained hybrid; the cycle needs the OI currents
         steps += [Step("train_assim", train_assim, side=True, needs=("train_online",)),

@@ -91,10 +91,10 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
     assert {"OI", "NeuralDA", "Background(NeuralDA)"} <= analyses
     # the baselines ran in the second process (its log holds their steps), finished before the evaluation
     log = (demo / "logs" / "pipeline" / "side.log").read_text()
-    for name in ("observe", "oi", "train_config_baseline", "inference_config_baseline", "train_assim"):
+    for name in ("observe", "train_config_baseline", "inference_config_baseline", "train_assim"):
         assert f"] {name}: " in log, name
         assert (demo / "logs" / "pipeline" / f"{name}.done").exists(), name
-    assert "] train_vel" not in log and "] assimilate" not in log
+    assert "] train_vel" not in log and "] oi" not in log and "] assimilate" not in log
 
 
 def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
@@ -111,7 +111,8 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
     assert lanes["train_assim"] and not lanes["assimilate"] and not lanes["train_online"]
     needs = {s.name: s.needs for s in steps}
     assert "train_assim" in needs["assimilate"] and "train_online" in needs["train_assim"]
-    assert "inference_vel" in needs["inference_config_baseline"]  # it forecasts with M_θ's currents
+    assert needs["inference_config_baseline"] == ("inference_vel",)  # it forecasts with M_θ's currents
+    assert needs["train_config_baseline"] == ("check",)  # it trains on the observed currents
 
 
 def test_a_lane_waits_for_the_other_and_stops_when_it_is_gone(tmp_path: Path) -> None:
