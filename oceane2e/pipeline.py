@@ -480,10 +480,12 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
             raise SideProcessError(f"the second process of the pipeline ended without the steps this one waits "
                                    f"for; see {side.log}")
 
+    threads = None
     try:
         if use_side:
             import torch
 
+            threads = torch.get_num_threads()
             torch.set_num_threads(1)  # one core each (see the module docstring)
             side = _SideProcess(config_path, cfg.state_dir / "side.log")  # type: ignore[arg-type]
             names = ", ".join(s.name for s in steps if s.side)
@@ -504,6 +506,8 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
     finally:
         if side is not None:
             side.stop()
+        if threads is not None:
+            torch.set_num_threads(threads)
         _record_created(cfg, before)
     return timings
 
@@ -539,6 +543,18 @@ def _run_steps(cfg: PipelineConfig, steps: list[Step], todo: list[Step], before:
     return timings
 
 
+def one_thread_per_process() -> None:
+    """One BLAS/OpenMP thread in this process, as in the side one (whose environment says so too).
+
+    numpy's BLAS (OI's batched solves) reads the variables when it loads, i.e. before any step runs: with
+    its default two threads beside the side process, OI took 144 s instead of 51 s. A value the user
+    set wins; torch's threads are set by ``torch.set_num_threads`` in :func:`run_pipeline`. :func:`main`
+    calls it only while numpy is not loaded yet (the command line), not in a process that imported it.
+    """
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(name, "1")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="oceane2e pipeline", description=__doc__.split("\n\n")[0])
     parser.add_argument("--config", type=Path, default=Path("configs/pipeline.yaml"))
@@ -552,6 +568,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    if cfg.side_process and not args.only and args.lane is None and "numpy" not in sys.modules:
+        one_thread_per_process()
     t0 = time.perf_counter()
     timings = run_pipeline(cfg, fresh=args.fresh and args.lane is None, only=args.only, config_path=args.config,
                            lane=args.lane)

@@ -115,6 +115,19 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
     assert needs["train_config_baseline"] == ("check",)  # it trains on the observed currents
 
 
+def test_one_thread_per_process_keeps_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from oceane2e.pipeline import one_thread_per_process
+
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    monkeypatch.delenv("MKL_NUM_THREADS", raising=False)
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    one_thread_per_process()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1" and os.environ["MKL_NUM_THREADS"] == "1"
+    assert os.environ["OMP_NUM_THREADS"] == "3"
+
+
 def test_a_lane_waits_for_the_other_and_stops_when_it_is_gone(tmp_path: Path) -> None:
     import threading
 
