@@ -19,8 +19,9 @@ Steps run through the same library functions the ``train_*.py`` / ``inference*.p
 call. Two lanes (``side_process: true``, the default): after the data check a second process runs
 the observing system and the baseline networks (whose forecasts wait for M_θ's), then the learned
 analysis' training, which waits for the hybrid's checkpoint; the main process trains M_θ and the
-hybrid, forecasts with them, runs OI, and its cycle of the learned analysis waits for that training. Each lane waits only for the markers of the steps it ``needs`` from the other; the list
-order above is one valid order, which ``side_process: false`` runs in one process. Each process
+hybrid, forecasts with them, runs OI, and its cycle of the learned analysis waits for that training.
+Each lane waits only for the markers of the steps it ``needs`` from the other; the list order above is
+one valid order, which ``side_process: false`` runs in one process. Each process
 has one torch thread: the small tensors of these grids keep a second intra-op thread mostly waiting
 (the hybrid's training step is 1.6x faster with one thread than with two on 2 cores), so two
 processes use the two cores where one process could not. The second process writes to
@@ -120,8 +121,8 @@ class Step:
     name: str
     run: Callable[[], None]
     side: bool = False  # runs in the second process when there is one
-    # steps of the other lane whose markers must exist before this one starts (the list order already
-    # puts them earlier, so one process running the steps in order never waits)
+    # steps whose markers must exist before this one starts; with two lanes, those of the other lane are
+    # waited for (the list order puts them earlier, so one process running the steps in order never waits)
     needs: tuple[str, ...] = ()
 
 
@@ -219,9 +220,9 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
         run_evaluation(results_dir=cfg.results_dir, data_root=_data_root(cfg), config_path=cfg.online_config)
 
-    # Two lanes (``side_process``): the main one trains M_θ and the hybrid and forecasts with them; the
-    # side one observes, runs OI, trains the baselines and then the learned analysis (which needs the
-    # hybrid), so that the second core works while the hybrid trains and while it forecasts.
+    # Two lanes (``side_process``): the main one trains M_θ and the hybrid, forecasts with them and runs OI;
+    # the side one observes, trains the baselines and then the learned analysis (which needs the hybrid),
+    # so that the second core works while the hybrid trains and while it forecasts.
     def needs_of(path: Path, what: str) -> tuple[str, ...]:
         """What a baseline's training or inference needs of the other lane: M_θ's currents when it uses them."""
         if cfg.vel_config is None:
