@@ -14,6 +14,10 @@ from pathlib import Path
 
 from oceane2e.errors import OutputExistsError
 
+#: the sub-folder of a results folder that holds the models' hindcasts of the validation years
+#: (``inference.split: val``), from which the evaluation fits its lead-calibrated MHW thresholds
+HINDCAST_DIR = "hindcast"
+
 
 def claim_outputs(paths: Iterable[str | Path], *, overwrite: bool, what: str, announce: bool = True) -> list[Path]:
     """Check that writing ``paths`` replaces nothing, or that replacing was asked for.

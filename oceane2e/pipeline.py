@@ -2,7 +2,7 @@
 
     synth | prepare -> check -> observe -> train_vel -> inference_vel -> train_online -> inference
           -> ensemble -> oi -> train_baseline, inference_baseline (each baseline) -> train_assim
-          -> assimilate -> forecast_from_obs -> evaluate
+          -> hindcast -> assimilate -> forecast_from_obs -> hindcast_<baseline> (each) -> evaluate
 
 The data come from the synthetic ocean (``synthetic_config``) or from real files converted by
 ``prepare-data`` (``prepare_config``, e.g. SST alone: configs/pipeline_oisst.yaml). Without a stage-1
@@ -70,6 +70,10 @@ class PipelineConfig(StrictModel):
         default_factory=dict, description="dotted overrides of ensemble_config (e.g. fewer start dates for the demo)")
     assim_config: Path | None = Field(
         None, description="learned assimilation config (train_assim, assimilate, forecast_from_obs); null: none")
+    hindcasts: bool = Field(
+        True, description="also forecast the validation years with every network (inference.split: val, into "
+        "<results_dir>/hindcast): the evaluation fits its lead-calibrated MHW thresholds on them "
+        "(oceane2e.evaluation.calibration, metrics <metric>_cal); false: MHW scores with the observed threshold only")
     side_process: bool = Field(
         True, description="run observe, the baselines and the learned analysis' training in a second process "
         "beside M_θ's and the hybrid's steps (one torch thread each; docs/benchmarks.md, 'Pipeline timing'); "
@@ -195,6 +199,15 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
         infer(load_stage2_config(cfg.online_config), overwrite=True)
 
+    def hindcast_of(path: Path) -> Callable[[], None]:
+        def run() -> None:
+            from oceane2e.stage2 import infer, load_stage2_config
+
+            c = load_stage2_config(path)
+            infer(c.model_copy(update={"inference": c.inference.model_copy(update={"split": "val"})}), overwrite=True)
+
+        return run
+
     def ensemble() -> None:
         from oceane2e.ensemble.generate import infer_ensemble, load_ensemble_config
 
@@ -262,9 +275,17 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
                   Step(f"inference_{tag}", infer_b, side=True, needs=needs_of(path, "inference"))]
     if cfg.assim_config is not None:
         # the analysis' backgrounds are forecasts of the trained hybrid; the cycle needs the OI currents
-        steps += [Step("train_assim", train_assim, side=True, needs=("train_online",)),
-                  Step("assimilate", assimilate, needs=("train_assim", "oi") if cfg.oi_config else ("train_assim",)),
+        steps.append(Step("train_assim", train_assim, side=True, needs=("train_online",)))
+    if cfg.hindcasts:
+        # the validation years' forecasts, for the evaluation's MHW calibration: the hybrid's while the main lane
+        # would wait for train_assim anyway, the baselines' after that training in the side lane
+        steps.append(Step("hindcast", hindcast_of(cfg.online_config)))
+    if cfg.assim_config is not None:
+        steps += [Step("assimilate", assimilate, needs=("train_assim", "oi") if cfg.oi_config else ("train_assim",)),
                   Step("forecast_from_obs", forecast_from_obs)]
+    if cfg.hindcasts:
+        steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "inference"))
+                  for path in cfg.baseline_configs]
     steps.append(Step("evaluate", evaluate))
     return steps
 
@@ -295,6 +316,16 @@ def validate_pipeline(cfg: PipelineConfig, only: list[str] | None) -> list[Step]
         if missing:
             raise ConfigError(f"{cfg.prepare_config}: years {missing} of the stage configs' splits are not prepared; "
                               "add them to years")
+    if cfg.hindcasts and cfg.vel_config is not None:
+        from oceane2e.stage1 import load_stage1_config
+
+        splits = load_stage1_config(cfg.vel_config).inference.splits
+        users = [str(p) for p, c in zip([cfg.online_config, *cfg.baseline_configs], stage2, strict=True)
+                 if c.inference.velocity == "forecast"]
+        if users and "val" not in splits:
+            raise ConfigError(f"{cfg.vel_config}: inference.splits {splits} has no 'val', but the hindcasts of the "
+                              f"validation years (hindcasts: true) of {', '.join(users)} need M_θ's forecasts there; "
+                              "set inference.splits: [val, test], or hindcasts: false")
     for path, c in zip([cfg.online_config, *cfg.baseline_configs], stage2, strict=True):
         if os.path.abspath(c.data.root) != os.path.abspath(root):
             raise ConfigError(f"{path}: data.root {c.data.root} differs from the pipeline's data folder {root}")

@@ -103,6 +103,11 @@ class Stage2InferenceConfig(StrictModel):
         "start dates are those of the stage-1 file"
     )
     results_dir: Path = Field(Path("results"), description="where <Model>_outputs.npy etc. are written")
+    split: Literal["test", "val"] = Field(
+        "test", description="whose start dates to forecast: test (scored), or val: hindcasts of the validation "
+        "years, written to <results_dir>/hindcast, from which the evaluation fits the lead-calibrated MHW "
+        "thresholds (oceane2e.evaluation.calibration; with velocity 'forecast' the stage-1 file must hold the "
+        "val start dates: its inference.splits [val, test])")
     checkpoint: Path | None = Field(None, description="weights (default: the best checkpoint of train)")
     batch_size: int = Field(4, ge=1, description="start dates per forward pass (per process)")
     overwrite: bool = Field(False, description="replace earlier result files (else refuse; CLI --overwrite)")
@@ -311,7 +316,8 @@ def load_forecaster(path: str | Path, map_location: str | torch.device = "cpu",
 
 
 def scoring_dataset(cfg: Stage2Config, history: int = 0) -> Any:
-    """The test windows every stage-2 model and reference is scored on (same start dates for all).
+    """The test windows every stage-2 model and reference is scored on (same start dates for all); those
+    of the validation years with ``inference.split: val`` (hindcasts).
 
     ``history``: observed velocity days before each start date that the batches must carry (M_θ on the fly).
     """
@@ -320,10 +326,10 @@ def scoring_dataset(cfg: Stage2Config, history: int = 0) -> Any:
     inf = cfg.inference
     ssta_history = cfg.windows.history_days
     if inf.velocity == "forecast":
-        return SSTAWindowDataset(cfg.data, "test", inf.lead_days, velocity="forecast",
+        return SSTAWindowDataset(cfg.data, inf.split, inf.lead_days, velocity="forecast",
                                  forecast_path=inf.forecast_path, stride=1, missing_forecast="skip",
                                  history_days=ssta_history)
-    ds = SSTAWindowDataset(cfg.data, "test", inf.lead_days, velocity="observed", stride=inf.stride,
+    ds = SSTAWindowDataset(cfg.data, inf.split, inf.lead_days, velocity="observed", stride=inf.stride,
                            history_days=ssta_history, velocity_history=max(history, inf.min_history_days))
     if ds.velocity_history > history:  # start dates from min_history_days; the batches need no extra days
         ds.velocity_history = history
@@ -379,6 +385,10 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
         climatology = atmosphere_climatology(cfg.data, channels=ds.atmos_channels)
     lead = cfg.inference.lead_days
     name = cfg.model.name + suffix
+    if results_dir is None and inf.split == "val":
+        from oceane2e.outputs import HINDCAST_DIR
+
+        results_dir = Path(inf.results_dir) / HINDCAST_DIR
     out = result_paths(results_dir or cfg.inference.results_dir, name)
     claim_outputs(out.values(), overwrite=cfg.inference.overwrite if overwrite is None else overwrite,
                   what=f"{name} inference", announce=info.is_main)
@@ -408,6 +418,7 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
                                    "atmosphere": inf.atmosphere,
                                    "atmosphere_observed_days": inf.atmosphere_observed_days,
                                    "atmosphere_tau_days": inf.atmosphere_tau_days,
+                                   "split": inf.split, "years": ",".join(map(str, ds.years)),
                                    "test_years": ",".join(map(str, cfg.data.test_years)), **(attrs or {})})
         # the reference release's files: the gathered rows themselves, (sample, lead, lat, lon) K
         Path(outputs.filename).replace(out["outputs"])

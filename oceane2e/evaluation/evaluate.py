@@ -29,6 +29,7 @@ import numpy as np
 
 from oceane2e.errors import UserError, pop_debug_flag, report_user_errors
 from oceane2e.evaluation import metrics as M
+from oceane2e.evaluation.calibration import CALIBRATED_SUFFIX
 from oceane2e.evaluation.references import REFERENCE_NAMES, fit_tau_from_data, reference_forecasts
 from oceane2e.mhw.categories import CATEGORY_NAMES, STRONG
 
@@ -284,6 +285,7 @@ class Evaluation:
     forcing: dict[str, dict] = field(default_factory=dict)
     paths: dict[str, Path] = field(default_factory=dict)
     ensemble_sections: list[str] = field(default_factory=list)  # Markdown, one per ensemble (probabilistic)
+    calibration: dict[str, Any] = field(default_factory=dict)  # MHW threshold scales per source (calibration.py)
 
 
 def _is_synthetic(root: Path, year: int) -> bool:
@@ -314,6 +316,7 @@ def run_evaluation(
     figures: bool = True,
     progress: bool = True,
     product: str | None = None,
+    hindcasts: str | Path | None = "auto",
 ) -> Evaluation:
     """Score every model in ``results_dir`` and the references; write skill.csv, report.md, figures.
 
@@ -330,6 +333,10 @@ def run_evaluation(
         product: the model whose forecast the case maps show beside the best other forecast and the
             truth (default: the config's ``model.name`` when it is among the results, else the model
             with the lowest mean RMSE).
+        hindcasts: folder of the models' forecasts of the validation years (``inference.split: val``)
+            from which the lead-calibrated MHW detection is fitted (:mod:`oceane2e.evaluation.calibration`;
+            metrics ``<metric>_cal``); "auto": ``<results_dir>/hindcast`` when it holds any, None: no
+            calibrated scores.
     """
     import pandas as pd
     from tqdm import tqdm
@@ -361,12 +368,19 @@ def run_evaluation(
 
     tau = fit_tau_from_data(root, data_cfg.train_years, max_lag=tau_max_lag, progress=progress)
     sources = [m.name for m in models] + list(REFERENCE_NAMES)
+    observed = ObservedSSTA(root, data_cfg)
+    try:
+        calibration = _calibration(hindcasts, results_dir, observed, clim, mask, weights, time0, n_lead, tau, sources)
+    except BaseException:
+        observed.close()
+        raise
+    counts_cal = {s: np.zeros((n_lead, 4)) for s in calibration}
+    counts_cat_cal = {suffix: {s: np.zeros((n_lead, 4)) for s in counts_cal} for suffix in CATEGORY_SUFFIXES.values()}
     moments: dict[str, dict | None] = {s: None for s in sources}
     counts = {s: np.zeros((n_lead, 4)) for s in sources}
     counts_cat = {suffix: {s: np.zeros((n_lead, 4)) for s in sources} for suffix in CATEGORY_SUFFIXES.values()}
     area_days = np.zeros(time0.size)
     strong_days = np.zeros(time0.size)
-    observed = ObservedSSTA(root, data_cfg)
     chunk = _chunk_size(n_lead, history_days, grid, len(sources) + 1)
     try:
         bar = tqdm(total=time0.size, desc="evaluate", unit="start", disable=not progress)
@@ -400,6 +414,13 @@ def run_evaluation(
                 counts[name] += M.contingency_counts(det.flags, obs.flags, weights)
                 for cat, suffix in CATEGORY_SUFFIXES.items():
                     counts_cat[suffix][name] += M.contingency_counts(det.category >= cat, obs_cat[cat], weights)
+                if name in counts_cal:  # the same forecast judged against its own amplitude at each lead
+                    scale = calibration[name].scale[:n_lead, None, None].astype(np.float32)
+                    det = forecast_mhw(fc / scale[None], history, t0,
+                                       clim.seas, clim.thresh, mask=mask)
+                    counts_cal[name] += M.contingency_counts(det.flags, obs.flags, weights)
+                    for cat, suffix in CATEGORY_SUFFIXES.items():
+                        counts_cat_cal[suffix][name] += M.contingency_counts(det.category >= cat, obs_cat[cat], weights)
             bar.update(s1 - s0)
         bar.close()
 
@@ -409,6 +430,11 @@ def run_evaluation(
             scores.update(M.categorical_scores(counts[name]))
             for suffix, counts_of in counts_cat.items():
                 scores.update({f"{k}{suffix}": v for k, v in M.categorical_scores(counts_of[name]).items()})
+            if name in counts_cal:
+                scores.update({f"{k}{CALIBRATED_SUFFIX}": v for k, v in M.categorical_scores(counts_cal[name]).items()})
+                for suffix, counts_of in counts_cat_cal.items():
+                    scores.update({f"{k}{suffix}{CALIBRATED_SUFFIX}": v
+                                   for k, v in M.categorical_scores(counts_of[name]).items()})
             for metric, values in scores.items():
                 rows += [(name, lead, metric, float(v)) for lead, v in zip(range(1, n_lead + 1), values, strict=True)]
         skill = pd.DataFrame(rows, columns=["model", "lead", "metric", "value"])
@@ -450,6 +476,7 @@ def run_evaluation(
         history_days=history_days,
         product=product,
         forcing={m.name: {k: m.attrs[k] for k in FORCING_ATTRS if k in m.attrs} for m in models},
+        calibration=calibration,
     )
     result.ensemble_sections = [section for _, section in ensembles]
     for ens, _ in ensembles:
@@ -460,15 +487,55 @@ def run_evaluation(
     result.skill.to_csv(skill_path, index=False, float_format="%.6g")
     result.paths["skill"] = skill_path
     if figures:
-        from oceane2e.evaluation.figures import plot_case_maps, plot_skill_vs_lead
+        from oceane2e.evaluation.figures import plot_calibrated_mhw, plot_case_maps, plot_skill_vs_lead
 
         fig_dir = results_dir / "figures"
         result.paths["skill_figure"] = plot_skill_vs_lead(skill, fig_dir / "skill_vs_lead.png")
+        calibrated = plot_calibrated_mhw(skill, fig_dir / "mhw_calibrated_vs_lead.png")
+        if calibrated is not None:
+            result.paths["calibrated_figure"] = calibrated
         result.paths["case_figure"] = plot_case_maps(case, coords.lat, coords.lon, mask, fig_dir / "mhw_case_maps.png")
     from oceane2e.evaluation.report import write_report
 
     result.paths["report"] = write_report(result, results_dir / "report.md", data_root=root)
     return result
+
+
+def _calibration(hindcasts: str | Path | None, results_dir: Path, observed: ObservedSSTA, clim: Any,
+                 mask: np.ndarray, weights: np.ndarray, time0: np.ndarray, n_lead: int, tau: float,
+                 sources: Sequence[str]) -> dict[str, Any]:
+    """The fitted MHW threshold scales of every source that can be calibrated ({} without hindcasts),
+    :mod:`oceane2e.evaluation.calibration`; writes ``<results_dir>/mhw_calibration.csv``."""
+    from oceane2e.evaluation.calibration import (
+        CALIBRATION_FILE,
+        HINDCAST_DIR,
+        CalibrationError,
+        fit_calibration,
+        scales_for,
+        write_calibration,
+    )
+
+    if hindcasts is None:
+        return {}
+    folder = results_dir / HINDCAST_DIR if str(hindcasts) == "auto" else Path(hindcasts)
+    if not discover_models(folder):
+        if str(hindcasts) == "auto":
+            return {}
+        raise EvaluationError(f"{folder}: no <Model>{OUTPUTS_SUFFIX} hindcasts to calibrate the MHW detection with; "
+                              "run the models' inference with -o inference.split=val first")
+    years = np.concatenate([time0, time0 + n_lead]).astype("datetime64[Y]").astype(int) + 1970
+    try:
+        fitted = fit_calibration(folder, observed, clim, mask, weights, tau, scored_years={int(y) for y in years})
+    except CalibrationError as err:
+        raise EvaluationError(str(err)) from None
+    for name, c in fitted.items():
+        if c.scale.size < n_lead:
+            raise EvaluationError(f"{folder / (name + FORECAST_SUFFIX)}: {c.scale.size} leads, but {n_lead} are "
+                                  "scored; re-run its hindcast with the same inference.lead_days")
+    chosen = {name: c for name in sources if (c := scales_for(name, fitted)) is not None}
+    if chosen:
+        write_calibration(results_dir / CALIBRATION_FILE, fitted)
+    return chosen
 
 
 def _check_truth(model: ModelResult, inputs: np.ndarray, truth: np.ndarray, mask: np.ndarray, s0: int) -> None:
@@ -563,6 +630,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--product", default=None,
                    help="model shown in the case maps beside the best other forecast (default: model.name of --config)")
+    p.add_argument("--hindcasts", type=Path, default=None,
+                   help="forecasts of the validation years (inference.split: val) that calibrate the MHW detection "
+                   "per lead (metrics <metric>_cal; default: <results>/hindcast when it exists)")
+    p.add_argument("--no-calibration", action="store_true", help="no lead-calibrated MHW scores")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p
@@ -587,6 +658,7 @@ def main(argv: list[str] | None = None) -> int:
             figures=not args.no_figures,
             progress=not args.no_progress,
             product=args.product,
+            hindcasts=None if args.no_calibration else (args.hindcasts or "auto"),
         )
         print(rmse_table(result.skill))
         print(f"\nreport: {result.paths['report']}")

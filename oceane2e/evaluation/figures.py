@@ -33,6 +33,13 @@ CATEGORY_LABELS: tuple[str, ...] = ("none", "Moderate", "Strong", "Severe", "Ext
 REFERENCE_STYLE = {"Persistence": "--", "DampedPersistence": "-.", "Climatology": ":"}
 
 
+def metric_label(metric: str) -> str:
+    """The panel title of ``metric``; ``<metric>_cal`` (lead-calibrated MHW detection) says so."""
+    if metric.endswith("_cal") and metric[:-4] in METRIC_LABELS:
+        return METRIC_LABELS[metric[:-4]] + ", lead-calibrated"
+    return METRIC_LABELS.get(metric, metric)
+
+
 def _pyplot():
     import matplotlib
 
@@ -63,8 +70,10 @@ def plot_skill_vs_lead(skill, path: str | Path, metrics: Sequence[str] | None = 
     """
     plt = _pyplot()
     present = list(dict.fromkeys(skill.metric))
-    metrics = [m for m in METRIC_LABELS if m in present] + [m for m in present if m not in METRIC_LABELS] \
-        if metrics is None else list(metrics)
+    if metrics is None:  # the lead-calibrated MHW scores have their own figure (plot_calibrated_mhw)
+        present = [m for m in present if not m.endswith("_cal")]
+        metrics = [m for m in METRIC_LABELS if m in present] + [m for m in present if m not in METRIC_LABELS]
+    metrics = [m for m in metrics if m in set(skill.metric)]
     models = list(dict.fromkeys(skill.model))
     ncols = min(4, len(metrics))
     nrows = int(np.ceil(len(metrics) / ncols))
@@ -77,7 +86,7 @@ def plot_skill_vs_lead(skill, path: str | Path, metrics: Sequence[str] | None = 
             if line.empty or line.value.isna().all():
                 continue
             ax.plot(line.lead, line.value, REFERENCE_STYLE.get(model, "-"), color=colors(i % 10), label=model, lw=1.5)
-        ax.set_title(METRIC_LABELS.get(metric, metric), fontsize=10)
+        ax.set_title(metric_label(metric), fontsize=10)
         ax.tick_params(labelbottom=True)
         ax.grid(alpha=0.3)
     for ax in list(axes.flat)[max(0, len(metrics) - ncols) : len(metrics)]:
@@ -94,6 +103,15 @@ def plot_skill_vs_lead(skill, path: str | Path, metrics: Sequence[str] | None = 
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_calibrated_mhw(skill, path: str | Path) -> Path | None:
+    """MHW CSI, SEDI and CSI >= Strong against lead, with the observed threshold (top) and lead-calibrated
+    (bottom, :mod:`oceane2e.evaluation.calibration`); None when ``skill`` has no calibrated scores."""
+    if "csi_cal" not in set(skill.metric):
+        return None
+    metrics = ["csi", "sedi", "csi_strong", "csi_cal", "sedi_cal", "csi_strong_cal"]
+    return plot_skill_vs_lead(skill[skill.model.isin(set(skill[skill.metric == "csi_cal"].model))], path, metrics)
 
 
 def case_leads(n_lead: int, wanted: Sequence[int] = (1, 5, 10, 20, 40)) -> list[int]:

@@ -104,6 +104,30 @@ def category_tables(skill, leads: Sequence[int] = (5, 10, 20, 40)) -> list[str]:
     return out
 
 
+def calibrated_markdown(skill, calibration: dict, leads: Sequence[int] = TABLE_LEADS) -> list[str]:
+    """The section of the lead-calibrated MHW scores (``<metric>_cal``); empty without them."""
+    if not calibration or "csi_cal" not in set(skill.metric):
+        return []
+    shown = [lead for lead in leads if lead <= min(c.scale.size for c in calibration.values())]
+    rows = ["| forecast | " + " | ".join(f"lead {lead}" for lead in shown) + " |", "|---|" + "---:|" * len(shown)]
+    rows += [f"| {name} | " + " | ".join(f"{c.scale[lead - 1]:.2f}" for lead in shown) + " |"
+             for name, c in calibration.items()]
+    source = next(iter(calibration.values())).source
+    lines = ["## MHW scores with lead-calibrated thresholds", "",
+             "The same forecasts with a decision threshold per forecast and lead, as operational MHW forecasts use "
+             "lead-dependent forecast thresholds: a forecast day exceeds when forecast / k(lead) > the observed "
+             "threshold, with k the scale that gave the highest MHW CSI on that forecast's hindcasts of the "
+             f"**validation years** ({source}; `mhw_calibration.csv`, `oceane2e.evaluation.calibration`). "
+             "Persistence and damped persistence are calibrated the same way on the same validation start dates. "
+             "The RMSE, bias and ACC above are unchanged, and the MHW tables above keep the observed threshold.", "",
+             "Threshold scale k per lead:", "", *rows, ""]
+    sub = skill[skill.model.isin(list(calibration))]
+    for metric, title in (("csi_cal", "CSI"), ("sedi_cal", "SEDI"), ("csi_strong_cal", "category >= Strong: CSI")):
+        if metric in set(skill.metric):
+            lines += [f"### {title}, lead-calibrated", "", markdown_table(sub, metric, leads), ""]
+    return lines
+
+
 def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
     """Write the Markdown report of an :class:`oceane2e.evaluation.evaluate.Evaluation`."""
     path = Path(path)
@@ -144,6 +168,7 @@ def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
     if cats:
         lines += ["## MHW scores per category (Hobday et al. 2018; higher is better, NaN/– where none was observed)",
                   "", *cats]
+    lines += calibrated_markdown(result.skill, getattr(result, "calibration", {}))
     lines += ["All metrics at every lead are in `skill.csv` (columns model, lead, metric, value).", ""]
     lines += from_observations_markdown(result.skill)
     if (path.parent / "analysis_skill.csv").exists():
@@ -152,13 +177,16 @@ def write_report(result, path: str | Path, *, data_root: str | Path) -> Path:
         lines += [analysis_markdown(path.parent / "analysis_skill.csv")]
     for section in getattr(result, "ensemble_sections", []):
         lines += [section, ""]
-    figures = {k: v for k, v in result.paths.items() if k in ("skill_figure", "case_figure")}
+    figures = {k: v for k, v in result.paths.items() if k in ("skill_figure", "case_figure", "calibrated_figure")}
     if figures:
         lines += ["## Figures", ""]
         rel = {k: Path(v).relative_to(path.parent) if Path(v).is_relative_to(path.parent) else Path(v)
                for k, v in figures.items()}
         if "skill_figure" in rel:
             lines += ["Skill against lead day, every model and reference:", "", f"![skill vs lead]({rel['skill_figure']})", ""]
+        if "calibrated_figure" in rel:
+            lines += ["MHW scores with the observed threshold (top) and lead-calibrated (bottom):", "",
+                      f"![calibrated MHW scores]({rel['calibrated_figure']})", ""]
         if "case_figure" in rel and result.case is not None:
             names = list(result.case.forecasts)
             others = f", beside {names[1]} (the lowest mean RMSE of the other forecasts)" if len(names) > 1 else ""

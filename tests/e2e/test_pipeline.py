@@ -30,7 +30,8 @@ def _write_configs(tmp: Path) -> Path:
         "config_vel.yaml": {
             "data": DATA, "model": {"name": "MultiConv", **SMALL}, "window": {"n_in": 2, "n_out": 1},
             "train": {**TRAIN, "name": "MultiConv", "checkpoint_dir": "checkpoints/pretrained"},
-            "inference": {"lead_days": LEAD, "stride": 20, "output": "data/GS/MultiConv_data.nc"},
+            "inference": {"lead_days": LEAD, "stride": 20, "output": "data/GS/MultiConv_data.nc",
+                          "splits": ["val", "test"]},
         },
         # the kernel in the advective form, as in the shipped configs/config.yaml
         "config.yaml": _stage2("Oceane2e", {"gm": SMALL, "source": SMALL, "kernel": {"form": "advective"}}),
@@ -76,7 +77,8 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
                  "data/GS/obs/obs_2003.nc", "results/OI_analysis.nc", "results/analysis_skill.csv",
                  "results/Oceane2e-ens_members.nc", "results/figures/Oceane2e-ens_probability_case.png",
                  "checkpoints/NeuralDA_best_model.pth", "results/NeuralDA_analysis.nc",
-                 "results/Oceane2e+NeuralDA_outputs.npy", "results/Oceane2e+OI_forecast.nc"):
+                 "results/Oceane2e+NeuralDA_outputs.npy", "results/Oceane2e+OI_forecast.nc",
+                 "results/hindcast/Oceane2e_forecast.nc", "results/hindcast/ConvLSTM_outputs.npy"):
         assert (demo / path).exists(), path
     skill = pd.read_csv(demo / "results" / "skill.csv")
     models = set(skill["model"])
@@ -95,6 +97,25 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
         assert f"] {name}: " in log, name
         assert (demo / "logs" / "pipeline" / f"{name}.done").exists(), name
     assert "] train_vel" not in log and "] oi" not in log and "] assimilate" not in log
+    assert "] hindcast_config_baseline: " in log and "] hindcast: " not in log
+
+
+def test_the_hindcasts_are_forecasts_of_the_validation_year(demo: Path) -> None:
+    """inference.split: val forecasts the validation year into results/hindcast, from which the evaluation
+    fits its lead-calibrated MHW thresholds (the scores <metric>_cal)."""
+    from oceane2e.data.forecast_files import ForecastFile
+
+    for name in ("Oceane2e", "ConvLSTM"):
+        with ForecastFile(demo / "results" / "hindcast" / f"{name}_forecast.nc") as f:
+            assert {int(str(t)[:4]) for t in f.time0} == {2002}, name
+            assert f.attrs["split"] == "val" and f.attrs["years"] == "2002"
+    skill = pd.read_csv(demo / "results" / "skill.csv")
+    calibrated = set(skill[skill.metric == "csi_cal"].model)
+    assert {"Oceane2e", "ConvLSTM", "Persistence", "Oceane2e+OI"} <= calibrated
+    assert "Climatology" not in calibrated
+    scales = pd.read_csv(demo / "results" / "mhw_calibration.csv")
+    assert set(scales.model) == {"Oceane2e", "ConvLSTM", "Persistence", "DampedPersistence"}
+    assert (scales.threshold_scale > 0).all() and "lead-calibrated" in (demo / "results" / "report.md").read_text()
 
 
 def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
@@ -113,6 +134,25 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
     assert "train_assim" in needs["assimilate"] and "train_online" in needs["train_assim"]
     assert needs["inference_config_baseline"] == ("inference_vel",)  # it forecasts with M_θ's currents
     assert needs["train_config_baseline"] == ("check",)  # it trains on the observed currents
+    # the hybrid's hindcast fills the main lane's wait for train_assim; the baselines' run after that training
+    assert not lanes["hindcast"] and names.index("hindcast") < names.index("assimilate")
+    assert lanes["hindcast_config_baseline"] and names.index("train_assim") < names.index("hindcast_config_baseline")
+    assert needs["hindcast_config_baseline"] == ("inference_vel",)
+
+
+def test_hindcasts_need_the_stage1_forecasts_of_the_validation_years(tmp_path: Path) -> None:
+    from oceane2e.pipeline import validate_pipeline
+
+    cfg_path = _write_configs(tmp_path)
+    vel = yaml.safe_load((tmp_path / "configs" / "config_vel.yaml").read_text())
+    vel["inference"]["splits"] = ["test"]
+    (tmp_path / "configs" / "config_vel.yaml").write_text(yaml.safe_dump(vel))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        raw = yaml.safe_load(cfg_path.read_text())
+        with pytest.raises(ConfigError, match=r"config_vel.yaml: inference.splits \['test'\] has no 'val'"):
+            validate_pipeline(PipelineConfig.model_validate(raw), None)
+        validate_pipeline(PipelineConfig.model_validate({**raw, "hindcasts": False}), None)  # no hindcasts: fine
 
 
 def test_one_thread_per_process_keeps_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,187 @@
+"""Lead-calibrated MHW detection: a decision threshold per forecast and lead, fitted on validation years.
+
+A forecast trained on the mean squared error damps what it cannot predict: its anomalies shrink with
+the lead (to ~40 % of the observed amplitude at 40 days on real OISST), so judged with the observed
+MHW threshold it rarely forecasts an event at long leads, and its MHW scores fall below persistence's
+although its RMSE and correlation are better. Operational MHW forecasts therefore define forecast
+events against lead-dependent forecast thresholds fitted on hindcasts (Jacox et al. 2022, Nature 604,
+486-490, use the forecast's own climatology and 90th percentile at each lead). Here each forecast gets,
+for each lead L, one scale ``k(L)`` of the observed threshold:
+
+    a forecast day is an exceedance when  forecast / k(L) > thresh - seas
+
+(categories with the same scaled threshold; the Hobday duration rules unchanged). ``k(L)`` is the
+value of a grid (0.1 .. 1.2, then refined by steps of 0.05 for the whole vector, since an event is a
+run of days across leads) that gives the highest MHW CSI on the forecast's
+**hindcasts of the validation years**, scored against the observed events there; ties go to the value
+nearest 1 (the observed threshold). Nothing of the scored (test) years enters the fit. Every forecast
+is treated alike: the models from their hindcasts (written by their inference with
+``inference.split: val`` into ``<results>/hindcast``; the pipeline's ``hindcast`` steps), persistence
+and damped persistence from the observed SSTA of the same validation start dates. A model without its
+own hindcast but named ``<Base>+<suffix>`` (``Oceane2e+OI``: the same network started from another
+initial state) uses ``<Base>``'s scales. Climatology (zero) forecasts no event at any scale and is not
+calibrated. The RMSE, bias and ACC do not change; only the forecasts' MHW flags do, reported as the
+metrics ``<metric>_cal`` beside the ones with the observed threshold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from oceane2e.errors import UserError
+from oceane2e.outputs import HINDCAST_DIR
+
+#: suffix of the metrics scored with the lead-calibrated detection (``csi_cal``, ``csi_strong_cal``, ...)
+CALIBRATED_SUFFIX = "_cal"
+CALIBRATION_FILE = "mhw_calibration.csv"
+__all__ = ["CALIBRATED_SUFFIX", "CALIBRATION_FILE", "HINDCAST_DIR", "Calibration", "CalibrationError", "fit_calibration",
+           "fit_scales", "scales_for", "write_calibration"]
+#: the coarse grid of threshold scales, refined by half a step around each lead's best value
+SCALE_GRID: tuple[float, ...] = tuple(np.round(np.arange(0.1, 1.21, 0.1), 2))
+REFINE_SWEEPS = 2
+HISTORY_DAYS = 10
+
+
+class CalibrationError(UserError, ValueError):
+    """Hindcasts that cannot calibrate; the message names the file and the fix."""
+
+
+@dataclass
+class Calibration:
+    """The fitted threshold scale per lead of one forecast, and its validation CSI with and without it."""
+
+    scale: np.ndarray  # (L,)
+    csi_raw: np.ndarray  # (L,) validation CSI with the observed threshold
+    csi_cal: np.ndarray  # (L,) validation CSI with the scaled threshold
+    source: str
+
+
+def fit_scales(forecast: np.ndarray, history: np.ndarray, observed_flags: np.ndarray, time0: np.ndarray,
+               seas: np.ndarray, thresh: np.ndarray, mask: np.ndarray, weights: np.ndarray,
+               grid: tuple[float, ...] = SCALE_GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The per-lead threshold scale with the highest CSI -> (scale (L,), CSI at scale 1 (L,), CSI at the scale (L,)).
+
+    Args:
+        forecast: (S, L, H, W) forecast SSTA (K) of the validation start dates.
+        history: (S, P, H, W) observed SSTA up to each start date; observed_flags: (S, L, H, W) bool MHW days.
+        time0, seas, thresh, mask, weights: as in :func:`oceane2e.mhw.forecast.forecast_mhw` and the metrics.
+    """
+    from oceane2e.evaluation import metrics as M
+    from oceane2e.mhw.forecast import forecast_mhw
+
+    n_lead = forecast.shape[1]
+
+    def csi_of(scale: np.ndarray) -> np.ndarray:
+        det = forecast_mhw(forecast / scale[None, :, None, None].astype(np.float32), history, time0, seas, thresh,
+                           mask=mask)
+        return np.nan_to_num(M.categorical_scores(M.contingency_counts(det.flags, observed_flags, weights))["csi"],
+                             nan=-1.0)
+
+    tried: dict[float, np.ndarray] = {}  # scale -> CSI per lead at that constant scale
+    for k in grid:
+        tried[float(k)] = csi_of(np.full(n_lead, k))
+    raw = tried[1.0] if 1.0 in tried else csi_of(np.ones(n_lead))
+    best_k, _ = _pick(tried, n_lead)
+    # the leads interact (an event is a run of days across leads), so refine the whole vector: each sweep tries
+    # every lead's scale moved by a half and a whole grid step, keeping per lead what the joint vector gains
+    step = (grid[1] - grid[0]) / 2 if len(grid) > 1 else 0.0
+    for _ in range(REFINE_SWEEPS if step > 0 else 0):
+        current = csi_of(best_k)
+        new_k, new_csi = best_k.copy(), current.copy()
+        for delta in (-2 * step, -step, step, 2 * step):
+            scale = np.round(np.clip(best_k + delta, step, None), 4)
+            csi = csi_of(scale)
+            better = (csi > new_csi) | ((csi == new_csi) & (np.abs(scale - 1) < np.abs(new_k - 1)))
+            new_k, new_csi = np.where(better, scale, new_k), np.where(better, csi, new_csi)
+        best_k = new_k
+    best = csi_of(best_k)
+    return best_k, np.where(raw < 0, np.nan, raw), np.where(best < 0, np.nan, best)
+
+
+def _pick(tried: dict[float, np.ndarray], n_lead: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per lead, the scale with the highest CSI; ties to the scale nearest 1."""
+    order = sorted(tried, key=lambda k: abs(k - 1.0))
+    table = np.stack([tried[k] for k in order])  # (K, L)
+    index = np.argmax(table, axis=0)  # the first maximum: the one nearest 1
+    return np.asarray(order)[index], table[index, np.arange(n_lead)]
+
+
+def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np.ndarray, weights: np.ndarray,
+                    tau_days: float, scored_years: set[int] | None = None) -> dict[str, Calibration]:
+    """Threshold scales per lead of every model with hindcasts in ``hindcast_dir``, and of persistence and
+    damped persistence on the same start dates -> {name: :class:`Calibration`}.
+
+    Empty (with a warning) when no MHW was observed over the hindcasts' start dates.
+
+    Args:
+        hindcast_dir: folder of ``<Model>_outputs.npy`` / ``_forecast.nc`` of the validation years.
+        observed: :class:`oceane2e.evaluation.evaluate.ObservedSSTA` of the data folder.
+        clim: the data folder's climatology (``seas``, ``thresh``); mask, weights: (H, W).
+        tau_days: damped persistence's e-folding time (fitted on the training years).
+        scored_years: the years being scored; hindcasts that reach into them are refused.
+    """
+    from oceane2e.evaluation.evaluate import discover_models, load_model
+    from oceane2e.evaluation.references import reference_forecasts
+    from oceane2e.mhw.forecast import forecast_mhw
+
+    hindcast_dir = Path(hindcast_dir)
+    fitted: dict[str, Calibration] = {}
+    reference_done = False
+    for name in discover_models(hindcast_dir):
+        m = load_model(hindcast_dir, name)
+        n_lead = int(m.lead.size)
+        years = {int(str(t)[:4]) for t in np.concatenate([m.time0, m.time0 + n_lead])}
+        if scored_years and years & scored_years:
+            raise CalibrationError(
+                f"{m.forecast_path}: these hindcasts start or end in the scored years {sorted(years & scored_years)}; "
+                "the MHW calibration is fitted on other (validation) years only. Re-run the hindcast with "
+                "inference.split: val, or move the folder away")
+        if m.mask is not None and not np.array_equal(m.mask, mask):
+            raise CalibrationError(f"{m.forecast_path}: land mask differs from the data folder's; re-run the hindcast")
+        t0 = m.time0
+        span = observed.read(t0[0] - HISTORY_DAYS + 1, t0[-1] + n_lead, mask.shape, required_from=t0[0])
+        index = (t0 - t0[0]).astype(int)[:, None] + np.arange(HISTORY_DAYS + n_lead)[None, :]
+        window = span[index]
+        window[:, :, ~mask] = np.nan
+        history, truth = window[:, :HISTORY_DAYS], window[:, HISTORY_DAYS:]
+        obs = forecast_mhw(truth, history, t0, clim.seas, clim.thresh, mask=mask).flags
+        if not obs.any():
+            import warnings
+
+            warnings.warn(f"{m.forecast_path}: no MHW was observed over its start dates, so no threshold scale can "
+                          "be fitted: no lead-calibrated MHW scores (hindcast more validation years)", stacklevel=2)
+            return {}
+        forecasts = {name: np.array(m.outputs, dtype=np.float32)}
+        if not reference_done:  # the references on the first model's start dates
+            refs = reference_forecasts(history[:, -1], n_lead, tau_days)
+            forecasts.update({k: v for k, v in refs.items() if k != "Climatology"})
+            reference_done = True
+        for key, fc in forecasts.items():
+            fc[:, :, ~mask] = np.nan
+            scale, raw, cal = fit_scales(fc, history, obs, t0, clim.seas, clim.thresh, mask, weights)
+            fitted[key] = Calibration(scale, raw, cal, f"{hindcast_dir} ({min(years)}-{max(years)})")
+    return fitted
+
+
+def scales_for(name: str, fitted: dict[str, Calibration]) -> Calibration | None:
+    """The calibration of ``name``, or of its base network for ``<Base>+<suffix>``; None when it has none."""
+    if name in fitted:
+        return fitted[name]
+    return fitted.get(name.split("+", 1)[0]) if "+" in name else None
+
+
+def write_calibration(path: str | Path, fitted: dict[str, Calibration]) -> Path:
+    """``mhw_calibration.csv``: model, lead, threshold_scale, validation CSI with and without it, fitted on."""
+    import pandas as pd
+
+    rows = [(name, lead, float(c.scale[i]), float(c.csi_raw[i]), float(c.csi_cal[i]), c.source)
+            for name, c in fitted.items() for i, lead in enumerate(range(1, c.scale.size + 1))]
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows, columns=["model", "lead", "threshold_scale", "val_csi_observed_threshold", "val_csi_calibrated",
+                                "fitted_on"]).to_csv(path, index=False, float_format="%.6g")
+    return path

@@ -1,0 +1,101 @@
+"""Lead-calibrated MHW detection: thresholds fitted on validation hindcasts, scored on the test year."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pandas as pd
+
+from oceane2e.data.contract import CLIM_FILE, read_clim
+from oceane2e.evaluation import metrics as M
+from oceane2e.evaluation.calibration import fit_scales
+from oceane2e.evaluation.evaluate import main
+from oceane2e.mhw.forecast import forecast_mhw
+from tests.evaluation.conftest import N_LEAD, truth_of, write_model
+
+#: a damped forecast: the truth times a factor per lead (a network trained on the MSE damps like this)
+DAMPING = 1.0 - 0.05 * np.arange(1, N_LEAD + 1)  # 0.95 .. 0.40
+
+
+def _history(tiny, time0, days=10):
+    idx = (time0 - tiny.dates[0]).astype(int)[:, None] + np.arange(-days + 1, 1)[None]
+    return tiny.ssta[idx]
+
+
+def test_the_scale_of_a_damped_perfect_forecast_is_its_damping(tiny_results):
+    """truth x a(L): the observed threshold misses most events at small a; the fitted scale finds a(L) and
+    then detects every event (CSI ~1), which the observed threshold does not."""
+    tiny = tiny_results
+    clim = read_clim(tiny.data / CLIM_FILE)
+    time0 = np.datetime64("2002-01-15", "D") + 5 * np.arange(60)
+    truth = truth_of(tiny, time0)
+    history = _history(tiny, time0)
+    obs = forecast_mhw(truth, history, time0, clim.seas, clim.thresh, mask=tiny.mask).flags
+    assert obs.any()
+    weights = M.area_weights(tiny.coords.lat, tiny.mask)
+    damped = (truth * DAMPING[None, :, None, None]).astype(np.float32)
+    scale, raw, cal = fit_scales(damped, history, obs, time0, clim.seas, clim.thresh, tiny.mask, weights)
+    assert np.all(cal > 0.97)
+    assert np.all(np.abs(scale - DAMPING) <= 0.051)
+    assert raw[-1] < 0.5 < cal[-1]  # at 0.4 x the amplitude the observed threshold is rarely crossed
+    # a forecast with the observed amplitude keeps the observed threshold (ties go to the scale nearest 1)
+    scale1, raw1, cal1 = fit_scales(truth.astype(np.float32), history, obs, time0, clim.seas, clim.thresh,
+                                    tiny.mask, weights)
+    assert np.all(scale1 == 1.0) and np.allclose(raw1, cal1)
+
+
+def _with_hindcasts(tiny, tmp_path, hindcast_start="2002-01-20"):
+    """A copy of the tiny results plus a model ``Damped`` (test and validation years) and ``Damped+OI``."""
+    results = tmp_path / "results"
+    shutil.copytree(tiny.results, results, ignore=shutil.ignore_patterns("figures", "*.csv", "*.md", "hindcast"))
+    truth = truth_of(tiny, tiny.time0)
+    damped = np.where(tiny.mask, truth * DAMPING[None, :, None, None], np.nan).astype(np.float32)
+    write_model(results, "Damped", damped, truth, tiny)
+    write_model(results, "Damped+OI", damped, truth, tiny)
+    val_time0 = np.datetime64(hindcast_start, "D") + 5 * np.arange(60)
+    val = type(tiny)(**{**tiny.__dict__, "time0": val_time0})
+    val_truth = truth_of(tiny, val_time0)
+    (results / "hindcast").mkdir()
+    write_model(results / "hindcast", "Damped",
+                np.where(tiny.mask, val_truth * DAMPING[None, :, None, None], np.nan).astype(np.float32), val_truth, val)
+    return results
+
+
+def test_the_evaluation_scores_the_calibrated_detection_beside_the_observed_one(tiny_results, tmp_path):
+    tiny = tiny_results
+    results = _with_hindcasts(tiny, tmp_path)
+    plain = tmp_path / "plain"
+    shutil.copytree(results, plain, ignore=shutil.ignore_patterns("hindcast"))
+    args = ["--config", str(tiny.config), "--no-progress"]
+    assert main(["--results", str(results), *args]) == 0
+    assert main(["--results", str(plain), *args, "--no-figures"]) == 0
+    skill = pd.read_csv(results / "skill.csv").set_index(["model", "metric", "lead"])["value"]
+    before = pd.read_csv(plain / "skill.csv").set_index(["model", "metric", "lead"])["value"]
+    # what the observed threshold gives is unchanged; the calibrated scores come beside it
+    pd.testing.assert_series_equal(skill.loc[before.index], before)
+    calibrated = {m for m, metric, _ in skill.index if metric == "csi_cal"}
+    # Good has no hindcast; Damped+OI uses Damped's scales; climatology forecasts no event at any scale
+    assert calibrated == {"Damped", "Damped+OI", "Persistence", "DampedPersistence"}
+    assert skill["Damped", "csi", N_LEAD] < 0.5 < skill["Damped", "csi_cal", N_LEAD] > 0.9
+    assert skill["Damped+OI", "csi_cal", N_LEAD] == skill["Damped", "csi_cal", N_LEAD]
+    scales = pd.read_csv(results / "mhw_calibration.csv")
+    assert set(scales.model) == {"Damped", "Persistence", "DampedPersistence"}
+    damped = scales[scales.model == "Damped"].sort_values("lead").threshold_scale.to_numpy()
+    assert np.all(np.abs(damped - DAMPING) <= 0.051)
+    report = (results / "report.md").read_text()
+    assert "## MHW scores with lead-calibrated thresholds" in report and "validation years" in report
+    png = results / "figures" / "mhw_calibrated_vs_lead.png"
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "lead-calibrated" not in (plain / "report.md").read_text()
+
+
+def test_hindcasts_of_the_scored_years_are_refused(tiny_results, tmp_path, capsys):
+    results = _with_hindcasts(tiny_results, tmp_path, hindcast_start="2003-01-20")
+    assert main(["--results", str(results), "--config", str(tiny_results.config), "--no-progress",
+                 "--no-figures"]) == 2
+    err = capsys.readouterr().err
+    assert "hindcast/Damped_forecast.nc" in err and "scored years [2003]" in err
+    # --no-calibration scores without them
+    assert main(["--results", str(results), "--config", str(tiny_results.config), "--no-progress",
+                 "--no-figures", "--no-calibration"]) == 0
