@@ -244,6 +244,8 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
         c = load_stage2_config(path)
         velocity = c.windows.velocity if what == "train" else c.inference.velocity
+        if what == "hindcast" and velocity == "forecast":  # hindcasts run M_θ on the fly (stage2.infer)
+            velocity = "model"
         return {"forecast": ("inference_vel",), "model": ("train_vel",)}.get(velocity, ("check",))
 
     steps = [
@@ -284,7 +286,7 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         steps += [Step("assimilate", assimilate, needs=("train_assim", "oi") if cfg.oi_config else ("train_assim",)),
                   Step("forecast_from_obs", forecast_from_obs)]
     if cfg.hindcasts:
-        steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "inference"))
+        steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "hindcast"))
                   for path in cfg.baseline_configs]
     steps.append(Step("evaluate", evaluate))
     return steps
@@ -316,16 +318,6 @@ def validate_pipeline(cfg: PipelineConfig, only: list[str] | None) -> list[Step]
         if missing:
             raise ConfigError(f"{cfg.prepare_config}: years {missing} of the stage configs' splits are not prepared; "
                               "add them to years")
-    if cfg.hindcasts and cfg.vel_config is not None:
-        from oceane2e.stage1 import load_stage1_config
-
-        splits = load_stage1_config(cfg.vel_config).inference.splits
-        users = [str(p) for p, c in zip([cfg.online_config, *cfg.baseline_configs], stage2, strict=True)
-                 if c.inference.velocity == "forecast"]
-        if users and "val" not in splits:
-            raise ConfigError(f"{cfg.vel_config}: inference.splits {splits} has no 'val', but the hindcasts of the "
-                              f"validation years (hindcasts: true) of {', '.join(users)} need M_θ's forecasts there; "
-                              "set inference.splits: [val, test], or hindcasts: false")
     for path, c in zip([cfg.online_config, *cfg.baseline_configs], stage2, strict=True):
         if os.path.abspath(c.data.root) != os.path.abspath(root):
             raise ConfigError(f"{path}: data.root {c.data.root} differs from the pipeline's data folder {root}")

@@ -105,9 +105,10 @@ class Stage2InferenceConfig(StrictModel):
     results_dir: Path = Field(Path("results"), description="where <Model>_outputs.npy etc. are written")
     split: Literal["test", "val"] = Field(
         "test", description="whose start dates to forecast: test (scored), or val: hindcasts of the validation "
-        "years, written to <results_dir>/hindcast, from which the evaluation fits the lead-calibrated MHW "
-        "thresholds (oceane2e.evaluation.calibration; with velocity 'forecast' the stage-1 file must hold the "
-        "val start dates: its inference.splits [val, test])")
+        "years every hindcast_stride days, written to <results_dir>/hindcast, from which the evaluation fits the "
+        "lead-calibrated MHW thresholds (oceane2e.evaluation.calibration); velocity 'forecast' then runs M_θ on "
+        "the fly ('model': the currents the stage-1 file would hold), so stage 1 need not forecast those years")
+    hindcast_stride: int = Field(6, ge=1, description="days between the start dates of the hindcasts (split val)")
     checkpoint: Path | None = Field(None, description="weights (default: the best checkpoint of train)")
     batch_size: int = Field(4, ge=1, description="start dates per forward pass (per process)")
     overwrite: bool = Field(False, description="replace earlier result files (else refuse; CLI --overwrite)")
@@ -372,6 +373,10 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
     loaded = load_forecaster(path, map_location=info.device, expected_model=cfg.model.name)
     model = loaded.model
     inf = cfg.inference
+    if inf.split == "val":  # hindcasts: M_θ on the fly instead of a stage-1 file of the test years
+        inf = inf.model_copy(update={"stride": inf.hindcast_stride,
+                                     "velocity": "model" if inf.velocity == "forecast" else inf.velocity})
+        cfg = cfg.model_copy(update={"inference": inf})
     currents = _currents(cfg, inf.velocity, info.device)
     ds = scoring_dataset(cfg, currents.history_days if currents else 0)
     coords, mask = ds.folder.coords, ds.folder.mask

@@ -26,6 +26,8 @@ metrics ``<metric>_cal`` beside the ones with the observed threshold.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -81,23 +83,22 @@ def fit_scales(forecast: np.ndarray, history: np.ndarray, observed_flags: np.nda
         return np.nan_to_num(M.categorical_scores(M.contingency_counts(det.flags, observed_flags, weights))["csi"],
                              nan=-1.0)
 
-    tried: dict[float, np.ndarray] = {}  # scale -> CSI per lead at that constant scale
-    for k in grid:
-        tried[float(k)] = csi_of(np.full(n_lead, k))
-    raw = tried[1.0] if 1.0 in tried else csi_of(np.ones(n_lead))
-    best_k, _ = _pick(tried, n_lead)
-    # the leads interact (an event is a run of days across leads), so refine the whole vector: each sweep tries
-    # every lead's scale moved by a half and a whole grid step, keeping per lead what the joint vector gains
-    step = (grid[1] - grid[0]) / 2 if len(grid) > 1 else 0.0
-    for _ in range(REFINE_SWEEPS if step > 0 else 0):
-        current = csi_of(best_k)
-        new_k, new_csi = best_k.copy(), current.copy()
-        for delta in (-2 * step, -step, step, 2 * step):
-            scale = np.round(np.clip(best_k + delta, step, None), 4)
-            csi = csi_of(scale)
-            better = (csi > new_csi) | ((csi == new_csi) & (np.abs(scale - 1) < np.abs(new_k - 1)))
-            new_k, new_csi = np.where(better, scale, new_k), np.where(better, csi, new_csi)
-        best_k = new_k
+    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:  # numpy frees the GIL
+        tried = dict(zip((float(k) for k in grid), pool.map(lambda k: csi_of(np.full(n_lead, k)), grid), strict=True))
+        raw = tried[1.0] if 1.0 in tried else csi_of(np.ones(n_lead))
+        best_k, _ = _pick(tried, n_lead)
+        # the leads interact (an event is a run of days across leads), so refine the whole vector: each sweep
+        # tries every lead's scale moved by a half and a whole grid step, keeping per lead what the vector gains
+        step = (grid[1] - grid[0]) / 2 if len(grid) > 1 else 0.0
+        for _ in range(REFINE_SWEEPS if step > 0 else 0):
+            candidates = [best_k] + [np.round(np.clip(best_k + d, step, None), 4)
+                                     for d in (-2 * step, -step, step, 2 * step)]
+            scores = list(pool.map(csi_of, candidates))
+            new_k, new_csi = best_k.copy(), scores[0]
+            for scale, csi in zip(candidates[1:], scores[1:], strict=True):
+                better = (csi > new_csi) | ((csi == new_csi) & (np.abs(scale - 1) < np.abs(new_k - 1)))
+                new_k, new_csi = np.where(better, scale, new_k), np.where(better, csi, new_csi)
+            best_k = new_k
     best = csi_of(best_k)
     return best_k, np.where(raw < 0, np.nan, raw), np.where(best < 0, np.nan, best)
 

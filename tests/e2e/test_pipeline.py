@@ -30,8 +30,7 @@ def _write_configs(tmp: Path) -> Path:
         "config_vel.yaml": {
             "data": DATA, "model": {"name": "MultiConv", **SMALL}, "window": {"n_in": 2, "n_out": 1},
             "train": {**TRAIN, "name": "MultiConv", "checkpoint_dir": "checkpoints/pretrained"},
-            "inference": {"lead_days": LEAD, "stride": 20, "output": "data/GS/MultiConv_data.nc",
-                          "splits": ["val", "test"]},
+            "inference": {"lead_days": LEAD, "stride": 20, "output": "data/GS/MultiConv_data.nc"},
         },
         # the kernel in the advective form, as in the shipped configs/config.yaml
         "config.yaml": _stage2("Oceane2e", {"gm": SMALL, "source": SMALL, "kernel": {"form": "advective"}}),
@@ -137,22 +136,7 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
     # the hybrid's hindcast fills the main lane's wait for train_assim; the baselines' run after that training
     assert not lanes["hindcast"] and names.index("hindcast") < names.index("assimilate")
     assert lanes["hindcast_config_baseline"] and names.index("train_assim") < names.index("hindcast_config_baseline")
-    assert needs["hindcast_config_baseline"] == ("inference_vel",)
-
-
-def test_hindcasts_need_the_stage1_forecasts_of_the_validation_years(tmp_path: Path) -> None:
-    from oceane2e.pipeline import validate_pipeline
-
-    cfg_path = _write_configs(tmp_path)
-    vel = yaml.safe_load((tmp_path / "configs" / "config_vel.yaml").read_text())
-    vel["inference"]["splits"] = ["test"]
-    (tmp_path / "configs" / "config_vel.yaml").write_text(yaml.safe_dump(vel))
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(tmp_path)
-        raw = yaml.safe_load(cfg_path.read_text())
-        with pytest.raises(ConfigError, match=r"config_vel.yaml: inference.splits \['test'\] has no 'val'"):
-            validate_pipeline(PipelineConfig.model_validate(raw), None)
-        validate_pipeline(PipelineConfig.model_validate({**raw, "hindcasts": False}), None)  # no hindcasts: fine
+    assert needs["hindcast_config_baseline"] == ("train_vel",)  # M_θ on the fly: no stage-1 file of the val year
 
 
 def test_one_thread_per_process_keeps_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
