@@ -2,7 +2,7 @@
 
     synth | prepare -> check -> observe -> train_vel -> inference_vel -> train_online -> inference
           -> ensemble -> oi -> train_baseline, inference_baseline (each baseline) -> train_assim
-          -> hindcast -> assimilate -> forecast_from_obs -> hindcast_<baseline> (each) -> evaluate
+          -> hindcast -> assimilate -> forecast_from_obs -> hindcast_<baseline> (each) -> calibrate -> evaluate
 
 The data come from the synthetic ocean (``synthetic_config``) or from real files converted by
 ``prepare-data`` (``prepare_config``, e.g. SST alone: configs/pipeline_oisst.yaml). Without a stage-1
@@ -228,10 +228,20 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
         forecast_from_analyses(load_assim_config(cfg.assim_config), overwrite=True)
 
+    def calibrate() -> None:
+        from oceane2e.evaluation.evaluate import fit_mhw_calibration
+
+        path = fit_mhw_calibration(cfg.results_dir, _data_root(cfg), cfg.online_config)
+        print(f"MHW calibration: {path}" if path else "MHW calibration: nothing to fit (no MHW in the hindcasts)")
+
     def evaluate() -> None:
+        from oceane2e.evaluation.calibration import CALIBRATION_FILE
         from oceane2e.evaluation.evaluate import run_evaluation
 
-        run_evaluation(results_dir=cfg.results_dir, data_root=_data_root(cfg), config_path=cfg.online_config)
+        fitted = cfg.results_dir / CALIBRATION_FILE if cfg.hindcasts else None
+        run_evaluation(results_dir=cfg.results_dir, data_root=_data_root(cfg), config_path=cfg.online_config,
+                       hindcasts="auto" if cfg.hindcasts else None,
+                       calibration_file=fitted if fitted is not None and fitted.exists() else None)
 
     # Two lanes (``side_process``): the main one trains M_θ and the hybrid, forecasts with them and runs OI;
     # the side one observes, trains the baselines and then the learned analysis (which needs the hybrid),
@@ -288,6 +298,8 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     if cfg.hindcasts:
         steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "hindcast"))
                   for path in cfg.baseline_configs]
+        # the MHW threshold scales, fitted on the hindcasts beside the main lane's last forecasts
+        steps.append(Step("calibrate", calibrate, side=True, needs=("hindcast",)))
     steps.append(Step("evaluate", evaluate))
     return steps
 

@@ -41,7 +41,7 @@ from oceane2e.outputs import HINDCAST_DIR
 CALIBRATED_SUFFIX = "_cal"
 CALIBRATION_FILE = "mhw_calibration.csv"
 __all__ = ["CALIBRATED_SUFFIX", "CALIBRATION_FILE", "HINDCAST_DIR", "Calibration", "CalibrationError", "fit_calibration",
-           "fit_scales", "scales_for", "write_calibration"]
+           "fit_scales", "read_calibration", "scales_for", "write_calibration"]
 #: the coarse grid of threshold scales, refined by half a step around each lead's best value
 SCALE_GRID: tuple[float, ...] = tuple(np.round(np.arange(0.1, 1.21, 0.1), 2))
 REFINE_SWEEPS = 2
@@ -60,6 +60,7 @@ class Calibration:
     csi_raw: np.ndarray  # (L,) validation CSI with the observed threshold
     csi_cal: np.ndarray  # (L,) validation CSI with the scaled threshold
     source: str
+    years: tuple[int, int]  # first and last year the hindcasts touch
 
 
 def fit_scales(forecast: np.ndarray, history: np.ndarray, observed_flags: np.ndarray, time0: np.ndarray,
@@ -164,7 +165,7 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
         for key, fc in forecasts.items():
             fc[:, :, ~mask] = np.nan
             scale, raw, cal = fit_scales(fc, history, obs, t0, clim.seas, clim.thresh, mask, weights)
-            fitted[key] = Calibration(scale, raw, cal, f"{hindcast_dir} ({min(years)}-{max(years)})")
+            fitted[key] = Calibration(scale, raw, cal, str(hindcast_dir), (min(years), max(years)))
     return fitted
 
 
@@ -175,14 +176,45 @@ def scales_for(name: str, fitted: dict[str, Calibration]) -> Calibration | None:
     return fitted.get(name.split("+", 1)[0]) if "+" in name else None
 
 
+COLUMNS: tuple[str, ...] = ("model", "lead", "threshold_scale", "val_csi_observed_threshold", "val_csi_calibrated",
+                            "hindcasts", "first_year", "last_year")
+
+
 def write_calibration(path: str | Path, fitted: dict[str, Calibration]) -> Path:
-    """``mhw_calibration.csv``: model, lead, threshold_scale, validation CSI with and without it, fitted on."""
+    """``mhw_calibration.csv``: model, lead, threshold_scale, the validation CSI with the observed threshold and
+    with the scale, and the hindcasts it was fitted on (folder, first and last year)."""
     import pandas as pd
 
-    rows = [(name, lead, float(c.scale[i]), float(c.csi_raw[i]), float(c.csi_cal[i]), c.source)
+    rows = [(name, lead, float(c.scale[i]), float(c.csi_raw[i]), float(c.csi_cal[i]), c.source, *c.years)
             for name, c in fitted.items() for i, lead in enumerate(range(1, c.scale.size + 1))]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame(rows, columns=["model", "lead", "threshold_scale", "val_csi_observed_threshold", "val_csi_calibrated",
-                                "fitted_on"]).to_csv(path, index=False, float_format="%.6g")
+    tmp = path.with_name(path.name + ".tmp")
+    pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(tmp, index=False, float_format="%.6g")
+    tmp.replace(path)
     return path
+
+
+def read_calibration(path: str | Path) -> dict[str, Calibration]:
+    """The scales of a ``mhw_calibration.csv`` (:func:`write_calibration`) -> {model: :class:`Calibration`}."""
+    import pandas as pd
+
+    path = Path(path)
+    try:
+        table = pd.read_csv(path)
+    except (OSError, ValueError) as err:
+        raise CalibrationError(f"{path}: cannot be read as a MHW calibration ({err}); fit it again "
+                               "(the pipeline's calibrate step, or evaluate without --calibration)") from None
+    missing = [c for c in COLUMNS if c not in table.columns]
+    if missing:
+        raise CalibrationError(f"{path}: columns {missing} missing; it was not written by this version, fit it again")
+    fitted = {}
+    for name, rows in table.groupby("model", sort=False):
+        rows = rows.sort_values("lead")
+        if not np.array_equal(rows.lead.to_numpy(), np.arange(1, len(rows) + 1)) or not (rows.threshold_scale > 0).all():
+            raise CalibrationError(f"{path}: model {name}: leads must be 1..L with positive threshold_scale")
+        first = rows.iloc[0]
+        fitted[str(name)] = Calibration(rows.threshold_scale.to_numpy(float), rows.val_csi_observed_threshold.to_numpy(float),
+                                        rows.val_csi_calibrated.to_numpy(float), str(first.hindcasts),
+                                        (int(first.first_year), int(first.last_year)))
+    return fitted

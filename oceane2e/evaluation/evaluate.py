@@ -317,6 +317,7 @@ def run_evaluation(
     progress: bool = True,
     product: str | None = None,
     hindcasts: str | Path | None = "auto",
+    calibration_file: str | Path | None = None,
 ) -> Evaluation:
     """Score every model in ``results_dir`` and the references; write skill.csv, report.md, figures.
 
@@ -337,6 +338,8 @@ def run_evaluation(
             from which the lead-calibrated MHW detection is fitted (:mod:`oceane2e.evaluation.calibration`;
             metrics ``<metric>_cal``); "auto": ``<results_dir>/hindcast`` when it holds any, None: no
             calibrated scores.
+        calibration_file: a ``mhw_calibration.csv`` fitted before (:func:`fit_mhw_calibration`, the
+            pipeline's ``calibrate`` step) to use instead of fitting from ``hindcasts``.
     """
     import pandas as pd
     from tqdm import tqdm
@@ -370,7 +373,8 @@ def run_evaluation(
     sources = [m.name for m in models] + list(REFERENCE_NAMES)
     observed = ObservedSSTA(root, data_cfg)
     try:
-        calibration = _calibration(hindcasts, results_dir, observed, clim, mask, weights, time0, n_lead, tau, sources)
+        calibration = _calibration(hindcasts, calibration_file, results_dir, observed, clim, mask, weights, time0,
+                                   n_lead, tau, sources)
     except BaseException:
         observed.close()
         raise
@@ -501,41 +505,86 @@ def run_evaluation(
     return result
 
 
-def _calibration(hindcasts: str | Path | None, results_dir: Path, observed: ObservedSSTA, clim: Any,
-                 mask: np.ndarray, weights: np.ndarray, time0: np.ndarray, n_lead: int, tau: float,
-                 sources: Sequence[str]) -> dict[str, Any]:
-    """The fitted MHW threshold scales of every source that can be calibrated ({} without hindcasts),
-    :mod:`oceane2e.evaluation.calibration`; writes ``<results_dir>/mhw_calibration.csv``."""
+def _calibration(hindcasts: str | Path | None, calibration_file: str | Path | None, results_dir: Path,
+                 observed: ObservedSSTA, clim: Any, mask: np.ndarray, weights: np.ndarray, time0: np.ndarray,
+                 n_lead: int, tau: float, sources: Sequence[str]) -> dict[str, Any]:
+    """The MHW threshold scales of every source that can be calibrated ({} without hindcasts), fitted now (and
+    written to ``<results_dir>/mhw_calibration.csv``) or read from ``calibration_file``."""
     from oceane2e.evaluation.calibration import (
         CALIBRATION_FILE,
         HINDCAST_DIR,
         CalibrationError,
         fit_calibration,
+        read_calibration,
         scales_for,
         write_calibration,
     )
 
-    if hindcasts is None:
-        return {}
-    folder = results_dir / HINDCAST_DIR if str(hindcasts) == "auto" else Path(hindcasts)
-    if not discover_models(folder):
-        if str(hindcasts) == "auto":
-            return {}
-        raise EvaluationError(f"{folder}: no <Model>{OUTPUTS_SUFFIX} hindcasts to calibrate the MHW detection with; "
-                              "run the models' inference with -o inference.split=val first")
-    years = np.concatenate([time0, time0 + n_lead]).astype("datetime64[Y]").astype(int) + 1970
+    scored = {int(y) for y in np.concatenate([time0, time0 + n_lead]).astype("datetime64[Y]").astype(int) + 1970}
     try:
-        fitted = fit_calibration(folder, observed, clim, mask, weights, tau, scored_years={int(y) for y in years})
+        if calibration_file is not None:
+            fitted = read_calibration(calibration_file)
+            for name, c in fitted.items():
+                overlap = scored & set(range(c.years[0], c.years[1] + 1))
+                if overlap:
+                    raise CalibrationError(f"{calibration_file}: {name} was fitted on {c.years[0]}–{c.years[1]}, "
+                                           f"which includes the scored years {sorted(overlap)}; fit it on validation years")
+            where = Path(calibration_file)
+        else:
+            if hindcasts is None:
+                return {}
+            folder = results_dir / HINDCAST_DIR if str(hindcasts) == "auto" else Path(hindcasts)
+            if not discover_models(folder):
+                if str(hindcasts) == "auto":
+                    return {}
+                raise EvaluationError(f"{folder}: no <Model>{OUTPUTS_SUFFIX} hindcasts to calibrate the MHW detection "
+                                      "with; run the models' inference with -o inference.split=val first")
+            fitted = fit_calibration(folder, observed, clim, mask, weights, tau, scored_years=scored)
+            where = folder
     except CalibrationError as err:
         raise EvaluationError(str(err)) from None
     for name, c in fitted.items():
         if c.scale.size < n_lead:
-            raise EvaluationError(f"{folder / (name + FORECAST_SUFFIX)}: {c.scale.size} leads, but {n_lead} are "
-                                  "scored; re-run its hindcast with the same inference.lead_days")
+            raise EvaluationError(f"{where}: the calibration of {name} has {c.scale.size} leads, but {n_lead} are "
+                                  "scored; hindcast with the same inference.lead_days")
     chosen = {name: c for name in sources if (c := scales_for(name, fitted)) is not None}
-    if chosen:
+    if chosen and calibration_file is None:
         write_calibration(results_dir / CALIBRATION_FILE, fitted)
     return chosen
+
+
+def fit_mhw_calibration(results_dir: str | Path, data_root: str | Path | None = None,
+                        config_path: str | Path = "configs/config.yaml", *, tau_max_lag: int = 10) -> Path | None:
+    """Fit the lead-calibrated MHW thresholds on ``<results_dir>/hindcast`` alone and write
+    ``<results_dir>/mhw_calibration.csv`` (None when there is nothing to fit), so that the evaluation can
+    read them (``run_evaluation(calibration_file=...)``): the pipeline runs this beside the last forecasts."""
+    from oceane2e.data.contract import CLIM_FILE, read_clim, read_mask
+    from oceane2e.evaluation.calibration import (
+        CALIBRATION_FILE,
+        HINDCAST_DIR,
+        CalibrationError,
+        fit_calibration,
+        write_calibration,
+    )
+
+    results_dir = Path(results_dir)
+    data_cfg = load_data_config(config_path)
+    root = Path(data_root) if data_root is not None else Path(data_cfg.root)
+    if not discover_models(results_dir / HINDCAST_DIR):
+        return None
+    mask = read_mask(root)
+    clim = read_clim(root / CLIM_FILE)
+    weights = M.area_weights(clim.coords.lat, mask)
+    tau = fit_tau_from_data(root, data_cfg.train_years, max_lag=tau_max_lag, progress=False)
+    observed = ObservedSSTA(root, data_cfg)
+    try:
+        fitted = fit_calibration(results_dir / HINDCAST_DIR, observed, clim, mask, weights, tau,
+                                 scored_years={int(y) for y in data_cfg.test_years})
+    except CalibrationError as err:
+        raise EvaluationError(str(err)) from None
+    finally:
+        observed.close()
+    return write_calibration(results_dir / CALIBRATION_FILE, fitted) if fitted else None
 
 
 def _check_truth(model: ModelResult, inputs: np.ndarray, truth: np.ndarray, mask: np.ndarray, s0: int) -> None:
@@ -633,6 +682,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hindcasts", type=Path, default=None,
                    help="forecasts of the validation years (inference.split: val) that calibrate the MHW detection "
                    "per lead (metrics <metric>_cal; default: <results>/hindcast when it exists)")
+    p.add_argument("--calibration", type=Path, default=None,
+                   help="a mhw_calibration.csv fitted before, used instead of fitting from the hindcasts")
     p.add_argument("--no-calibration", action="store_true", help="no lead-calibrated MHW scores")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -659,6 +710,7 @@ def main(argv: list[str] | None = None) -> int:
             progress=not args.no_progress,
             product=args.product,
             hindcasts=None if args.no_calibration else (args.hindcasts or "auto"),
+            calibration_file=None if args.no_calibration else args.calibration,
         )
         print(rmse_table(result.skill))
         print(f"\nreport: {result.paths['report']}")

@@ -112,7 +112,8 @@ def calibrated_markdown(skill, calibration: dict, leads: Sequence[int] = TABLE_L
     rows = ["| forecast | " + " | ".join(f"lead {lead}" for lead in shown) + " |", "|---|" + "---:|" * len(shown)]
     rows += [f"| {name} | " + " | ".join(f"{c.scale[lead - 1]:.2f}" for lead in shown) + " |"
              for name, c in calibration.items()]
-    source = next(iter(calibration.values())).source
+    first = next(iter(calibration.values()))
+    source = f"{first.source}, {first.years[0]}–{first.years[1]}"
     lines = ["## MHW scores with lead-calibrated thresholds", "",
              "The same forecasts with a decision threshold per forecast and lead, as operational MHW forecasts use "
              "lead-dependent forecast thresholds: a forecast day exceeds when forecast / k(lead) > the observed "

@@ -96,7 +96,7 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
         assert f"] {name}: " in log, name
         assert (demo / "logs" / "pipeline" / f"{name}.done").exists(), name
     assert "] train_vel" not in log and "] oi" not in log and "] assimilate" not in log
-    assert "] hindcast_config_baseline: " in log and "] hindcast: " not in log
+    assert "] hindcast_config_baseline: " in log and "] hindcast: " not in log and "] calibrate: " in log
 
 
 def test_the_hindcasts_are_forecasts_of_the_validation_year(demo: Path) -> None:
@@ -137,6 +137,7 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
     assert not lanes["hindcast"] and names.index("hindcast") < names.index("assimilate")
     assert lanes["hindcast_config_baseline"] and names.index("train_assim") < names.index("hindcast_config_baseline")
     assert needs["hindcast_config_baseline"] == ("train_vel",)  # M_θ on the fly: no stage-1 file of the val year
+    assert lanes["calibrate"] and needs["calibrate"] == ("hindcast",) and names[-2:] == ["calibrate", "evaluate"]
 
 
 def test_one_thread_per_process_keeps_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:

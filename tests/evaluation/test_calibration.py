@@ -99,3 +99,41 @@ def test_hindcasts_of_the_scored_years_are_refused(tiny_results, tmp_path, capsy
     # --no-calibration scores without them
     assert main(["--results", str(results), "--config", str(tiny_results.config), "--no-progress",
                  "--no-figures", "--no-calibration"]) == 0
+
+
+def test_a_calibration_fitted_before_gives_the_same_scores(tiny_results, tmp_path):
+    """fit_mhw_calibration (the pipeline's calibrate step) writes the scales; the evaluation reading them with
+    --calibration scores exactly what fitting them itself scores."""
+    from oceane2e.evaluation.calibration import read_calibration
+    from oceane2e.evaluation.evaluate import fit_mhw_calibration
+
+    tiny = tiny_results
+    results = _with_hindcasts(tiny, tmp_path)
+    path = fit_mhw_calibration(results, config_path=tiny.config)
+    fitted = read_calibration(path)
+    assert set(fitted) == {"Damped", "Persistence", "DampedPersistence"}
+    assert fitted["Damped"].years == (2002, 2002) and fitted["Damped"].scale.size == N_LEAD
+    reuse = tmp_path / "reuse"
+    shutil.copytree(results, reuse, ignore=shutil.ignore_patterns("hindcast", "mhw_calibration.csv"))
+    args = ["--config", str(tiny.config), "--no-progress", "--no-figures"]
+    assert main(["--results", str(results), *args]) == 0
+    assert main(["--results", str(reuse), *args, "--calibration", str(path)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(reuse / "skill.csv"), pd.read_csv(results / "skill.csv"))
+
+
+def test_a_calibration_fitted_on_the_scored_years_is_refused(tiny_results, tmp_path, capsys):
+    from oceane2e.evaluation.calibration import read_calibration, write_calibration
+    from oceane2e.evaluation.evaluate import fit_mhw_calibration
+
+    results = _with_hindcasts(tiny_results, tmp_path)
+    path = fit_mhw_calibration(results, config_path=tiny_results.config)
+    fitted = read_calibration(path)
+    fitted["Damped"].years = (2002, 2003)
+    write_calibration(path, fitted)
+    assert main(["--results", str(results), "--config", str(tiny_results.config), "--no-progress", "--no-figures",
+                 "--calibration", str(path)]) == 2
+    assert "includes the scored years [2003]" in capsys.readouterr().err
+    path.write_text("model,lead\nDamped,1\n")
+    assert main(["--results", str(results), "--config", str(tiny_results.config), "--no-progress", "--no-figures",
+                 "--calibration", str(path)]) == 2
+    assert "missing" in capsys.readouterr().err
