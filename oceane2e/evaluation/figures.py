@@ -60,13 +60,15 @@ def _cmocean():
     return cmocean
 
 
-def plot_skill_vs_lead(skill, path: str | Path, metrics: Sequence[str] | None = None) -> Path:
+def plot_skill_vs_lead(skill, path: str | Path, metrics: Sequence[str] | None = None, *, ncols: int = 4,
+                       sharey: bool | str = False) -> Path:
     """One panel per metric, skill against lead day, one line per model (references dashed).
 
     Args:
         skill: pandas DataFrame with columns model, lead, metric, value (``skill.csv``).
         path: PNG to write (its folder is created).
         metrics: metrics to draw (default: every metric in ``skill``, in ``METRIC_LABELS`` order).
+        ncols: panels per row (at most); sharey: as in ``matplotlib.pyplot.subplots`` (e.g. "col").
     """
     plt = _pyplot()
     present = list(dict.fromkeys(skill.metric))
@@ -75,9 +77,10 @@ def plot_skill_vs_lead(skill, path: str | Path, metrics: Sequence[str] | None = 
         metrics = [m for m in METRIC_LABELS if m in present] + [m for m in present if m not in METRIC_LABELS]
     metrics = [m for m in metrics if m in set(skill.metric)]
     models = list(dict.fromkeys(skill.model))
-    ncols = min(4, len(metrics))
+    ncols = min(ncols, len(metrics))
     nrows = int(np.ceil(len(metrics) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 3.0 * nrows), squeeze=False, sharex=True)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.0 * ncols, 3.0 * nrows), squeeze=False, sharex=True,
+                             sharey=sharey)
     colors = plt.get_cmap("tab10")
     for ax, metric in zip(axes.flat, metrics, strict=False):
         sub = skill[skill.metric == metric]
@@ -111,7 +114,8 @@ def plot_calibrated_mhw(skill, path: str | Path) -> Path | None:
     if "csi_cal" not in set(skill.metric):
         return None
     metrics = ["csi", "sedi", "csi_strong", "csi_cal", "sedi_cal", "csi_strong_cal"]
-    return plot_skill_vs_lead(skill[skill.model.isin(set(skill[skill.metric == "csi_cal"].model))], path, metrics)
+    calibrated = skill[skill.model.isin(set(skill[skill.metric == "csi_cal"].model))]
+    return plot_skill_vs_lead(calibrated, path, metrics, ncols=3, sharey="col")
 
 
 def case_leads(n_lead: int, wanted: Sequence[int] = (1, 5, 10, 20, 40)) -> list[int]:
