@@ -204,7 +204,13 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
             from oceane2e.stage2 import infer, load_stage2_config
 
             c = load_stage2_config(path)
-            infer(c.model_copy(update={"inference": c.inference.model_copy(update={"split": "val"})}), overwrite=True)
+            update: dict[str, Any] = {"split": "val"}
+            if c.inference.velocity == "forecast" and cfg.vel_config is not None:
+                # the hindcast runs M_θ on the fly: the one the pipeline's stage 1 trained
+                from oceane2e.stage1 import load_stage1_config
+
+                update["velocity_model"] = load_stage1_config(cfg.vel_config).train.best_checkpoint
+            infer(c.model_copy(update={"inference": c.inference.model_copy(update=update)}), overwrite=True)
 
         return run
 
@@ -232,16 +238,20 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         from oceane2e.evaluation.evaluate import fit_mhw_calibration
 
         path = fit_mhw_calibration(cfg.results_dir, _data_root(cfg), cfg.online_config)
-        print(f"MHW calibration: {path}" if path else "MHW calibration: nothing to fit (no MHW in the hindcasts)")
+        print(f"MHW calibration: {path}" if path else f"MHW calibration: nothing fitted (no hindcast in "
+              f"{cfg.results_dir}/hindcast of a scored model, or no MHW observed over their start dates)")
 
     def evaluate() -> None:
-        from oceane2e.evaluation.calibration import CALIBRATION_FILE
+        from oceane2e.evaluation.calibration import CALIBRATION_FILE, HINDCAST_DIR
         from oceane2e.evaluation.evaluate import run_evaluation
 
-        fitted = cfg.results_dir / CALIBRATION_FILE if cfg.hindcasts else None
+        # the scales of the calibrate step, unless a hindcast was written after them (then fitted here again)
+        fitted = cfg.results_dir / CALIBRATION_FILE
+        hindcasts = list((cfg.results_dir / HINDCAST_DIR).glob("*_outputs.npy"))
+        current = cfg.hindcasts and fitted.exists() and all(h.stat().st_mtime <= fitted.stat().st_mtime
+                                                            for h in hindcasts)
         run_evaluation(results_dir=cfg.results_dir, data_root=_data_root(cfg), config_path=cfg.online_config,
-                       hindcasts="auto" if cfg.hindcasts else None,
-                       calibration_file=fitted if fitted is not None and fitted.exists() else None)
+                       hindcasts="auto" if cfg.hindcasts else None, calibration_file=fitted if current else None)
 
     # Two lanes (``side_process``): the main one trains M_θ and the hybrid, forecasts with them and runs OI;
     # the side one observes, trains the baselines and then the learned analysis (which needs the hybrid),
@@ -331,6 +341,9 @@ def validate_pipeline(cfg: PipelineConfig, only: list[str] | None) -> list[Step]
             raise ConfigError(f"{cfg.prepare_config}: years {missing} of the stage configs' splits are not prepared; "
                               "add them to years")
     for path, c in zip([cfg.online_config, *cfg.baseline_configs], stage2, strict=True):
+        if c.inference.split != "test":
+            raise ConfigError(f"{path}: inference.split is {c.inference.split!r}; the pipeline forecasts the test years "
+                              "with it and the validation years in its hindcast steps, so remove that line")
         if os.path.abspath(c.data.root) != os.path.abspath(root):
             raise ConfigError(f"{path}: data.root {c.data.root} differs from the pipeline's data folder {root}")
     steps = build_steps(cfg)

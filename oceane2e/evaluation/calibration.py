@@ -46,6 +46,7 @@ __all__ = ["CALIBRATED_SUFFIX", "CALIBRATION_FILE", "HINDCAST_DIR", "Calibration
 SCALE_GRID: tuple[float, ...] = tuple(np.round(np.arange(0.1, 1.21, 0.1), 2))
 REFINE_SWEEPS = 2
 HISTORY_DAYS = 10
+_CHUNK_ELEMENTS = 20_000_000  # (lead, lat, lon) values of a few start dates detected at once
 
 
 class CalibrationError(UserError, ValueError):
@@ -78,11 +79,17 @@ def fit_scales(forecast: np.ndarray, history: np.ndarray, observed_flags: np.nda
 
     n_lead = forecast.shape[1]
 
+    chunk = max(1, _CHUNK_ELEMENTS // int(np.prod(forecast.shape[1:])))  # bounds each thread's temporaries
+
     def csi_of(scale: np.ndarray) -> np.ndarray:
-        det = forecast_mhw(forecast / scale[None, :, None, None].astype(np.float32), history, time0, seas, thresh,
-                           mask=mask)
-        return np.nan_to_num(M.categorical_scores(M.contingency_counts(det.flags, observed_flags, weights))["csi"],
-                             nan=-1.0)
+        counts = np.zeros((n_lead, 4))
+        factor = scale[None, :, None, None].astype(np.float32)
+        for s0 in range(0, forecast.shape[0], chunk):
+            part = slice(s0, s0 + chunk)
+            det = forecast_mhw(forecast[part] / factor, history[part], time0[part], seas, thresh, mask=mask)
+            counts += M.contingency_counts(det.flags, observed_flags[part], weights)
+        # a lead without any observed or forecast event has no CSI: a tie with 0, so scale 1 keeps it silent
+        return np.nan_to_num(M.categorical_scores(counts)["csi"], nan=0.0)
 
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:  # numpy frees the GIL
         tried = dict(zip((float(k) for k in grid), pool.map(lambda k: csi_of(np.full(n_lead, k)), grid), strict=True))
@@ -100,8 +107,7 @@ def fit_scales(forecast: np.ndarray, history: np.ndarray, observed_flags: np.nda
                 better = (csi > new_csi) | ((csi == new_csi) & (np.abs(scale - 1) < np.abs(new_k - 1)))
                 new_k, new_csi = np.where(better, scale, new_k), np.where(better, csi, new_csi)
             best_k = new_k
-    best = csi_of(best_k)
-    return best_k, np.where(raw < 0, np.nan, raw), np.where(best < 0, np.nan, best)
+    return best_k, raw, csi_of(best_k)
 
 
 def _pick(tried: dict[float, np.ndarray], n_lead: int) -> tuple[np.ndarray, np.ndarray]:
@@ -113,11 +119,13 @@ def _pick(tried: dict[float, np.ndarray], n_lead: int) -> tuple[np.ndarray, np.n
 
 
 def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np.ndarray, weights: np.ndarray,
-                    tau_days: float, scored_years: set[int] | None = None) -> dict[str, Calibration]:
+                    tau_days: float, scored_years: set[int] | None = None,
+                    only: set[str] | None = None, history_days: int = HISTORY_DAYS) -> dict[str, Calibration]:
     """Threshold scales per lead of every model with hindcasts in ``hindcast_dir``, and of persistence and
     damped persistence on the same start dates -> {name: :class:`Calibration`}.
 
-    Empty (with a warning) when no MHW was observed over the hindcasts' start dates.
+    A model whose start dates saw no MHW is left out (with a warning); so is every model not in ``only``
+    (when given: the models being scored).
 
     Args:
         hindcast_dir: folder of ``<Model>_outputs.npy`` / ``_forecast.nc`` of the validation years.
@@ -125,6 +133,8 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
         clim: the data folder's climatology (``seas``, ``thresh``); mask, weights: (H, W).
         tau_days: damped persistence's e-folding time (fitted on the training years).
         scored_years: the years being scored; hindcasts that reach into them are refused.
+        only: the hindcasts to fit (None: all in the folder).
+        history_days: observed days put before each hindcast for the Hobday rules (as in the evaluation).
     """
     from oceane2e.evaluation.evaluate import discover_models, load_model
     from oceane2e.evaluation.references import reference_forecasts
@@ -132,8 +142,10 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
 
     hindcast_dir = Path(hindcast_dir)
     fitted: dict[str, Calibration] = {}
-    reference_done = False
+    reference_starts: np.ndarray | None = None
     for name in discover_models(hindcast_dir):
+        if only is not None and name not in only:
+            continue  # a hindcast of a model that is not scored
         m = load_model(hindcast_dir, name)
         n_lead = int(m.lead.size)
         years = {int(str(t)[:4]) for t in np.concatenate([m.time0, m.time0 + n_lead])}
@@ -145,23 +157,30 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
         if m.mask is not None and not np.array_equal(m.mask, mask):
             raise CalibrationError(f"{m.forecast_path}: land mask differs from the data folder's; re-run the hindcast")
         t0 = m.time0
-        span = observed.read(t0[0] - HISTORY_DAYS + 1, t0[-1] + n_lead, mask.shape, required_from=t0[0])
-        index = (t0 - t0[0]).astype(int)[:, None] + np.arange(HISTORY_DAYS + n_lead)[None, :]
+        span = observed.read(t0[0] - history_days + 1, t0[-1] + n_lead, mask.shape, required_from=t0[0])
+        index = (t0 - t0[0]).astype(int)[:, None] + np.arange(history_days + n_lead)[None, :]
         window = span[index]
         window[:, :, ~mask] = np.nan
-        history, truth = window[:, :HISTORY_DAYS], window[:, HISTORY_DAYS:]
+        history, truth = window[:, :history_days], window[:, history_days:]
         obs = forecast_mhw(truth, history, t0, clim.seas, clim.thresh, mask=mask).flags
         if not obs.any():
             import warnings
 
             warnings.warn(f"{m.forecast_path}: no MHW was observed over its start dates, so no threshold scale can "
-                          "be fitted: no lead-calibrated MHW scores (hindcast more validation years)", stacklevel=2)
-            return {}
+                          "be fitted for it (hindcast more validation years)", stacklevel=2)
+            continue
         forecasts = {name: np.array(m.outputs, dtype=np.float32)}
-        if not reference_done:  # the references on the first model's start dates
+        if reference_starts is None:  # the references on the first fitted model's start dates
             refs = reference_forecasts(history[:, -1], n_lead, tau_days)
             forecasts.update({k: v for k, v in refs.items() if k != "Climatology"})
-            reference_done = True
+            reference_starts = t0
+        elif not np.array_equal(t0, reference_starts):
+            warnings_text = (f"{m.forecast_path}: its start dates differ from the other hindcasts' "
+                             "(inference.hindcast_stride or the velocity history differ); its scales are fitted on "
+                             "its own start dates, the references' on the others'")
+            import warnings
+
+            warnings.warn(warnings_text, stacklevel=2)
         for key, fc in forecasts.items():
             fc[:, :, ~mask] = np.nan
             scale, raw, cal = fit_scales(fc, history, obs, t0, clim.seas, clim.thresh, mask, weights)
@@ -214,6 +233,8 @@ def read_calibration(path: str | Path) -> dict[str, Calibration]:
         if not np.array_equal(rows.lead.to_numpy(), np.arange(1, len(rows) + 1)) or not (rows.threshold_scale > 0).all():
             raise CalibrationError(f"{path}: model {name}: leads must be 1..L with positive threshold_scale")
         first = rows.iloc[0]
+        if not (np.isfinite(first.first_year) and np.isfinite(first.last_year)):
+            raise CalibrationError(f"{path}: model {name}: first_year/last_year missing; fit it again")
         fitted[str(name)] = Calibration(rows.threshold_scale.to_numpy(float), rows.val_csi_observed_threshold.to_numpy(float),
                                         rows.val_csi_calibrated.to_numpy(float), str(first.hindcasts),
                                         (int(first.first_year), int(first.last_year)))

@@ -374,7 +374,7 @@ def run_evaluation(
     observed = ObservedSSTA(root, data_cfg)
     try:
         calibration = _calibration(hindcasts, calibration_file, results_dir, observed, clim, mask, weights, time0,
-                                   n_lead, tau, sources)
+                                   n_lead, tau, sources, history_days)
     except BaseException:
         observed.close()
         raise
@@ -507,7 +507,7 @@ def run_evaluation(
 
 def _calibration(hindcasts: str | Path | None, calibration_file: str | Path | None, results_dir: Path,
                  observed: ObservedSSTA, clim: Any, mask: np.ndarray, weights: np.ndarray, time0: np.ndarray,
-                 n_lead: int, tau: float, sources: Sequence[str]) -> dict[str, Any]:
+                 n_lead: int, tau: float, sources: Sequence[str], history_days: int = HISTORY_DAYS) -> dict[str, Any]:
     """The MHW threshold scales of every source that can be calibrated ({} without hindcasts), fitted now (and
     written to ``<results_dir>/mhw_calibration.csv``) or read from ``calibration_file``."""
     from oceane2e.evaluation.calibration import (
@@ -539,12 +539,14 @@ def _calibration(hindcasts: str | Path | None, calibration_file: str | Path | No
                     return {}
                 raise EvaluationError(f"{folder}: no <Model>{OUTPUTS_SUFFIX} hindcasts to calibrate the MHW detection "
                                       "with; run the models' inference with -o inference.split=val first")
-            fitted = fit_calibration(folder, observed, clim, mask, weights, tau, scored_years=scored)
+            wanted = set(sources) | {name.split("+", 1)[0] for name in sources}
+            fitted = fit_calibration(folder, observed, clim, mask, weights, tau, scored_years=scored, only=wanted,
+                                     history_days=history_days)
             where = folder
     except CalibrationError as err:
         raise EvaluationError(str(err)) from None
     for name, c in fitted.items():
-        if c.scale.size < n_lead:
+        if c.scale.size < n_lead and any(scales_for(source, {name: c}) is not None for source in sources):
             raise EvaluationError(f"{where}: the calibration of {name} has {c.scale.size} leads, but {n_lead} are "
                                   "scored; hindcast with the same inference.lead_days")
     chosen = {name: c for name in sources if (c := scales_for(name, fitted)) is not None}
@@ -570,8 +572,11 @@ def fit_mhw_calibration(results_dir: str | Path, data_root: str | Path | None = 
     results_dir = Path(results_dir)
     data_cfg = load_data_config(config_path)
     root = Path(data_root) if data_root is not None else Path(data_cfg.root)
+    stale = results_dir / CALIBRATION_FILE
+    stale.unlink(missing_ok=True)  # never leave the scales of earlier hindcasts behind
     if not discover_models(results_dir / HINDCAST_DIR):
         return None
+    scored = discover_models(results_dir)
     mask = read_mask(root)
     clim = read_clim(root / CLIM_FILE)
     weights = M.area_weights(clim.coords.lat, mask)
@@ -579,7 +584,8 @@ def fit_mhw_calibration(results_dir: str | Path, data_root: str | Path | None = 
     observed = ObservedSSTA(root, data_cfg)
     try:
         fitted = fit_calibration(results_dir / HINDCAST_DIR, observed, clim, mask, weights, tau,
-                                 scored_years={int(y) for y in data_cfg.test_years})
+                                 scored_years={int(y) for y in data_cfg.test_years},
+                                 only=(set(scored) | {name.split("+", 1)[0] for name in scored}) or None)
     except CalibrationError as err:
         raise EvaluationError(str(err)) from None
     finally:
@@ -679,12 +685,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--product", default=None,
                    help="model shown in the case maps beside the best other forecast (default: model.name of --config)")
-    p.add_argument("--hindcasts", type=Path, default=None,
-                   help="forecasts of the validation years (inference.split: val) that calibrate the MHW detection "
-                   "per lead (metrics <metric>_cal; default: <results>/hindcast when it exists)")
-    p.add_argument("--calibration", type=Path, default=None,
-                   help="a mhw_calibration.csv fitted before, used instead of fitting from the hindcasts")
-    p.add_argument("--no-calibration", action="store_true", help="no lead-calibrated MHW scores")
+    cal = p.add_mutually_exclusive_group()
+    cal.add_argument("--hindcasts", type=Path, default=None,
+                     help="forecasts of the validation years (inference.split: val) that calibrate the MHW detection "
+                     "per lead (metrics <metric>_cal; default: <results>/hindcast when it exists)")
+    cal.add_argument("--calibration", type=Path, default=None,
+                     help="a mhw_calibration.csv fitted before, used instead of fitting from the hindcasts")
+    cal.add_argument("--no-calibration", action="store_true", help="no lead-calibrated MHW scores")
     p.add_argument("--no-figures", action="store_true", help="skip the PNG figures")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     return p

@@ -140,6 +140,20 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
     assert lanes["calibrate"] and needs["calibrate"] == ("hindcast",) and names[-2:] == ["calibrate", "evaluate"]
 
 
+def test_a_stage_config_must_forecast_the_test_years(tmp_path: Path) -> None:
+    """inference.split: val in a stage config would put the validation years where the test forecasts go."""
+    from oceane2e.pipeline import validate_pipeline
+
+    cfg_path = _write_configs(tmp_path)
+    hybrid = yaml.safe_load((tmp_path / "configs" / "config.yaml").read_text())
+    hybrid["inference"]["split"] = "val"
+    (tmp_path / "configs" / "config.yaml").write_text(yaml.safe_dump(hybrid))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        with pytest.raises(ConfigError, match=r"config.yaml: inference.split is 'val'"):
+            validate_pipeline(PipelineConfig.model_validate(yaml.safe_load(cfg_path.read_text())), None)
+
+
 def test_one_thread_per_process_keeps_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
     import os
 

@@ -137,3 +137,21 @@ def test_a_calibration_fitted_on_the_scored_years_is_refused(tiny_results, tmp_p
     assert main(["--results", str(results), "--config", str(tiny_results.config), "--no-progress", "--no-figures",
                  "--calibration", str(path)]) == 2
     assert "missing" in capsys.readouterr().err
+
+
+def test_only_the_scored_models_hindcasts_are_fitted_and_stale_scales_go(tiny_results, tmp_path):
+    """A hindcast of a model that is not scored (even a bad one) does not stop the evaluation, and the
+    calibrate step never leaves the scales of earlier hindcasts behind."""
+    from oceane2e.evaluation.calibration import CALIBRATION_FILE, read_calibration
+    from oceane2e.evaluation.evaluate import fit_mhw_calibration
+
+    tiny = tiny_results
+    results = _with_hindcasts(tiny, tmp_path)
+    truth = truth_of(tiny, tiny.time0)
+    write_model(results / "hindcast", "Retired", truth, truth, tiny)  # of the scored year, and not scored
+    assert set(read_calibration(fit_mhw_calibration(results, config_path=tiny.config))) == {
+        "Damped", "Persistence", "DampedPersistence"}
+    assert main(["--results", str(results), "--config", str(tiny.config), "--no-progress", "--no-figures"]) == 0
+    shutil.rmtree(results / "hindcast")
+    assert fit_mhw_calibration(results, config_path=tiny.config) is None
+    assert not (results / CALIBRATION_FILE).exists()
