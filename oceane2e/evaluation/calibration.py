@@ -27,6 +27,7 @@ metrics ``<metric>_cal`` beside the ones with the observed threshold.
 from __future__ import annotations
 
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +46,6 @@ __all__ = ["CALIBRATED_SUFFIX", "CALIBRATION_FILE", "HINDCAST_DIR", "Calibration
 #: the coarse grid of threshold scales, refined by half a step around each lead's best value
 SCALE_GRID: tuple[float, ...] = tuple(np.round(np.arange(0.1, 1.21, 0.1), 2))
 REFINE_SWEEPS = 2
-HISTORY_DAYS = 10
 _CHUNK_ELEMENTS = 20_000_000  # (lead, lat, lon) values of a few start dates detected at once
 
 
@@ -119,13 +119,14 @@ def _pick(tried: dict[float, np.ndarray], n_lead: int) -> tuple[np.ndarray, np.n
 
 
 def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np.ndarray, weights: np.ndarray,
-                    tau_days: float, scored_years: set[int] | None = None,
-                    only: set[str] | None = None, history_days: int = HISTORY_DAYS) -> dict[str, Calibration]:
+                    tau_days: float, *, history_days: int, scored_years: set[int] | None = None,
+                    only: set[str] | None = None) -> dict[str, Calibration]:
     """Threshold scales per lead of every model with hindcasts in ``hindcast_dir``, and of persistence and
     damped persistence on the same start dates -> {name: :class:`Calibration`}.
 
-    A model whose start dates saw no MHW is left out (with a warning); so is every model not in ``only``
-    (when given: the models being scored).
+    A model whose start dates saw no MHW is left out (with a warning); so is every model that is not in
+    ``only`` (when given: the models being scored) nor the base network of one (``<Base>+<suffix>``).
+    The observed windows and events are read once per set of start dates.
 
     Args:
         hindcast_dir: folder of ``<Model>_outputs.npy`` / ``_forecast.nc`` of the validation years.
@@ -133,7 +134,7 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
         clim: the data folder's climatology (``seas``, ``thresh``); mask, weights: (H, W).
         tau_days: damped persistence's e-folding time (fitted on the training years).
         scored_years: the years being scored; hindcasts that reach into them are refused.
-        only: the hindcasts to fit (None: all in the folder).
+        only: the names of the scored forecasts (None: every hindcast in the folder).
         history_days: observed days put before each hindcast for the Hobday rules (as in the evaluation).
     """
     from oceane2e.evaluation.evaluate import discover_models, load_model
@@ -141,10 +142,12 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
     from oceane2e.mhw.forecast import forecast_mhw
 
     hindcast_dir = Path(hindcast_dir)
+    wanted = None if only is None else set(only) | {name.split("+", 1)[0] for name in only}
     fitted: dict[str, Calibration] = {}
     reference_starts: np.ndarray | None = None
+    observed_by_starts: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray]] = {}
     for name in discover_models(hindcast_dir):
-        if only is not None and name not in only:
+        if wanted is not None and name not in wanted:
             continue  # a hindcast of a model that is not scored
         m = load_model(hindcast_dir, name)
         n_lead = int(m.lead.size)
@@ -157,15 +160,12 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
         if m.mask is not None and not np.array_equal(m.mask, mask):
             raise CalibrationError(f"{m.forecast_path}: land mask differs from the data folder's; re-run the hindcast")
         t0 = m.time0
-        span = observed.read(t0[0] - history_days + 1, t0[-1] + n_lead, mask.shape, required_from=t0[0])
-        index = (t0 - t0[0]).astype(int)[:, None] + np.arange(history_days + n_lead)[None, :]
-        window = span[index]
-        window[:, :, ~mask] = np.nan
-        history, truth = window[:, :history_days], window[:, history_days:]
-        obs = forecast_mhw(truth, history, t0, clim.seas, clim.thresh, mask=mask).flags
+        key = (t0.astype("int64").tobytes(), n_lead)
+        if key not in observed_by_starts:  # the models' hindcasts usually share their start dates
+            history, truth = observed.windows(t0, history_days, n_lead, mask)
+            observed_by_starts[key] = history, forecast_mhw(truth, history, t0, clim.seas, clim.thresh, mask=mask).flags
+        history, obs = observed_by_starts[key]
         if not obs.any():
-            import warnings
-
             warnings.warn(f"{m.forecast_path}: no MHW was observed over its start dates, so no threshold scale can "
                           "be fitted for it (hindcast more validation years)", stacklevel=2)
             continue
@@ -175,12 +175,9 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
             forecasts.update({k: v for k, v in refs.items() if k != "Climatology"})
             reference_starts = t0
         elif not np.array_equal(t0, reference_starts):
-            warnings_text = (f"{m.forecast_path}: its start dates differ from the other hindcasts' "
-                             "(inference.hindcast_stride or the velocity history differ); its scales are fitted on "
-                             "its own start dates, the references' on the others'")
-            import warnings
-
-            warnings.warn(warnings_text, stacklevel=2)
+            warnings.warn(f"{m.forecast_path}: its start dates differ from the other hindcasts' (inference."
+                          "hindcast_stride or the velocity history differ); its scales are fitted on its own start "
+                          "dates, the references' on the others'", stacklevel=2)
         for key, fc in forecasts.items():
             fc[:, :, ~mask] = np.nan
             scale, raw, cal = fit_scales(fc, history, obs, t0, clim.seas, clim.thresh, mask, weights)

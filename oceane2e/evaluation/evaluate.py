@@ -228,6 +228,18 @@ class ObservedSSTA:
             day = stop_date + 1
         return out
 
+    def windows(self, time0: np.ndarray, history_days: int, n_lead: int, mask: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """For each start date, the observed SSTA of the ``history_days`` days up to it and of the
+        ``n_lead`` days after it -> (history (S, P, H, W), truth (S, L, H, W)), NaN on land (and before
+        the folder's first year)."""
+        time0 = np.asarray(time0, dtype="datetime64[D]")
+        span = self.read(time0[0] - history_days + 1, time0[-1] + n_lead, mask.shape, required_from=time0[0])
+        index = (time0 - time0[0]).astype(int)[:, None] + np.arange(history_days + n_lead)[None, :]
+        window = span[index]
+        window[:, :, ~mask] = np.nan
+        return window[:, :history_days], window[:, history_days:]
+
     def close(self) -> None:
         if self.folder is not None:
             self.folder.close()
@@ -371,33 +383,25 @@ def run_evaluation(
 
     tau = fit_tau_from_data(root, data_cfg.train_years, max_lag=tau_max_lag, progress=progress)
     sources = [m.name for m in models] + list(REFERENCE_NAMES)
-    observed = ObservedSSTA(root, data_cfg)
-    try:
-        calibration = _calibration(hindcasts, calibration_file, results_dir, observed, clim, mask, weights, time0,
-                                   n_lead, tau, sources, history_days)
-    except BaseException:
-        observed.close()
-        raise
-    counts_cal = {s: np.zeros((n_lead, 4)) for s in calibration}
-    counts_cat_cal = {suffix: {s: np.zeros((n_lead, 4)) for s in counts_cal} for suffix in CATEGORY_SUFFIXES.values()}
     moments: dict[str, dict | None] = {s: None for s in sources}
     counts = {s: np.zeros((n_lead, 4)) for s in sources}
     counts_cat = {suffix: {s: np.zeros((n_lead, 4)) for s in sources} for suffix in CATEGORY_SUFFIXES.values()}
     area_days = np.zeros(time0.size)
     strong_days = np.zeros(time0.size)
     chunk = _chunk_size(n_lead, history_days, grid, len(sources) + 1)
+    observed = ObservedSSTA(root, data_cfg)
     try:
+        calibration = _calibration(hindcasts, calibration_file, results_dir, observed, clim, mask, weights, time0,
+                                   n_lead, tau, sources, history_days)
+        counts_cal = {s: np.zeros((n_lead, 4)) for s in calibration}
+        counts_cat_cal = {suffix: {s: np.zeros((n_lead, 4)) for s in counts_cal}
+                          for suffix in CATEGORY_SUFFIXES.values()}
         bar = tqdm(total=time0.size, desc="evaluate", unit="start", disable=not progress)
         for s0 in range(0, time0.size, chunk):
             s1 = min(s0 + chunk, time0.size)
             t0 = time0[s0:s1]
-            first, last = t0[0] - history_days + 1, t0[-1] + n_lead
             # history may reach before the first year in the folder (NaN: no exceedance there)
-            span = observed.read(first, last, grid, required_from=t0[0])
-            index = (t0 - t0[0]).astype(int)[:, None] + np.arange(history_days + n_lead)[None, :]
-            window = span[index]  # (s, P + L, H, W)
-            window[:, :, ~mask] = np.nan
-            history, truth = window[:, :history_days], window[:, history_days:]
+            history, truth = observed.windows(t0, history_days, n_lead, mask)
             initial = history[:, -1]
             obs = forecast_mhw(truth, history, t0, clim.seas, clim.thresh, mask=mask)
             area_days[s0:s1] = np.einsum("slhw,hw->s", obs.flags, weights, dtype=np.float64)
@@ -539,9 +543,8 @@ def _calibration(hindcasts: str | Path | None, calibration_file: str | Path | No
                     return {}
                 raise EvaluationError(f"{folder}: no <Model>{OUTPUTS_SUFFIX} hindcasts to calibrate the MHW detection "
                                       "with; run the models' inference with -o inference.split=val first")
-            wanted = set(sources) | {name.split("+", 1)[0] for name in sources}
-            fitted = fit_calibration(folder, observed, clim, mask, weights, tau, scored_years=scored, only=wanted,
-                                     history_days=history_days)
+            fitted = fit_calibration(folder, observed, clim, mask, weights, tau, history_days=history_days,
+                                     scored_years=scored, only=set(sources))
             where = folder
     except CalibrationError as err:
         raise EvaluationError(str(err)) from None
@@ -584,8 +587,8 @@ def fit_mhw_calibration(results_dir: str | Path, data_root: str | Path | None = 
     observed = ObservedSSTA(root, data_cfg)
     try:
         fitted = fit_calibration(results_dir / HINDCAST_DIR, observed, clim, mask, weights, tau,
-                                 scored_years={int(y) for y in data_cfg.test_years},
-                                 only=(set(scored) | {name.split("+", 1)[0] for name in scored}) or None)
+                                 history_days=HISTORY_DAYS, scored_years={int(y) for y in data_cfg.test_years},
+                                 only=set(scored) or None)
     except CalibrationError as err:
         raise EvaluationError(str(err)) from None
     finally:

@@ -269,12 +269,7 @@ def score_ensemble(results_dir: str | Path, name: str, observed: Any, clim: Any,
                 t0 = time0[s0:s1]
                 s = t0.size
                 members = f.read(s0, s1)  # (s, N, L, H, W)
-                first, last = t0[0] - history_days + 1, t0[-1] + n_lead
-                span = observed.read(first, last, grid, required_from=t0[0])
-                index = (t0 - t0[0]).astype(int)[:, None] + np.arange(history_days + n_lead)[None, :]
-                window = span[index]
-                window[:, :, ~ocean] = np.nan
-                history, truth = window[:, :history_days], window[:, history_days:]
+                history, truth = observed.windows(t0, history_days, n_lead, ocean)
                 members[..., ~ocean] = np.nan
 
                 # SSTA: CRPS, spread, rank histogram, mean and control
