@@ -10,11 +10,13 @@ for each lead L, one scale ``k(L)`` of the observed threshold:
 
     a forecast day is an exceedance when  forecast / k(L) > thresh - seas
 
-(categories with the same scaled threshold; the Hobday duration rules unchanged). ``k(L)`` is the
-value of a grid (0.1 .. 1.2, then refined by steps of 0.05 for the whole vector, since an event is a
-run of days across leads) that gives the highest MHW CSI on the forecast's
-**hindcasts of the validation years**, scored against the observed events there; ties go to the value
-nearest 1 (the observed threshold). Nothing of the scored (test) years enters the fit. Every forecast
+(the Hobday duration rules unchanged). ``k(L)`` is the value of a grid (0.1 .. 1.2, then refined by
+steps of 0.05 for the whole vector, since an event is a run of days across leads) that gives the highest
+MHW CSI on the forecast's **hindcasts of the validation years**, scored against the observed events
+there; ties go to the value nearest 1 (the observed threshold). The categories >= Strong (Hobday et al.
+2018: twice the threshold's distance from the climatology and more) get their own scale ``k_strong(L)``,
+fitted the same way for the CSI of category >= Strong: the scale that best finds every MHW day is not the
+one that best singles out the strong ones, and a forecast of "a strong heatwave" is what users act on. Nothing of the scored (test) years enters the fit. Every forecast
 is treated alike: the models from their hindcasts (written by their inference with
 ``inference.split: val`` into ``<results>/hindcast``; the pipeline's ``hindcast`` steps), persistence
 and damped persistence from the observed SSTA of the same validation start dates. A model without its
@@ -41,8 +43,8 @@ from oceane2e.outputs import HINDCAST_DIR
 #: suffix of the metrics scored with the lead-calibrated detection (``csi_cal``, ``csi_strong_cal``, ...)
 CALIBRATED_SUFFIX = "_cal"
 CALIBRATION_FILE = "mhw_calibration.csv"
-__all__ = ["CALIBRATED_SUFFIX", "CALIBRATION_FILE", "HINDCAST_DIR", "Calibration", "CalibrationError", "fit_calibration",
-           "fit_scales", "read_calibration", "scales_for", "write_calibration"]
+__all__ = ["CALIBRATED_SUFFIX", "CALIBRATION_FILE", "HINDCAST_DIR", "OBJECTIVES", "Calibration", "CalibrationError",
+           "fit_calibration", "fit_scales", "read_calibration", "scales_for", "write_calibration"]
 #: the coarse grid of threshold scales, refined by half a step around each lead's best value
 SCALE_GRID: tuple[float, ...] = tuple(np.round(np.arange(0.1, 1.21, 0.1), 2))
 REFINE_SWEEPS = 2
@@ -55,59 +57,84 @@ class CalibrationError(UserError, ValueError):
 
 @dataclass
 class Calibration:
-    """The fitted threshold scale per lead of one forecast, and its validation CSI with and without it."""
+    """The fitted threshold scales per lead of one forecast (for all MHW days, and for the days of category
+    >= Strong), and their validation CSI with and without them."""
 
-    scale: np.ndarray  # (L,)
-    csi_raw: np.ndarray  # (L,) validation CSI with the observed threshold
-    csi_cal: np.ndarray  # (L,) validation CSI with the scaled threshold
+    scale: np.ndarray  # (L,) for MHW days
+    csi_raw: np.ndarray  # (L,) validation MHW CSI with the observed threshold
+    csi_cal: np.ndarray  # (L,) validation MHW CSI with the scaled threshold
     source: str
     years: tuple[int, int]  # first and last year the hindcasts touch
+    scale_strong: np.ndarray  # (L,) for the categories >= Strong
+    csi_strong_raw: np.ndarray  # (L,) validation CSI of category >= Strong with the observed threshold
+    csi_strong_cal: np.ndarray  # (L,) ... with scale_strong
 
 
-def fit_scales(forecast: np.ndarray, history: np.ndarray, observed_flags: np.ndarray, time0: np.ndarray,
+#: what a threshold scale is fitted for: all MHW days, and the days of category >= Strong (Hobday et al. 2018)
+OBJECTIVES: tuple[str, ...] = ("mhw", "strong")
+
+
+def fit_scales(forecast: np.ndarray, history: np.ndarray, observed: dict[str, np.ndarray], time0: np.ndarray,
                seas: np.ndarray, thresh: np.ndarray, mask: np.ndarray, weights: np.ndarray,
-               grid: tuple[float, ...] = SCALE_GRID) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The per-lead threshold scale with the highest CSI -> (scale (L,), CSI at scale 1 (L,), CSI at the scale (L,)).
+               grid: tuple[float, ...] = SCALE_GRID) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per objective, the per-lead threshold scale with the highest CSI
+    -> {objective: (scale (L,), CSI at scale 1 (L,), CSI at the scale (L,))}.
 
     Args:
         forecast: (S, L, H, W) forecast SSTA (K) of the validation start dates.
-        history: (S, P, H, W) observed SSTA up to each start date; observed_flags: (S, L, H, W) bool MHW days.
+        history: (S, P, H, W) observed SSTA up to each start date.
+        observed: {objective: (S, L, H, W) bool} the observed days of each objective to fit (of
+            :data:`OBJECTIVES`: ``mhw`` the MHW days, ``strong`` those of category >= Strong); the forecast's
+            days are its MHW flags, resp. its category >= Strong, detected with the scaled threshold.
         time0, seas, thresh, mask, weights: as in :func:`oceane2e.mhw.forecast.forecast_mhw` and the metrics.
     """
     from oceane2e.evaluation import metrics as M
+    from oceane2e.mhw.categories import STRONG
     from oceane2e.mhw.forecast import forecast_mhw
 
+    unknown = set(observed) - set(OBJECTIVES)
+    if unknown:
+        raise ValueError(f"fit_scales: unknown objectives {sorted(unknown)}; known: {list(OBJECTIVES)}")
     n_lead = forecast.shape[1]
-
     chunk = max(1, _CHUNK_ELEMENTS // int(np.prod(forecast.shape[1:])))  # bounds each thread's temporaries
 
-    def csi_of(scale: np.ndarray) -> np.ndarray:
-        counts = np.zeros((n_lead, 4))
+    def csi_of(scale: np.ndarray) -> dict[str, np.ndarray]:
+        counts = {key: np.zeros((n_lead, 4)) for key in observed}
         factor = scale[None, :, None, None].astype(np.float32)
         for s0 in range(0, forecast.shape[0], chunk):
             part = slice(s0, s0 + chunk)
             det = forecast_mhw(forecast[part] / factor, history[part], time0[part], seas, thresh, mask=mask)
-            counts += M.contingency_counts(det.flags, observed_flags[part], weights)
+            for key, obs in observed.items():
+                days = det.flags if key == "mhw" else det.category >= STRONG
+                counts[key] += M.contingency_counts(days, obs[part], weights)
         # a lead without any observed or forecast event has no CSI: a tie with 0, so scale 1 keeps it silent
-        return np.nan_to_num(M.categorical_scores(counts)["csi"], nan=0.0)
+        return {key: np.nan_to_num(M.categorical_scores(c)["csi"], nan=0.0) for key, c in counts.items()}
 
+    fitted = {}
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:  # numpy frees the GIL
+        # one detection per candidate scores every objective
         tried = dict(zip((float(k) for k in grid), pool.map(lambda k: csi_of(np.full(n_lead, k)), grid), strict=True))
         raw = tried[1.0] if 1.0 in tried else csi_of(np.ones(n_lead))
-        best_k, _ = _pick(tried, n_lead)
+        best = {key: _pick({k: v[key] for k, v in tried.items()}, n_lead) for key in observed}
         # the leads interact (an event is a run of days across leads), so refine the whole vector: each sweep
         # tries every lead's scale moved by a half and a whole grid step, keeping per lead what the vector gains
         step = (grid[1] - grid[0]) / 2 if len(grid) > 1 else 0.0
         for _ in range(REFINE_SWEEPS if step > 0 else 0):
-            candidates = [best_k] + [np.round(np.clip(best_k + d, step, None), 4)
-                                     for d in (-2 * step, -step, step, 2 * step)]
-            scores = list(pool.map(csi_of, candidates))
-            new_k, new_csi = best_k.copy(), scores[0]
-            for scale, csi in zip(candidates[1:], scores[1:], strict=True):
-                better = (csi > new_csi) | ((csi == new_csi) & (np.abs(scale - 1) < np.abs(new_k - 1)))
-                new_k, new_csi = np.where(better, scale, new_k), np.where(better, csi, new_csi)
-            best_k = new_k
-    return best_k, raw, csi_of(best_k)
+            jobs = [(key, k if d == 0 else np.round(np.clip(k + d, step, None), 4))
+                    for key, (k, _) in best.items() for d in (0, -2 * step, -step, step, 2 * step)]
+            scores = list(pool.map(lambda job: csi_of(job[1])[job[0]], jobs))
+            for key in best:
+                mine = [(scale, score) for (job_key, scale), score in zip(jobs, scores, strict=True) if job_key == key]
+                (new_k, new_csi), *moved = mine  # the vector itself first: what it scores as a whole
+                new_k = new_k.copy()
+                for scale, score in moved:
+                    better = (score > new_csi) | ((score == new_csi) & (np.abs(scale - 1) < np.abs(new_k - 1)))
+                    new_k, new_csi = np.where(better, scale, new_k), np.where(better, score, new_csi)
+                best[key] = (new_k, new_csi)
+        finals = list(pool.map(csi_of, [k for k, _ in best.values()]))
+    for (key, (k, _)), final in zip(best.items(), finals, strict=True):
+        fitted[key] = (k, raw[key], final[key])
+    return fitted
 
 
 def _pick(tried: dict[float, np.ndarray], n_lead: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,6 +166,7 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
     """
     from oceane2e.evaluation.evaluate import discover_models, load_model
     from oceane2e.evaluation.references import reference_forecasts
+    from oceane2e.mhw.categories import STRONG
     from oceane2e.mhw.forecast import forecast_mhw
 
     hindcast_dir = Path(hindcast_dir)
@@ -163,9 +191,10 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
         key = (t0.astype("int64").tobytes(), n_lead)
         if key not in observed_by_starts:  # the models' hindcasts usually share their start dates
             history, truth = observed.windows(t0, history_days, n_lead, mask)
-            observed_by_starts[key] = history, forecast_mhw(truth, history, t0, clim.seas, clim.thresh, mask=mask).flags
+            events = forecast_mhw(truth, history, t0, clim.seas, clim.thresh, mask=mask)
+            observed_by_starts[key] = history, {"mhw": events.flags, "strong": events.category >= STRONG}
         history, obs = observed_by_starts[key]
-        if not obs.any():
+        if not obs["mhw"].any():
             warnings.warn(f"{m.forecast_path}: no MHW was observed over its start dates, so no threshold scale can "
                           "be fitted for it (hindcast more validation years)", stacklevel=2)
             continue
@@ -180,8 +209,8 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
                           "dates, the references' on the others'", stacklevel=2)
         for key, fc in forecasts.items():
             fc[:, :, ~mask] = np.nan
-            scale, raw, cal = fit_scales(fc, history, obs, t0, clim.seas, clim.thresh, mask, weights)
-            fitted[key] = Calibration(scale, raw, cal, str(hindcast_dir), (min(years), max(years)))
+            fit = fit_scales(fc, history, obs, t0, clim.seas, clim.thresh, mask, weights)
+            fitted[key] = Calibration(*fit["mhw"], str(hindcast_dir), (min(years), max(years)), *fit["strong"])
     return fitted
 
 
@@ -193,15 +222,18 @@ def scales_for(name: str, fitted: dict[str, Calibration]) -> Calibration | None:
 
 
 COLUMNS: tuple[str, ...] = ("model", "lead", "threshold_scale", "val_csi_observed_threshold", "val_csi_calibrated",
-                            "hindcasts", "first_year", "last_year")
+                            "threshold_scale_strong", "val_csi_strong_observed_threshold",
+                            "val_csi_strong_calibrated", "hindcasts", "first_year", "last_year")
 
 
 def write_calibration(path: str | Path, fitted: dict[str, Calibration]) -> Path:
-    """``mhw_calibration.csv``: model, lead, threshold_scale, the validation CSI with the observed threshold and
-    with the scale, and the hindcasts it was fitted on (folder, first and last year)."""
+    """``mhw_calibration.csv``: model, lead, threshold_scale, the validation MHW CSI with the observed threshold
+    and with the scale, the same three for the categories >= Strong, and the hindcasts it was fitted on (folder,
+    first and last year)."""
     import pandas as pd
 
-    rows = [(name, lead, float(c.scale[i]), float(c.csi_raw[i]), float(c.csi_cal[i]), c.source, *c.years)
+    rows = [(name, lead, float(c.scale[i]), float(c.csi_raw[i]), float(c.csi_cal[i]), float(c.scale_strong[i]),
+             float(c.csi_strong_raw[i]), float(c.csi_strong_cal[i]), c.source, *c.years)
             for name, c in fitted.items() for i, lead in enumerate(range(1, c.scale.size + 1))]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -227,12 +259,17 @@ def read_calibration(path: str | Path) -> dict[str, Calibration]:
     fitted = {}
     for name, rows in table.groupby("model", sort=False):
         rows = rows.sort_values("lead")
-        if not np.array_equal(rows.lead.to_numpy(), np.arange(1, len(rows) + 1)) or not (rows.threshold_scale > 0).all():
-            raise CalibrationError(f"{path}: model {name}: leads must be 1..L with positive threshold_scale")
+        if (not np.array_equal(rows.lead.to_numpy(), np.arange(1, len(rows) + 1))
+                or not ((rows.threshold_scale > 0) & (rows.threshold_scale_strong > 0)).all()):
+            raise CalibrationError(f"{path}: model {name}: leads must be 1..L with positive threshold_scale and "
+                                   "threshold_scale_strong")
         first = rows.iloc[0]
         if not (np.isfinite(first.first_year) and np.isfinite(first.last_year)):
             raise CalibrationError(f"{path}: model {name}: first_year/last_year missing; fit it again")
         fitted[str(name)] = Calibration(rows.threshold_scale.to_numpy(float), rows.val_csi_observed_threshold.to_numpy(float),
                                         rows.val_csi_calibrated.to_numpy(float), str(first.hindcasts),
-                                        (int(first.first_year), int(first.last_year)))
+                                        (int(first.first_year), int(first.last_year)),
+                                        rows.threshold_scale_strong.to_numpy(float),
+                                        rows.val_csi_strong_observed_threshold.to_numpy(float),
+                                        rows.val_csi_strong_calibrated.to_numpy(float))
     return fitted

@@ -423,10 +423,13 @@ def run_evaluation(
                 for cat, suffix in CATEGORY_SUFFIXES.items():
                     counts_cat[suffix][name] += M.contingency_counts(det.category >= cat, obs_cat[cat], weights)
                 if name in counts_cal:  # the same forecast judged against its own amplitude at each lead
-                    scale = calibration[name].scale[:n_lead, None, None].astype(np.float32)
-                    det = forecast_mhw(fc / scale[None], history, t0,
+                    c = calibration[name]
+                    det = forecast_mhw(fc / c.scale[None, :n_lead, None, None].astype(np.float32), history, t0,
                                        clim.seas, clim.thresh, mask=mask)
                     counts_cal[name] += M.contingency_counts(det.flags, obs.flags, weights)
+                    # the categories >= Strong with the scale fitted for them
+                    det = forecast_mhw(fc / c.scale_strong[None, :n_lead, None, None].astype(np.float32), history,
+                                       t0, clim.seas, clim.thresh, mask=mask)
                     for cat, suffix in CATEGORY_SUFFIXES.items():
                         counts_cat_cal[suffix][name] += M.contingency_counts(det.category >= cat, obs_cat[cat], weights)
             bar.update(s1 - s0)

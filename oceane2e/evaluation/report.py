@@ -109,9 +109,11 @@ def calibrated_markdown(skill, calibration: dict, leads: Sequence[int] = TABLE_L
     if not calibration or "csi_cal" not in set(skill.metric):
         return []
     shown = [lead for lead in leads if lead <= min(c.scale.size for c in calibration.values())]
-    rows = ["| forecast | " + " | ".join(f"lead {lead}" for lead in shown) + " |", "|---|" + "---:|" * len(shown)]
-    rows += [f"| {name} | " + " | ".join(f"{c.scale[lead - 1]:.2f}" for lead in shown) + " |"
-             for name, c in calibration.items()]
+    head = ["| forecast | " + " | ".join(f"lead {lead}" for lead in shown) + " |", "|---|" + "---:|" * len(shown)]
+    rows = head + [f"| {name} | " + " | ".join(f"{c.scale[lead - 1]:.2f}" for lead in shown) + " |"
+                   for name, c in calibration.items()]
+    rows_strong = head + [f"| {name} | " + " | ".join(f"{c.scale_strong[lead - 1]:.2f}" for lead in shown) + " |"
+                          for name, c in calibration.items()]
     first = next(iter(calibration.values()))
     source = f"{first.source}, {first.years[0]}–{first.years[1]}"
     lines = ["## MHW scores with lead-calibrated thresholds", "",
@@ -120,8 +122,11 @@ def calibrated_markdown(skill, calibration: dict, leads: Sequence[int] = TABLE_L
              "threshold, with k the scale that gave the highest MHW CSI on that forecast's hindcasts of the "
              f"**validation years** ({source}; `mhw_calibration.csv`, `oceane2e.evaluation.calibration`). "
              "Persistence and damped persistence are calibrated the same way on the same validation start dates. "
-             "The RMSE, bias and ACC above are unchanged, and the MHW tables above keep the observed threshold.", "",
-             "Threshold scale k per lead:", "", *rows, ""]
+             "The categories >= Strong get their own scale k_strong, fitted the same way for the CSI of category "
+             ">= Strong. The RMSE, bias and ACC above are unchanged, and the MHW tables above keep the observed "
+             "threshold.", "",
+             "Threshold scale k per lead (MHW days):", "", *rows, "",
+             "Threshold scale k_strong per lead (categories >= Strong):", "", *rows_strong, ""]
     sub = skill[skill.model.isin(list(calibration))]
     for metric, title in (("csi_cal", "CSI"), ("sedi_cal", "SEDI"), ("csi_strong_cal", "category >= Strong: CSI")):
         if metric in set(skill.metric):

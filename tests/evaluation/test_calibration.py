@@ -9,8 +9,9 @@ import pandas as pd
 
 from oceane2e.data.contract import CLIM_FILE, read_clim
 from oceane2e.evaluation import metrics as M
-from oceane2e.evaluation.calibration import fit_scales
+from oceane2e.evaluation.calibration import OBJECTIVES, fit_scales
 from oceane2e.evaluation.evaluate import main
+from oceane2e.mhw.categories import STRONG
 from oceane2e.mhw.forecast import forecast_mhw
 from tests.evaluation.conftest import N_LEAD, truth_of, write_model
 
@@ -23,26 +24,55 @@ def _history(tiny, time0, days=10):
     return tiny.ssta[idx]
 
 
-def test_the_scale_of_a_damped_perfect_forecast_is_its_damping(tiny_results):
-    """truth x a(L): the observed threshold misses most events at small a; the fitted scale finds a(L) and
-    then detects every event (CSI ~1), which the observed threshold does not."""
-    tiny = tiny_results
+def _observed(tiny, time0):
+    """(truth, history, {objective: observed days}, clim, weights) of the tiny folder's start dates."""
     clim = read_clim(tiny.data / CLIM_FILE)
-    time0 = np.datetime64("2002-01-15", "D") + 5 * np.arange(60)
     truth = truth_of(tiny, time0)
     history = _history(tiny, time0)
-    obs = forecast_mhw(truth, history, time0, clim.seas, clim.thresh, mask=tiny.mask).flags
-    assert obs.any()
-    weights = M.area_weights(tiny.coords.lat, tiny.mask)
+    events = forecast_mhw(truth, history, time0, clim.seas, clim.thresh, mask=tiny.mask)
+    observed = {"mhw": events.flags, "strong": events.category >= STRONG}
+    assert observed["mhw"].any() and observed["strong"].any()
+    return truth, history, observed, clim, M.area_weights(tiny.coords.lat, tiny.mask)
+
+
+def test_the_scale_of_a_damped_perfect_forecast_is_its_damping(tiny_results):
+    """truth x a(L): the observed threshold misses most events at small a; the fitted scales find a(L) and
+    then detect every event and every strong day (CSI ~1), which the observed threshold does not."""
+    tiny = tiny_results
+    time0 = np.datetime64("2002-01-15", "D") + 5 * np.arange(60)
+    truth, history, obs, clim, weights = _observed(tiny, time0)
     damped = (truth * DAMPING[None, :, None, None]).astype(np.float32)
-    scale, raw, cal = fit_scales(damped, history, obs, time0, clim.seas, clim.thresh, tiny.mask, weights)
-    assert np.all(cal > 0.97)
-    assert np.all(np.abs(scale - DAMPING) <= 0.051)
-    assert raw[-1] < 0.5 < cal[-1]  # at 0.4 x the amplitude the observed threshold is rarely crossed
+    fit = fit_scales(damped, history, obs, time0, clim.seas, clim.thresh, tiny.mask, weights)
+    for key in OBJECTIVES:
+        scale, raw, cal = fit[key]
+        assert np.all(cal > 0.97), key
+        assert np.all(np.abs(scale - DAMPING) <= 0.051), key
+        assert raw[-1] < 0.5 < cal[-1], key  # at 0.4 x the amplitude the observed threshold is rarely crossed
     # a forecast with the observed amplitude keeps the observed threshold (ties go to the scale nearest 1)
-    scale1, raw1, cal1 = fit_scales(truth.astype(np.float32), history, obs, time0, clim.seas, clim.thresh,
-                                    tiny.mask, weights)
-    assert np.all(scale1 == 1.0) and np.allclose(raw1, cal1)
+    fit1 = fit_scales(truth.astype(np.float32), history, obs, time0, clim.seas, clim.thresh, tiny.mask, weights)
+    for key in OBJECTIVES:
+        scale1, raw1, cal1 = fit1[key]
+        assert np.all(scale1 == 1.0) and np.allclose(raw1, cal1), key
+
+
+def test_strong_days_get_their_own_scale(tiny_results):
+    """A forecast that damps the strong days more than the moderate ones (as an MSE-trained one does with the
+    peaks it cannot place): the scale fitted for category >= Strong is lower than the MHW one and finds the
+    strong days better than the MHW scale would at every lead."""
+    tiny = tiny_results
+    time0 = np.datetime64("2002-01-15", "D") + 5 * np.arange(60)
+    truth, history, obs, clim, weights = _observed(tiny, time0)
+    peaks = 0.6  # extra damping of the observed strong days
+    fc = (truth * DAMPING[None, :, None, None] * np.where(obs["strong"], peaks, 1.0)).astype(np.float32)
+    fit = fit_scales(fc, history, obs, time0, clim.seas, clim.thresh, tiny.mask, weights)
+    (k, _, _), (k_strong, _, cal_strong) = fit["mhw"], fit["strong"]
+    assert np.all(k_strong < k - 0.1)
+    assert np.all(np.abs(k_strong - peaks * DAMPING) <= 0.1)
+    # the strong days judged with the MHW scale instead: clearly worse
+    det = forecast_mhw(fc / k[None, :, None, None].astype(np.float32), history, time0, clim.seas, clim.thresh,
+                       mask=tiny.mask)
+    csi_with_k = M.categorical_scores(M.contingency_counts(det.category >= STRONG, obs["strong"], weights))["csi"]
+    assert np.all(cal_strong > 2 * csi_with_k) and np.mean(cal_strong) > np.mean(csi_with_k) + 0.1
 
 
 def _with_hindcasts(tiny, tmp_path, hindcast_start="2002-01-20"):
@@ -133,6 +163,14 @@ def test_a_calibration_fitted_on_the_scored_years_is_refused(tiny_results, tmp_p
     assert main(["--results", str(results), "--config", str(tiny_results.config), "--no-progress", "--no-figures",
                  "--calibration", str(path)]) == 2
     assert "includes the scored years [2003]" in capsys.readouterr().err
+    # a file of the format before the scales for the categories >= Strong: refused, naming what is missing
+    old_format = pd.read_csv(path).drop(columns=["threshold_scale_strong", "val_csi_strong_observed_threshold",
+                                                 "val_csi_strong_calibrated"])
+    old_format.to_csv(path, index=False)
+    assert main(["--results", str(results), "--config", str(tiny_results.config), "--no-progress", "--no-figures",
+                 "--calibration", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "threshold_scale_strong" in err and "fit it again" in err
     path.write_text("model,lead\nDamped,1\n")
     assert main(["--results", str(results), "--config", str(tiny_results.config), "--no-progress", "--no-figures",
                  "--calibration", str(path)]) == 2
