@@ -242,14 +242,15 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
               f"{cfg.results_dir}/hindcast of a scored model, or no MHW observed over their start dates)")
 
     def evaluate() -> None:
-        from oceane2e.evaluation.calibration import CALIBRATION_FILE, HINDCAST_DIR
+        from oceane2e.evaluation.calibration import CALIBRATION_FILE, HINDCAST_DIR, has_current_format
         from oceane2e.evaluation.evaluate import run_evaluation
 
-        # the scales of the calibrate step, unless a hindcast was written after them (then fitted here again)
+        # the scales of the calibrate step, unless a hindcast was written after them or the file is of an older
+        # version (then fitted here again)
         fitted = cfg.results_dir / CALIBRATION_FILE
         hindcasts = list((cfg.results_dir / HINDCAST_DIR).glob("*_outputs.npy"))
-        current = cfg.hindcasts and fitted.exists() and all(h.stat().st_mtime <= fitted.stat().st_mtime
-                                                            for h in hindcasts)
+        current = cfg.hindcasts and has_current_format(fitted) and all(h.stat().st_mtime <= fitted.stat().st_mtime
+                                                                        for h in hindcasts)
         run_evaluation(results_dir=cfg.results_dir, data_root=_data_root(cfg), config_path=cfg.online_config,
                        hindcasts="auto" if cfg.hindcasts else None, calibration_file=fitted if current else None)
 

@@ -16,8 +16,8 @@ MHW CSI on the forecast's **hindcasts of the validation years**, scored against 
 there; ties go to the value nearest 1 (the observed threshold). The categories >= Strong (Hobday et al.
 2018: twice the threshold's distance from the climatology and more) get their own scale ``k_strong(L)``,
 fitted the same way for the CSI of category >= Strong: the scale that best finds every MHW day is not the
-one that best singles out the strong ones, and a forecast of "a strong heatwave" is what users act on. Nothing of the scored (test) years enters the fit. Every forecast
-is treated alike: the models from their hindcasts (written by their inference with
+one that best singles out the strong ones, and a forecast of "a strong heatwave" is what users act on.
+Nothing of the scored (test) years enters the fit. Every forecast is treated alike: the models from their hindcasts (written by their inference with
 ``inference.split: val`` into ``<results>/hindcast``; the pipeline's ``hindcast`` steps), persistence
 and damped persistence from the observed SSTA of the same validation start dates. A model without its
 own hindcast but named ``<Base>+<suffix>`` (``Oceane2e+OI``: the same network started from another
@@ -44,7 +44,8 @@ from oceane2e.outputs import HINDCAST_DIR
 CALIBRATED_SUFFIX = "_cal"
 CALIBRATION_FILE = "mhw_calibration.csv"
 __all__ = ["CALIBRATED_SUFFIX", "CALIBRATION_FILE", "HINDCAST_DIR", "OBJECTIVES", "Calibration", "CalibrationError",
-           "fit_calibration", "fit_scales", "read_calibration", "scales_for", "write_calibration"]
+           "fit_calibration", "fit_scales", "has_current_format", "read_calibration", "scales_for",
+           "write_calibration"]
 #: the coarse grid of threshold scales, refined by half a step around each lead's best value
 SCALE_GRID: tuple[float, ...] = tuple(np.round(np.arange(0.1, 1.21, 0.1), 2))
 REFINE_SWEEPS = 2
@@ -173,7 +174,7 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
     wanted = None if only is None else set(only) | {name.split("+", 1)[0] for name in only}
     fitted: dict[str, Calibration] = {}
     reference_starts: np.ndarray | None = None
-    observed_by_starts: dict[tuple[bytes, int], tuple[np.ndarray, np.ndarray]] = {}
+    observed_by_starts: dict[tuple[bytes, int], tuple[np.ndarray, dict[str, np.ndarray]]] = {}
     for name in discover_models(hindcast_dir):
         if wanted is not None and name not in wanted:
             continue  # a hindcast of a model that is not scored
@@ -241,6 +242,16 @@ def write_calibration(path: str | Path, fitted: dict[str, Calibration]) -> Path:
     pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(tmp, index=False, float_format="%.6g")
     tmp.replace(path)
     return path
+
+
+def has_current_format(path: str | Path) -> bool:
+    """Whether ``path`` exists with every column this version writes (an older file must be fitted again)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            header = f.readline().strip().split(",")
+    except OSError:
+        return False
+    return set(COLUMNS) <= set(header)
 
 
 def read_calibration(path: str | Path) -> dict[str, Calibration]:

@@ -73,6 +73,9 @@ def test_strong_days_get_their_own_scale(tiny_results):
                        mask=tiny.mask)
     csi_with_k = M.categorical_scores(M.contingency_counts(det.category >= STRONG, obs["strong"], weights))["csi"]
     assert np.all(cal_strong > 2 * csi_with_k) and np.mean(cal_strong) > np.mean(csi_with_k) + 0.1
+    # the second objective does not touch the first: the MHW scale is what fitting it alone gives
+    alone = fit_scales(fc, history, {"mhw": obs["mhw"]}, time0, clim.seas, clim.thresh, tiny.mask, weights)
+    assert all(np.array_equal(a, b) for a, b in zip(alone["mhw"], fit["mhw"], strict=True))
 
 
 def _with_hindcasts(tiny, tmp_path, hindcast_start="2002-01-20"):
@@ -149,10 +152,19 @@ def test_a_calibration_fitted_before_gives_the_same_scores(tiny_results, tmp_pat
     assert main(["--results", str(results), *args]) == 0
     assert main(["--results", str(reuse), *args, "--calibration", str(path)]) == 0
     pd.testing.assert_frame_equal(pd.read_csv(reuse / "skill.csv"), pd.read_csv(results / "skill.csv"))
+    # the categories use their own scale: one so large that nothing reaches Strong silences them alone
+    from oceane2e.evaluation.calibration import write_calibration
+
+    fitted["Damped"].scale_strong = np.full(N_LEAD, 100.0)
+    write_calibration(path, fitted)
+    assert main(["--results", str(reuse), *args, "--calibration", str(path)]) == 0
+    skill = pd.read_csv(reuse / "skill.csv").set_index(["model", "metric", "lead"])["value"]
+    assert all(skill["Damped", "csi_strong_cal", lead] == 0 for lead in range(1, N_LEAD + 1))
+    assert all(skill["Damped", "csi_cal", lead] > 0.9 for lead in range(1, N_LEAD + 1))
 
 
 def test_a_calibration_fitted_on_the_scored_years_is_refused(tiny_results, tmp_path, capsys):
-    from oceane2e.evaluation.calibration import read_calibration, write_calibration
+    from oceane2e.evaluation.calibration import has_current_format, read_calibration, write_calibration
     from oceane2e.evaluation.evaluate import fit_mhw_calibration
 
     results = _with_hindcasts(tiny_results, tmp_path)
@@ -171,6 +183,10 @@ def test_a_calibration_fitted_on_the_scored_years_is_refused(tiny_results, tmp_p
                  "--calibration", str(path)]) == 2
     err = capsys.readouterr().err
     assert "threshold_scale_strong" in err and "fit it again" in err
+    # the pipeline's evaluate step fits again instead of reading such a file
+    assert not has_current_format(path) and not has_current_format(tmp_path / "none.csv")
+    write_calibration(path, fitted)
+    assert has_current_format(path)
     path.write_text("model,lead\nDamped,1\n")
     assert main(["--results", str(results), "--config", str(tiny_results.config), "--no-progress", "--no-figures",
                  "--calibration", str(path)]) == 2
