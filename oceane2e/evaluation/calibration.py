@@ -17,6 +17,9 @@ there; ties go to the value nearest 1 (the observed threshold). The categories >
 2018: twice the threshold's distance from the climatology and more) get their own scale ``k_strong(L)``,
 fitted the same way for the CSI of category >= Strong: the scale that best finds every MHW day is not the
 one that best singles out the strong ones, and a forecast of "a strong heatwave" is what users act on.
+Strong events are rare, though, and a year or two of hindcasts holds few of them, so ``k_strong`` is used
+only when it beats ``k`` out of sample *within* the validation years (two halves in time, each scored
+with the scales fitted on the other: :func:`cross_validate_strong`); otherwise the categories keep ``k``.
 Nothing of the scored (test) years enters the fit. Every forecast is treated alike: the models from their hindcasts (written by their inference with
 ``inference.split: val`` into ``<results>/hindcast``; the pipeline's ``hindcast`` steps), persistence
 and damped persistence from the observed SSTA of the same validation start dates. A model without its
@@ -44,7 +47,7 @@ from oceane2e.outputs import HINDCAST_DIR
 CALIBRATED_SUFFIX = "_cal"
 CALIBRATION_FILE = "mhw_calibration.csv"
 __all__ = ["CALIBRATED_SUFFIX", "CALIBRATION_FILE", "HINDCAST_DIR", "OBJECTIVES", "Calibration", "CalibrationError",
-           "fit_calibration", "fit_scales", "has_current_format", "read_calibration", "scales_for",
+           "cross_validate_strong", "fit_calibration", "fit_scales", "has_current_format", "read_calibration", "scales_for",
            "write_calibration"]
 #: the coarse grid of threshold scales, refined by half a step around each lead's best value
 SCALE_GRID: tuple[float, ...] = tuple(np.round(np.arange(0.1, 1.21, 0.1), 2))
@@ -69,6 +72,8 @@ class Calibration:
     scale_strong: np.ndarray  # (L,) for the categories >= Strong
     csi_strong_raw: np.ndarray  # (L,) validation CSI of category >= Strong with the observed threshold
     csi_strong_cal: np.ndarray  # (L,) ... with scale_strong
+    strong_from: str = "own"  # "own": scale_strong fitted for >= Strong; "mhw": the MHW scale (cross-validation)
+    cv_csi_strong: tuple[float, float] = (float("nan"), float("nan"))  # out-of-sample >= Strong CSI: own, mhw
 
 
 #: what a threshold scale is fitted for: all MHW days, and the days of category >= Strong (Hobday et al. 2018)
@@ -146,6 +151,53 @@ def _pick(tried: dict[float, np.ndarray], n_lead: int) -> tuple[np.ndarray, np.n
     return np.asarray(order)[index], table[index, np.arange(n_lead)]
 
 
+def _strong_counts(forecast: np.ndarray, history: np.ndarray, observed_strong: np.ndarray, time0: np.ndarray,
+                   scale: np.ndarray, seas: np.ndarray, thresh: np.ndarray, mask: np.ndarray,
+                   weights: np.ndarray) -> np.ndarray:
+    """(L, 4) contingency counts of category >= Strong of ``forecast / scale`` against the observed strong days."""
+    from oceane2e.evaluation import metrics as M
+    from oceane2e.mhw.categories import STRONG
+    from oceane2e.mhw.forecast import forecast_mhw
+
+    counts = np.zeros((forecast.shape[1], 4))
+    chunk = max(1, _CHUNK_ELEMENTS // int(np.prod(forecast.shape[1:])))
+    factor = scale[None, :, None, None].astype(np.float32)
+    for s0 in range(0, forecast.shape[0], chunk):
+        part = slice(s0, s0 + chunk)
+        det = forecast_mhw(forecast[part] / factor, history[part], time0[part], seas, thresh, mask=mask)
+        counts += M.contingency_counts(det.category >= STRONG, observed_strong[part], weights)
+    return counts
+
+
+def cross_validate_strong(forecast: np.ndarray, history: np.ndarray, observed: dict[str, np.ndarray],
+                          time0: np.ndarray, seas: np.ndarray, thresh: np.ndarray, mask: np.ndarray,
+                          weights: np.ndarray) -> tuple[float, float]:
+    """Out-of-sample CSI of category >= Strong (pooled over the leads and the two folds) of the scale fitted for
+    it and of the MHW scale -> (own, mhw).
+
+    The start dates are cut in two halves in time (a heatwave spans neighbouring start dates, so interleaved
+    folds would share events); each half is scored with the scales fitted on the other. Strong events are
+    rare, and a scale fitted for them on a year or two of hindcasts can fit that sample's few events rather
+    than the forecast: the evaluation keeps the MHW scale for the categories unless the own one does better
+    out of sample. NaN when a half has fewer than two start dates.
+    """
+    from oceane2e.evaluation import metrics as M
+
+    n = forecast.shape[0]
+    half = n // 2
+    if half < 2:
+        return float("nan"), float("nan")
+    counts = {"strong": np.zeros((forecast.shape[1], 4)), "mhw": np.zeros((forecast.shape[1], 4))}
+    for fit_part, test_part in ((slice(0, half), slice(half, n)), (slice(half, n), slice(0, half))):
+        fit = fit_scales(forecast[fit_part], history[fit_part], {k: v[fit_part] for k, v in observed.items()},
+                         time0[fit_part], seas, thresh, mask, weights)
+        for key in counts:
+            counts[key] += _strong_counts(forecast[test_part], history[test_part], observed["strong"][test_part],
+                                          time0[test_part], fit[key][0], seas, thresh, mask, weights)
+    own, mhw = (float(M.categorical_scores(counts[key].sum(axis=0, keepdims=True))["csi"][0]) for key in counts)
+    return own, mhw
+
+
 def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np.ndarray, weights: np.ndarray,
                     tau_days: float, *, history_days: int, scored_years: set[int] | None = None,
                     only: set[str] | None = None) -> dict[str, Calibration]:
@@ -165,6 +217,7 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
         only: the names of the scored forecasts (None: every hindcast in the folder).
         history_days: observed days put before each hindcast for the Hobday rules (as in the evaluation).
     """
+    from oceane2e.evaluation import metrics as M
     from oceane2e.evaluation.evaluate import discover_models, load_model
     from oceane2e.evaluation.references import reference_forecasts
     from oceane2e.mhw.categories import STRONG
@@ -211,7 +264,16 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
         for key, fc in forecasts.items():
             fc[:, :, ~mask] = np.nan
             fit = fit_scales(fc, history, obs, t0, clim.seas, clim.thresh, mask, weights)
-            fitted[key] = Calibration(*fit["mhw"], str(hindcast_dir), (min(years), max(years)), *fit["strong"])
+            cv = cross_validate_strong(fc, history, obs, t0, clim.seas, clim.thresh, mask, weights)
+            strong_from = "own" if cv[0] > cv[1] else "mhw"  # NaN (too few start dates): the MHW scale
+            if strong_from == "own":
+                strong = fit["strong"]
+            else:
+                k = fit["mhw"][0]
+                counts = _strong_counts(fc, history, obs["strong"], t0, k, clim.seas, clim.thresh, mask, weights)
+                strong = (k.copy(), fit["strong"][1], np.nan_to_num(M.categorical_scores(counts)["csi"], nan=0.0))
+            fitted[key] = Calibration(*fit["mhw"], str(hindcast_dir), (min(years), max(years)), *strong,
+                                      strong_from, cv)
     return fitted
 
 
@@ -224,7 +286,8 @@ def scales_for(name: str, fitted: dict[str, Calibration]) -> Calibration | None:
 
 COLUMNS: tuple[str, ...] = ("model", "lead", "threshold_scale", "val_csi_observed_threshold", "val_csi_calibrated",
                             "threshold_scale_strong", "val_csi_strong_observed_threshold",
-                            "val_csi_strong_calibrated", "hindcasts", "first_year", "last_year")
+                            "val_csi_strong_calibrated", "strong_scale_from", "cv_csi_strong_own", "cv_csi_strong_mhw",
+                            "hindcasts", "first_year", "last_year")
 
 
 def write_calibration(path: str | Path, fitted: dict[str, Calibration]) -> Path:
@@ -234,7 +297,8 @@ def write_calibration(path: str | Path, fitted: dict[str, Calibration]) -> Path:
     import pandas as pd
 
     rows = [(name, lead, float(c.scale[i]), float(c.csi_raw[i]), float(c.csi_cal[i]), float(c.scale_strong[i]),
-             float(c.csi_strong_raw[i]), float(c.csi_strong_cal[i]), c.source, *c.years)
+             float(c.csi_strong_raw[i]), float(c.csi_strong_cal[i]), c.strong_from, *c.cv_csi_strong, c.source,
+             *c.years)
             for name, c in fitted.items() for i, lead in enumerate(range(1, c.scale.size + 1))]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -277,10 +341,14 @@ def read_calibration(path: str | Path) -> dict[str, Calibration]:
         first = rows.iloc[0]
         if not (np.isfinite(first.first_year) and np.isfinite(first.last_year)):
             raise CalibrationError(f"{path}: model {name}: first_year/last_year missing; fit it again")
+        if first.strong_scale_from not in ("own", "mhw"):
+            raise CalibrationError(f"{path}: model {name}: strong_scale_from must be 'own' or 'mhw', got "
+                                   f"{first.strong_scale_from!r}; fit it again")
         fitted[str(name)] = Calibration(rows.threshold_scale.to_numpy(float), rows.val_csi_observed_threshold.to_numpy(float),
                                         rows.val_csi_calibrated.to_numpy(float), str(first.hindcasts),
                                         (int(first.first_year), int(first.last_year)),
                                         rows.threshold_scale_strong.to_numpy(float),
                                         rows.val_csi_strong_observed_threshold.to_numpy(float),
-                                        rows.val_csi_strong_calibrated.to_numpy(float))
+                                        rows.val_csi_strong_calibrated.to_numpy(float), str(first.strong_scale_from),
+                                        (float(first.cv_csi_strong_own), float(first.cv_csi_strong_mhw)))
     return fitted

@@ -112,7 +112,8 @@ def calibrated_markdown(skill, calibration: dict, leads: Sequence[int] = TABLE_L
     head = ["| forecast | " + " | ".join(f"lead {lead}" for lead in shown) + " |", "|---|" + "---:|" * len(shown)]
     rows = head + [f"| {name} | " + " | ".join(f"{c.scale[lead - 1]:.2f}" for lead in shown) + " |"
                    for name, c in calibration.items()]
-    rows_strong = head + [f"| {name} | " + " | ".join(f"{c.scale_strong[lead - 1]:.2f}" for lead in shown) + " |"
+    rows_strong = head + [f"| {name}{' (= k)' if c.strong_from == 'mhw' else ''} | "
+                          + " | ".join(f"{c.scale_strong[lead - 1]:.2f}" for lead in shown) + " |"
                           for name, c in calibration.items()]
     first = next(iter(calibration.values()))
     source = f"{first.source}, {first.years[0]}–{first.years[1]}"
@@ -123,8 +124,9 @@ def calibrated_markdown(skill, calibration: dict, leads: Sequence[int] = TABLE_L
              f"**validation years** ({source}; `mhw_calibration.csv`, `oceane2e.evaluation.calibration`). "
              "Persistence and damped persistence are calibrated the same way on the same validation start dates. "
              "The categories >= Strong get their own scale k_strong, fitted the same way for the CSI of category "
-             ">= Strong. The RMSE, bias and ACC above are unchanged, and the MHW tables above keep the observed "
-             "threshold.", "",
+             ">= Strong, where it beats k out of sample within the validation years (two halves, each scored with "
+             "the scales of the other; otherwise they keep k, marked '= k'). The RMSE, bias and ACC above are "
+             "unchanged, and the MHW tables above keep the observed threshold.", "",
              "Threshold scale k per lead (MHW days):", "", *rows, "",
              "Threshold scale k_strong per lead (categories >= Strong):", "", *rows_strong, ""]
     sub = skill[skill.model.isin(list(calibration))]

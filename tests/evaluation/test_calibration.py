@@ -9,7 +9,7 @@ import pandas as pd
 
 from oceane2e.data.contract import CLIM_FILE, read_clim
 from oceane2e.evaluation import metrics as M
-from oceane2e.evaluation.calibration import OBJECTIVES, fit_scales
+from oceane2e.evaluation.calibration import OBJECTIVES, cross_validate_strong, fit_scales
 from oceane2e.evaluation.evaluate import main
 from oceane2e.mhw.categories import STRONG
 from oceane2e.mhw.forecast import forecast_mhw
@@ -73,6 +73,13 @@ def test_strong_days_get_their_own_scale(tiny_results):
                        mask=tiny.mask)
     csi_with_k = M.categorical_scores(M.contingency_counts(det.category >= STRONG, obs["strong"], weights))["csi"]
     assert np.all(cal_strong > 2 * csi_with_k) and np.mean(cal_strong) > np.mean(csi_with_k) + 0.1
+    # out of sample (each half of the start dates scored with the scales of the other) the own scale wins too
+    own, mhw = cross_validate_strong(fc, history, obs, time0, clim.seas, clim.thresh, tiny.mask, weights)
+    assert own > mhw + 0.05
+    # with fewer than two start dates per half there is nothing to cross-validate: NaN, so the MHW scale is kept
+    few = slice(0, 3)
+    assert np.isnan(cross_validate_strong(fc[few], history[few], {k: v[few] for k, v in obs.items()}, time0[few],
+                                          clim.seas, clim.thresh, tiny.mask, weights)).all()
     # the second objective does not touch the first: the MHW scale is what fitting it alone gives
     alone = fit_scales(fc, history, {"mhw": obs["mhw"]}, time0, clim.seas, clim.thresh, tiny.mask, weights)
     assert all(np.array_equal(a, b) for a, b in zip(alone["mhw"], fit["mhw"], strict=True))
@@ -116,6 +123,10 @@ def test_the_evaluation_scores_the_calibrated_detection_beside_the_observed_one(
     assert set(scales.model) == {"Damped", "Persistence", "DampedPersistence"}
     damped = scales[scales.model == "Damped"].sort_values("lead").threshold_scale.to_numpy()
     assert np.all(np.abs(damped - DAMPING) <= 0.051)
+    # each forecast says which scale its categories use; the MHW one is copied where cross-validation chose it
+    assert set(scales.strong_scale_from) <= {"own", "mhw"}
+    kept = scales[scales.strong_scale_from == "mhw"]
+    assert (kept.threshold_scale_strong == kept.threshold_scale).all()
     report = (results / "report.md").read_text()
     assert "## MHW scores with lead-calibrated thresholds" in report and "validation years" in report
     png = results / "figures" / "mhw_calibrated_vs_lead.png"
