@@ -175,20 +175,33 @@ def cross_validate_strong(forecast: np.ndarray, history: np.ndarray, observed: d
     """Out-of-sample CSI of category >= Strong (pooled over the leads and the two folds) of the scale fitted for
     it and of the MHW scale -> (own, mhw).
 
-    The start dates are cut in two halves in time (a heatwave spans neighbouring start dates, so interleaved
-    folds would share events); each half is scored with the scales fitted on the other. Strong events are
+    The start dates (sorted here) are cut in two halves in time; each half is scored with the scales fitted
+    on the other, leaving out the start dates whose forecast days overlap the other half's (a heatwave spans
+    neighbouring start dates, so without that gap both halves would hold the same events). Strong events are
     rare, and a scale fitted for them on a year or two of hindcasts can fit that sample's few events rather
     than the forecast: the evaluation keeps the MHW scale for the categories unless the own one does better
-    out of sample. NaN when a half has fewer than two start dates.
+    out of sample. NaN when a scored part has fewer than two start dates, or when no strong day was observed
+    or forecast in them (then the MHW scale is kept too).
     """
     from oceane2e.evaluation import metrics as M
 
-    n = forecast.shape[0]
+    days = np.asarray(time0, dtype="datetime64[D]").astype(np.int64)
+    if np.any(np.diff(days) < 0):  # hindcast files are written in date order; anything else is sorted (a copy)
+        order = np.argsort(days, kind="stable")
+        forecast, history, time0, days = forecast[order], history[order], np.asarray(time0)[order], days[order]
+        observed = {k: v[order] for k, v in observed.items()}
+    n, n_lead = forecast.shape[0], forecast.shape[1]
     half = n // 2
     if half < 2:
         return float("nan"), float("nan")
-    counts = {"strong": np.zeros((forecast.shape[1], 4)), "mhw": np.zeros((forecast.shape[1], 4))}
-    for fit_part, test_part in ((slice(0, half), slice(half, n)), (slice(half, n), slice(0, half))):
+    first, second = slice(0, half), slice(half, n)
+    # scored with the other half's scales: only start dates whose lead days do not reach the other half's
+    test_first = slice(0, int(np.sum(days[:half] + n_lead < days[half])))
+    test_second = slice(n - int(np.sum(days[half:] > days[half - 1] + n_lead)), n)
+    if min(test_first.stop - test_first.start, test_second.stop - test_second.start) < 2:
+        return float("nan"), float("nan")
+    counts = {"strong": np.zeros((n_lead, 4)), "mhw": np.zeros((n_lead, 4))}
+    for fit_part, test_part in ((first, test_second), (second, test_first)):
         fit = fit_scales(forecast[fit_part], history[fit_part], {k: v[fit_part] for k, v in observed.items()},
                          time0[fit_part], seas, thresh, mask, weights)
         for key in counts:
@@ -265,7 +278,7 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
             fc[:, :, ~mask] = np.nan
             fit = fit_scales(fc, history, obs, t0, clim.seas, clim.thresh, mask, weights)
             cv = cross_validate_strong(fc, history, obs, t0, clim.seas, clim.thresh, mask, weights)
-            strong_from = "own" if cv[0] > cv[1] else "mhw"  # NaN (too few start dates): the MHW scale
+            strong_from = "own" if cv[0] > cv[1] else "mhw"  # a tie or NaN (nothing to tell): the MHW scale
             if strong_from == "own":
                 strong = fit["strong"]
             else:

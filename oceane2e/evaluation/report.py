@@ -128,7 +128,10 @@ def calibrated_markdown(skill, calibration: dict, leads: Sequence[int] = TABLE_L
              "the scales of the other; otherwise they keep k, marked '= k'). The RMSE, bias and ACC above are "
              "unchanged, and the MHW tables above keep the observed threshold.", "",
              "Threshold scale k per lead (MHW days):", "", *rows, "",
-             "Threshold scale k_strong per lead (categories >= Strong):", "", *rows_strong, ""]
+             "Threshold scale k_strong per lead (categories >= Strong):", "", *rows_strong, "",
+             "Cross-validated CSI of category >= Strong (pooled over the leads) with k_strong / with k: "
+             + "; ".join(f"{name} {c.cv_csi_strong[0]:.3f} / {c.cv_csi_strong[1]:.3f}" for name, c in calibration.items())
+             + ".", ""]
     sub = skill[skill.model.isin(list(calibration))]
     for metric, title in (("csi_cal", "CSI"), ("sedi_cal", "SEDI"), ("csi_strong_cal", "category >= Strong: CSI")):
         if metric in set(skill.metric):

@@ -6,6 +6,7 @@ import shutil
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from oceane2e.data.contract import CLIM_FILE, read_clim
 from oceane2e.evaluation import metrics as M
@@ -80,6 +81,10 @@ def test_strong_days_get_their_own_scale(tiny_results):
     few = slice(0, 3)
     assert np.isnan(cross_validate_strong(fc[few], history[few], {k: v[few] for k, v in obs.items()}, time0[few],
                                           clim.seas, clim.thresh, tiny.mask, weights)).all()
+    # start dates whose forecast days all reach into the other half leave nothing to score out of sample: NaN
+    close = np.datetime64("2002-01-15", "D") + np.arange(8)  # 8 days apart at most, N_LEAD = 12
+    assert np.isnan(cross_validate_strong(fc[:8], history[:8], {k: v[:8] for k, v in obs.items()}, close,
+                                          clim.seas, clim.thresh, tiny.mask, weights)).all()
     # the second objective does not touch the first: the MHW scale is what fitting it alone gives
     alone = fit_scales(fc, history, {"mhw": obs["mhw"]}, time0, clim.seas, clim.thresh, tiny.mask, weights)
     assert all(np.array_equal(a, b) for a, b in zip(alone["mhw"], fit["mhw"], strict=True))
@@ -132,6 +137,35 @@ def test_the_evaluation_scores_the_calibrated_detection_beside_the_observed_one(
     png = results / "figures" / "mhw_calibrated_vs_lead.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "lead-calibrated" not in (plain / "report.md").read_text()
+
+
+@pytest.mark.parametrize("cv", [(0.1, 0.2), (float("nan"), float("nan")), (0.3, 0.3)])
+def test_the_mhw_scale_is_kept_for_the_categories_unless_their_own_wins_out_of_sample(tiny_results, tmp_path,
+                                                                                      monkeypatch, cv):
+    """Where the own scale loses out of sample, ties, or cannot be judged, the categories use k: the file says so,
+    keeps both cross-validated CSIs, and the evaluation scores the categories with k."""
+    from oceane2e.evaluation import calibration
+    from oceane2e.evaluation.calibration import read_calibration
+    from oceane2e.evaluation.evaluate import fit_mhw_calibration
+
+    tiny = tiny_results
+    monkeypatch.setattr(calibration, "cross_validate_strong", lambda *args, **kwargs: cv)
+    results = _with_hindcasts(tiny, tmp_path)
+    fitted = read_calibration(fit_mhw_calibration(results, config_path=tiny.config))
+    for name, c in fitted.items():
+        assert c.strong_from == "mhw", name
+        assert np.array_equal(c.scale_strong, c.scale), name
+        assert np.array_equal(np.asarray(c.cv_csi_strong), np.asarray(cv), equal_nan=True), name
+    # the damped perfect forecast with k ~ its damping (within a grid step) finds most strong days too, where
+    # the observed threshold finds few at long leads
+    c = fitted["Damped"]
+    assert np.all(c.csi_strong_cal > 0.6) and np.mean(c.csi_strong_cal) > 0.9 > 0.5 > c.csi_strong_raw[-1]
+    assert main(["--results", str(results), "--config", str(tiny.config), "--no-progress", "--no-figures",
+                 "--calibration", str(results / "mhw_calibration.csv")]) == 0
+    skill = pd.read_csv(results / "skill.csv").set_index(["model", "metric", "lead"])["value"]
+    strong = np.array([skill["Damped", "csi_strong_cal", lead] for lead in range(1, N_LEAD + 1)])
+    assert np.mean(strong) > 0.8 > 0.5 > skill["Damped", "csi_strong", N_LEAD]
+    assert "Damped (= k)" in (results / "report.md").read_text()
 
 
 def test_hindcasts_of_the_scored_years_are_refused(tiny_results, tmp_path, capsys):
