@@ -20,8 +20,8 @@ one that best singles out the strong ones, and a forecast of "a strong heatwave"
 Strong events are rare, though, and a year or two of hindcasts holds few of them, so ``k_strong`` is used
 only when it beats ``k`` out of sample *within* the validation years (two halves in time, each scored
 with the scales fitted on the other: :func:`cross_validate_strong`); otherwise the categories keep ``k``.
-Nothing of the scored (test) years enters the fit. Every forecast is treated alike: the models from their hindcasts (written by their inference with
-``inference.split: val`` into ``<results>/hindcast``; the pipeline's ``hindcast`` steps), persistence
+Nothing of the scored (test) years enters the fit. Every forecast is treated alike: the models from their
+hindcasts (written by their inference with ``inference.split: val`` into ``<results>/hindcast``; the pipeline's ``hindcast`` steps), persistence
 and damped persistence from the observed SSTA of the same validation start dates. A model without its
 own hindcast but named ``<Base>+<suffix>`` (``Oceane2e+OI``: the same network started from another
 initial state) uses ``<Base>``'s scales. Climatology (zero) forecasts no event at any scale and is not
@@ -95,24 +95,14 @@ def fit_scales(forecast: np.ndarray, history: np.ndarray, observed: dict[str, np
         time0, seas, thresh, mask, weights: as in :func:`oceane2e.mhw.forecast.forecast_mhw` and the metrics.
     """
     from oceane2e.evaluation import metrics as M
-    from oceane2e.mhw.categories import STRONG
-    from oceane2e.mhw.forecast import forecast_mhw
 
     unknown = set(observed) - set(OBJECTIVES)
     if unknown:
         raise ValueError(f"fit_scales: unknown objectives {sorted(unknown)}; known: {list(OBJECTIVES)}")
     n_lead = forecast.shape[1]
-    chunk = max(1, _CHUNK_ELEMENTS // int(np.prod(forecast.shape[1:])))  # bounds each thread's temporaries
 
     def csi_of(scale: np.ndarray) -> dict[str, np.ndarray]:
-        counts = {key: np.zeros((n_lead, 4)) for key in observed}
-        factor = scale[None, :, None, None].astype(np.float32)
-        for s0 in range(0, forecast.shape[0], chunk):
-            part = slice(s0, s0 + chunk)
-            det = forecast_mhw(forecast[part] / factor, history[part], time0[part], seas, thresh, mask=mask)
-            for key, obs in observed.items():
-                days = det.flags if key == "mhw" else det.category >= STRONG
-                counts[key] += M.contingency_counts(days, obs[part], weights)
+        counts = _detection_counts(forecast, history, observed, time0, scale, seas, thresh, mask, weights)
         # a lead without any observed or forecast event has no CSI: a tie with 0, so scale 1 keeps it silent
         return {key: np.nan_to_num(M.categorical_scores(c)["csi"], nan=0.0) for key, c in counts.items()}
 
@@ -151,21 +141,25 @@ def _pick(tried: dict[float, np.ndarray], n_lead: int) -> tuple[np.ndarray, np.n
     return np.asarray(order)[index], table[index, np.arange(n_lead)]
 
 
-def _strong_counts(forecast: np.ndarray, history: np.ndarray, observed_strong: np.ndarray, time0: np.ndarray,
-                   scale: np.ndarray, seas: np.ndarray, thresh: np.ndarray, mask: np.ndarray,
-                   weights: np.ndarray) -> np.ndarray:
-    """(L, 4) contingency counts of category >= Strong of ``forecast / scale`` against the observed strong days."""
+def _detection_counts(forecast: np.ndarray, history: np.ndarray, observed: dict[str, np.ndarray],
+                      time0: np.ndarray, scale: np.ndarray, seas: np.ndarray, thresh: np.ndarray, mask: np.ndarray,
+                      weights: np.ndarray) -> dict[str, np.ndarray]:
+    """{objective: (L, 4) contingency counts} of ``forecast / scale`` against the observed days of each objective
+    (``mhw``: the MHW flags, ``strong``: category >= Strong); a few start dates at a time, which bounds each
+    thread's temporaries."""
     from oceane2e.evaluation import metrics as M
     from oceane2e.mhw.categories import STRONG
     from oceane2e.mhw.forecast import forecast_mhw
 
-    counts = np.zeros((forecast.shape[1], 4))
+    counts = {key: np.zeros((forecast.shape[1], 4)) for key in observed}
     chunk = max(1, _CHUNK_ELEMENTS // int(np.prod(forecast.shape[1:])))
     factor = scale[None, :, None, None].astype(np.float32)
     for s0 in range(0, forecast.shape[0], chunk):
         part = slice(s0, s0 + chunk)
         det = forecast_mhw(forecast[part] / factor, history[part], time0[part], seas, thresh, mask=mask)
-        counts += M.contingency_counts(det.category >= STRONG, observed_strong[part], weights)
+        for key, obs in observed.items():
+            counts[key] += M.contingency_counts(det.flags if key == "mhw" else det.category >= STRONG, obs[part],
+                                                weights)
     return counts
 
 
@@ -205,8 +199,9 @@ def cross_validate_strong(forecast: np.ndarray, history: np.ndarray, observed: d
         fit = fit_scales(forecast[fit_part], history[fit_part], {k: v[fit_part] for k, v in observed.items()},
                          time0[fit_part], seas, thresh, mask, weights)
         for key in counts:
-            counts[key] += _strong_counts(forecast[test_part], history[test_part], observed["strong"][test_part],
-                                          time0[test_part], fit[key][0], seas, thresh, mask, weights)
+            counts[key] += _detection_counts(forecast[test_part], history[test_part],
+                                             {"strong": observed["strong"][test_part]}, time0[test_part],
+                                             fit[key][0], seas, thresh, mask, weights)["strong"]
     own, mhw = (float(M.categorical_scores(counts[key].sum(axis=0, keepdims=True))["csi"][0]) for key in counts)
     return own, mhw
 
@@ -283,7 +278,8 @@ def fit_calibration(hindcast_dir: str | Path, observed: Any, clim: Any, mask: np
                 strong = fit["strong"]
             else:
                 k = fit["mhw"][0]
-                counts = _strong_counts(fc, history, obs["strong"], t0, k, clim.seas, clim.thresh, mask, weights)
+                counts = _detection_counts(fc, history, {"strong": obs["strong"]}, t0, k, clim.seas, clim.thresh,
+                                           mask, weights)["strong"]
                 strong = (k.copy(), fit["strong"][1], np.nan_to_num(M.categorical_scores(counts)["csi"], nan=0.0))
             fitted[key] = Calibration(*fit["mhw"], str(hindcast_dir), (min(years), max(years)), *strong,
                                       strong_from, cv)
@@ -305,8 +301,9 @@ COLUMNS: tuple[str, ...] = ("model", "lead", "threshold_scale", "val_csi_observe
 
 def write_calibration(path: str | Path, fitted: dict[str, Calibration]) -> Path:
     """``mhw_calibration.csv``: model, lead, threshold_scale, the validation MHW CSI with the observed threshold
-    and with the scale, the same three for the categories >= Strong, and the hindcasts it was fitted on (folder,
-    first and last year)."""
+    and with the scale, the same three for the categories >= Strong, which scale they use (``own``/``mhw``) with
+    the two cross-validated >= Strong CSIs behind that choice, and the hindcasts it was fitted on (folder, first
+    and last year)."""
     import pandas as pd
 
     rows = [(name, lead, float(c.scale[i]), float(c.csi_raw[i]), float(c.csi_cal[i]), float(c.scale_strong[i]),

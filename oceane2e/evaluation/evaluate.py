@@ -427,9 +427,10 @@ def run_evaluation(
                     det = forecast_mhw(fc / c.scale[None, :n_lead, None, None].astype(np.float32), history, t0,
                                        clim.seas, clim.thresh, mask=mask)
                     counts_cal[name] += M.contingency_counts(det.flags, obs.flags, weights)
-                    # the categories >= Strong with the scale fitted for them
-                    det = forecast_mhw(fc / c.scale_strong[None, :n_lead, None, None].astype(np.float32), history,
-                                       t0, clim.seas, clim.thresh, mask=mask)
+                    # the categories >= Strong with the scale chosen for them (the same detection where it is k)
+                    if not np.array_equal(c.scale_strong, c.scale):
+                        det = forecast_mhw(fc / c.scale_strong[None, :n_lead, None, None].astype(np.float32),
+                                           history, t0, clim.seas, clim.thresh, mask=mask)
                     for cat, suffix in CATEGORY_SUFFIXES.items():
                         counts_cat_cal[suffix][name] += M.contingency_counts(det.category >= cat, obs_cat[cat], weights)
             bar.update(s1 - s0)
