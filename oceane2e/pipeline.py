@@ -2,7 +2,7 @@
 
     synth | prepare -> check -> observe -> train_vel -> inference_vel -> train_online -> inference
           -> ensemble -> oi -> train_baseline, inference_baseline (each baseline) -> train_assim
-          -> hindcast -> assimilate -> forecast_from_obs -> hindcast_<baseline> (each) -> calibrate -> evaluate
+          -> hindcast -> oi_realtime -> assimilate -> forecast_from_obs -> hindcast_<baseline> (each) -> calibrate -> evaluate
 
 The data come from the synthetic ocean (``synthetic_config``) or from real files converted by
 ``prepare-data`` (``prepare_config``, e.g. SST alone: configs/pipeline_oisst.yaml). Without a stage-1
@@ -63,7 +63,12 @@ class PipelineConfig(StrictModel):
         description="one config per baseline network",
     )
     observe_config: Path | None = Field(None, description="simulated observing system config; null: no observe step")
-    oi_config: Path | None = Field(None, description="OI analysis config; null: no oi step")
+    oi_config: Path | None = Field(None, description="OI analysis config (the smoother, the analyses' reference); "
+                                   "null: no oi step")
+    oi_realtime_config: Path | None = Field(
+        None, description="real-time OI config (records up to the analysed day only, e.g. configs/oi_realtime.yaml): "
+        "the currents of the learned analysis' cycle and the start of the forecasts from observations; null: no "
+        "oi_realtime step")
     ensemble_config: Path | None = Field(
         None, description="ensemble of the hybrid (issue 17, configs/config_ens.yaml); null: no ensemble step")
     ensemble_overrides: dict[str, Any] = Field(
@@ -178,6 +183,11 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         from oceane2e.assim.oi import analyse_and_score, load_oi_config
 
         analyse_and_score(load_oi_config(cfg.oi_config), progress=True, overwrite=True)
+
+    def oi_realtime() -> None:
+        from oceane2e.assim.oi import analyse_and_score, load_oi_config
+
+        analyse_and_score(load_oi_config(cfg.oi_realtime_config), progress=True, overwrite=True)
 
     def train_vel() -> None:
         from oceane2e.stage1 import load_stage1_config, train
@@ -303,8 +313,11 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         # the validation years' forecasts, for the evaluation's MHW calibration: the hybrid's while the main lane
         # would wait for train_assim anyway, the baselines' after that training in the side lane
         steps.append(Step("hindcast", hindcast_of(cfg.online_config)))
+    if cfg.oi_realtime_config is not None:  # in the main lane's wait for train_assim
+        steps.append(Step("oi_realtime", oi_realtime, needs=("observe",) if cfg.observe_config is not None else ()))
     if cfg.assim_config is not None:
-        steps += [Step("assimilate", assimilate, needs=("train_assim", "oi") if cfg.oi_config else ("train_assim",)),
+        analyses = tuple(name for name, c in (("oi", cfg.oi_config), ("oi_realtime", cfg.oi_realtime_config)) if c)
+        steps += [Step("assimilate", assimilate, needs=("train_assim", *analyses)),
                   Step("forecast_from_obs", forecast_from_obs)]
     if cfg.hindcasts:
         steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "hindcast"))
@@ -347,12 +360,42 @@ def validate_pipeline(cfg: PipelineConfig, only: list[str] | None) -> list[Step]
                               "with it and the validation years in its hindcast steps, so remove that line")
         if os.path.abspath(c.data.root) != os.path.abspath(root):
             raise ConfigError(f"{path}: data.root {c.data.root} differs from the pipeline's data folder {root}")
+    _check_analyses(cfg)
     steps = build_steps(cfg)
     names = [s.name for s in steps]
     for name in only or []:
         if name not in names:
             raise ConfigError(f"--only {name}: unknown step; steps are {names}")
     return steps
+
+
+def _check_analyses(cfg: PipelineConfig) -> None:
+    """The OI configs write where the learned analysis reads, and the real-time one is real time."""
+    from oceane2e.assim.oi import load_oi_config
+
+    written = {}
+    for key in ("oi_config", "oi_realtime_config"):
+        path = getattr(cfg, key)
+        if path is None:
+            continue
+        c = load_oi_config(path)
+        if key == "oi_realtime_config" and not c.realtime:
+            raise ConfigError(f"{path}: realtime is false, but {key} must analyse each day from the records up to that "
+                              "day only (the forecasts start from it); set `realtime: true`")
+        written[os.path.abspath(c.results_dir / f"{c.method}_analysis.nc")] = f"{key} ({path})"
+    if cfg.assim_config is None:
+        return
+    from oceane2e.stage_da import load_assim_config
+
+    da = load_assim_config(cfg.assim_config)
+    needed = {"cycle.currents_path": da.cycle.currents_path}
+    needed.update({f"forecasts.methods.{name}": da.results_dir / f"{analysis}_analysis.nc"
+                   for name, analysis in da.forecasts.methods.items() if analysis != da.train.name})
+    for key, path in needed.items():
+        if os.path.abspath(path) not in written and not Path(path).exists():
+            raise ConfigError(f"{cfg.assim_config}: {key} reads {path}, which no OI step of the pipeline writes "
+                              f"({', '.join(written.values()) or 'none configured'}); point it at one, or add "
+                              "oi_realtime_config: configs/oi_realtime.yaml")
 
 
 def _created_file(cfg: PipelineConfig) -> Path:

@@ -16,7 +16,8 @@
                     The best checkpoint of each run is chosen on the validation years.
     cycle(cfg)    : day by day over the test years: background = one-day hybrid forecast from the previous
                     analysis, analysis = network(background, observations of the day and the days before);
-                    currents from the altimetry analysis (``cycle.currents_path``, OI), never the truth.
+                    currents from the altimetry analysis (``cycle.currents_path``, the real-time OI: records up
+                    to the day only), never the truth.
                     Writes ``results/<method>_analysis.nc`` and scores every analysis in
                     ``results/analysis_skill.csv``.
     forecast_from_analyses(cfg) : M_θ started from the altimetry currents, then the hybrid started from each
@@ -118,8 +119,9 @@ class CycleConfig(StrictModel):
     """The cycled analyses of ``assimilate.py``."""
 
     years: list[int] | None = Field(None, description="analysed years; null: data.test_years")
-    currents_path: Path = Field(Path("results/OI_analysis.nc"),
-                                description="altimetry analysis giving the currents (u_g, v_g) of every day")
+    currents_path: Path = Field(Path("results/OI-realtime_analysis.nc"),
+                                description="altimetry analysis giving the currents (u_g, v_g) of every day; a "
+                                "real-time one (past records only), since the forecasts start from the cycle")
     segment_days: int | None = Field(None, ge=1, description="split the period into independent cycles of this "
                                      "many days (each after its own spin-up), spread over the ranks; null: one cycle")
     spinup_days: int = Field(10, ge=0, description="days cycled (and discarded) before a segment's first day")
@@ -133,7 +135,16 @@ class ForecastsConfig(StrictModel):
 
     stage1_config: Path = Field(Path("configs/config_vel.yaml"), description="M_θ: checkpoint and start dates")
     stage2_config: Path = Field(Path("configs/config.yaml"), description="the forecaster and the scoring windows")
-    methods: list[str] = Field(["NeuralDA", "OI"], description="analysis files results/<method>_analysis.nc to start from")
+    methods: dict[str, str] = Field(
+        {"NeuralDA": "NeuralDA", "OI": "OI-realtime"},
+        description="forecast name -> analysis it starts from: model Oceane2e+<name> starts from "
+        "results/<analysis>_analysis.nc (a list [A, B] means {A: A, B: B}). Start only from analyses that use no "
+        "record after their day (the cycled NeuralDA, configs/oi_realtime.yaml), or a forecast sees its own lead days")
+
+    @field_validator("methods", mode="before")
+    @classmethod
+    def _methods(cls, value: Any) -> Any:
+        return {str(m): str(m) for m in value} if isinstance(value, list) else value
     velocity_output: Path | None = Field(
         None, description="M_θ forecasts started from the altimetry currents; null: <data.root>/MultiConv_altimetry_data.nc")
 
@@ -724,9 +735,10 @@ def velocity_from_altimetry(cfg: AssimConfig, *, dist_info: DistInfo | None = No
 
 def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = None,
                            show_progress: bool = True, overwrite: bool = False) -> dict[str, Path]:
-    """The hybrid started from each ``results/<method>_analysis.nc`` of ``forecasts.methods`` (currents of
-    day 0 from the altimetry analysis, later days from M_θ started from it; never the truth), on the start
-    dates every other model is scored on. Returns method -> forecast file."""
+    """The hybrid started from the analysis ``results/<analysis>_analysis.nc`` of each ``name: analysis`` of
+    ``forecasts.methods`` as model ``<hybrid>+<name>`` (currents of day 0 from the altimetry analysis
+    ``cycle.currents_path``, later days from M_θ started from it; never the truth), on the start dates every
+    other model is scored on. Returns name -> forecast file."""
     from oceane2e.assim.analysis_file import AnalysisFile
     from oceane2e.stage2 import infer, load_stage2_config
 
@@ -738,8 +750,8 @@ def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = Non
                                                                              "velocity": "forecast"})})
     currents = AnalysisFile(cfg.cycle.currents_path)
     written = {}
-    for method in cfg.forecasts.methods:
-        analyses = AnalysisFile(cfg.results_dir / f"{method}_analysis.nc")
+    for method, analysis in cfg.forecasts.methods.items():
+        analyses = AnalysisFile(cfg.results_dir / f"{analysis}_analysis.nc")
 
         def initial(time0: np.ndarray, analyses: AnalysisFile = analyses) -> dict[str, Tensor]:
             return {"ssta": torch.from_numpy(np.stack([analyses.read("ssta", t, 1)[0] for t in time0])),

@@ -218,3 +218,11 @@ def test_config_errors_name_the_key(world: Path) -> None:
         load_assim_config(path, {"windows.train_years": [2002]})
     with pytest.raises(ConfigError, match="unknown analysis model"):
         load_assim_config(path, {"model.name": "Oceane2e"})
+
+
+def test_forecasts_name_the_analysis_they_start_from() -> None:
+    """Oceane2e+OI starts from the real-time OI by default; a list keeps its old meaning (name = analysis)."""
+    from oceane2e.stage_da import ForecastsConfig
+
+    assert ForecastsConfig().methods == {"NeuralDA": "NeuralDA", "OI": "OI-realtime"}
+    assert ForecastsConfig(methods=["NeuralDA", "OI"]).methods == {"NeuralDA": "NeuralDA", "OI": "OI"}

@@ -27,7 +27,9 @@ class AnalysisFile:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if not self.path.exists():
-            raise DataContractError(f"{self.path}: no analysis file; run `oceane2e oi` (or assimilate.py) first")
+            raise DataContractError(
+                f"{self.path}: no analysis file; make it first: `python -m oceane2e oi --config configs/oi_realtime.yaml` "
+                "(the real-time OI), `... --config configs/oi.yaml` (the smoother) or `python assimilate.py` (NeuralDA)")
         self._handles: dict[int, Any] = {}
         ds = self._ds()
         self.dates = np.datetime64("1970-01-01", "D") + np.round(np.asarray(ds["time"][:])).astype(np.int64)

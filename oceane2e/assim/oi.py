@@ -5,7 +5,8 @@
 
 For each day of ``years`` (default: the test years) and each variable:
 
-* SSTA: the ``ssta`` records of days d - ``window_days`` .. d + ``window_days`` update a background
+* SSTA: the ``ssta`` records of days d - ``window_days`` .. d + ``window_days`` (with ``realtime``: .. d,
+  the analysis a forecast started on day d could have had) update a background
   (zero anomaly, or a forecast file) by local OI (:mod:`oceane2e.assim.oi_core`) at every ocean
   cell, analysis time = noon of day d;
 * sea level: the ``sla`` records give a gridded SLA the same way; adding the mean dynamic topography
@@ -105,6 +106,9 @@ class OIConfig(StrictModel):
     years: list[int] | None = Field(None, description="analysed years; null: data.test_years")
     results_dir: Path = Field(Path("results"), description="where <method>_analysis.nc and the scores go")
     method: str = Field("OI", description="name of the method in file names and scores")
+    realtime: bool = Field(False, description="analyse day d from the records of days up to d only (the past half of "
+                           "each variable's window), as a forecast started on day d must be; false: the centred "
+                           "window d-window .. d+window, a smoother that also sees the next days")
     background: BackgroundConfig = Field(default_factory=BackgroundConfig)
     ssta: OIVariableConfig = Field(default_factory=OIVariableConfig)
     sla: OIVariableConfig = Field(default_factory=lambda: OIVariableConfig(
@@ -166,10 +170,11 @@ class GridOI:
         return out.reshape(h, w), err.reshape(h, w)
 
 
-def window(obs: ObsRecords, day: np.datetime64, window_days: int) -> ObsRecords:
-    """Records of days ``day - window_days`` .. ``day + window_days``."""
+def window(obs: ObsRecords, day: np.datetime64, window_days: int, *, realtime: bool = False) -> ObsRecords:
+    """Records of days ``day - window_days`` .. ``day + window_days`` (.. ``day`` when ``realtime``)."""
     d = np.datetime64(day, "D")
-    return obs.between(np.datetime64(d - window_days, "s"), np.datetime64(d + window_days + 1, "s"))
+    last = d if realtime else d + window_days
+    return obs.between(np.datetime64(d - window_days, "s"), np.datetime64(last + 1, "s"))
 
 
 def ssta_records(obs: ObsRecords) -> ObsRecords:
@@ -193,7 +198,7 @@ class TuneResult:
 
 def cross_validate(
     obs: ObsRecords, days: Sequence[np.datetime64], grid: TuneGrid, base: OIVariableConfig, coords: GridCoords,
-    holdout_fraction: float, rng: np.random.Generator,
+    holdout_fraction: float, rng: np.random.Generator, *, realtime: bool = False,
 ) -> TuneResult:
     """RMSE against withheld records of every candidate of ``grid``; the lowest wins.
 
@@ -201,12 +206,13 @@ def cross_validate(
     :class:`TuneGrid`) is withheld; the OI of
     the other records of the window predicts them (targets at their own time and place, grouped
     into blocks of ``base.block_cells`` cells). The RMSE includes the withheld records' own noise,
-    the same for every candidate.
+    the same for every candidate. ``realtime``: the windows end on the day (past records only), as the
+    analyses they tune.
     """
     cases = []
     nbj = -(-coords.lon.size // base.block_cells)
     for day in days:
-        win = window(obs, day, base.window_days)
+        win = window(obs, day, base.window_days, realtime=realtime)
         today = win.day == np.datetime64(day, "D")
         if today.sum() < 5:
             continue
@@ -257,7 +263,8 @@ def tune(cfg: OIConfig, config_path: Path, *, progress: bool = True) -> tuple[OI
     assert set(years) <= set(cfg.data.train_years)  # never a test (or validation) year
     coords, folder = _grid(cfg)
     folder.close()
-    obs = _read_available(cfg.obs_root, years, np.datetime64(days[0] - 8, "s"), np.datetime64(days[-1] + 9, "s"))
+    pad = max(cfg.ssta.window_days, cfg.sla.window_days)
+    obs = _read_available(cfg.obs_root, years, np.datetime64(days[0] - pad, "s"), np.datetime64(days[-1] + pad + 1, "s"))
     record_years = obs.time.astype("datetime64[Y]").astype(np.int64) + 1970
     obs = obs.select(np.isin(record_years, cfg.data.train_years))  # windows never reach into other splits
     new = cfg.model_copy(deep=True)
@@ -265,7 +272,7 @@ def tune(cfg: OIConfig, config_path: Path, *, progress: bool = True) -> tuple[OI
     for name, grid, base, records in (("ssta", cfg.tune.ssta, cfg.ssta, ssta_records(obs)),
                                       ("sla", cfg.tune.sla, cfg.sla, obs.of(variable="sla"))):
         t0 = time.perf_counter()
-        res = cross_validate(records, days, grid, base, coords, cfg.tune.holdout_fraction, rng)
+        res = cross_validate(records, days, grid, base, coords, cfg.tune.holdout_fraction, rng, realtime=cfg.realtime)
         length, tau, std = res.best
         setattr(new, name, base.model_copy(update={"length_km": length, "time_days": tau, "background_std": std}))
         line = (f"{name}: L={length:g} km, T={tau:g} d, sigma_b={std:g}; CV RMSE {res.rmse:.4f} on "
@@ -274,7 +281,8 @@ def tune(cfg: OIConfig, config_path: Path, *, progress: bool = True) -> tuple[OI
         if progress:
             print(line, flush=True)
     new.tuned_by = (f"oceane2e oi --config {config_path} --tune: {cfg.tune.days} days of {years[0]}..{years[-1]} "
-                    f"(training years), {cfg.tune.holdout_fraction:.0%} withheld; " + "; ".join(lines))
+                    f"(training years), {cfg.tune.holdout_fraction:.0%} withheld"
+                    + (", past-only windows" if cfg.realtime else "") + "; " + "; ".join(lines))
     out = cfg.tune.output or config_path.with_name(f"{config_path.stem}_tuned.yaml")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".tmp")
@@ -366,17 +374,18 @@ def run_oi(cfg: OIConfig, *, progress: bool = True, overwrite: bool = False) -> 
     t_days = time.perf_counter()
     for k, day in enumerate(tqdm(dates, desc="oi", unit="day", disable=not progress)):
         bg = background(day)
-        a, e = oi_t.analyse(day, window(sst_obs, day, cfg.ssta.window_days), bg)
+        a, e = oi_t.analyse(day, window(sst_obs, day, cfg.ssta.window_days, realtime=cfg.realtime), bg)
         out["ssta"][k], out["ssta_error_std"][k] = a, e
         if bg is not None:
             out["ssta_background"][k] = np.where(mask, bg, np.nan)
-        sla, _ = oi_h.analyse(day, window(sla_obs, day, cfg.sla.window_days))
+        sla, _ = oi_h.analyse(day, window(sla_obs, day, cfg.sla.window_days, realtime=cfg.realtime))
         out["sla"][k] = sla
         u, v = geostrophic_currents(np.nan_to_num(mdt + sla), coords, mask)
         out["u_g"][k], out["v_g"][k] = u, v
     per_day = (time.perf_counter() - t_days) / dates.size
     path = cfg.results_dir / f"{cfg.method}_analysis.nc"
     attrs = {"method": cfg.method, "background_kind": cfg.background.kind,
+             "windows": "past only (days d-window .. d)" if cfg.realtime else "centred (days d-window .. d+window)",
              "observations": str(cfg.obs_root), "tuned_by": cfg.tuned_by or "not tuned (config values)",
              "ssta_params": cfg.ssta.model_dump_json(), "sla_params": cfg.sla.model_dump_json(),
              "mean_dynamic_topography": f"time-mean zos of {cfg.data.train_years[0]}..{cfg.data.train_years[-1]}"}

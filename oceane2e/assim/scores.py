@@ -6,8 +6,8 @@ zero anomaly; ``u_g_background``/``v_g_background`` (lat, lon) when present) und
 ``Background`` (``Background(<Method>)`` when several files carry one).
 
 Metrics (cos-latitude weighted, ocean cells, every analysed day pooled), in K or m s-1:
-``ssta_rmse``/``ssta_bias`` (all ocean cells), ``..._unobserved`` (cells with no SSTA record that
-day), ``..._mhw`` (cells where the true SSTA exceeds thresh - seas of ``clim.nc``: MHW conditions),
+``rmse``/``bias`` of the SSTA (all ocean cells; the names ``skill.csv`` gives the SSTA scores),
+``..._unobserved`` (cells with no SSTA record that day), ``..._mhw`` (cells where the true SSTA exceeds thresh - seas of ``clim.nc``: MHW conditions),
 ``u_g_rmse``, ``v_g_rmse`` and ``current_rmse`` (vector: sqrt(mean(Δu² + Δv²))); bias = analysis -
 truth. Also ``unobserved_fraction`` and ``mhw_fraction`` of the scored cells.
 """
@@ -71,8 +71,8 @@ class _Acc:
             if sw <= 0:
                 continue
             if group.startswith("ssta"):
-                rows.append((method, group.replace("ssta", "ssta_rmse"), float(np.sqrt(se2 / sw))))
-                rows.append((method, group.replace("ssta", "ssta_bias"), float(se / sw)))
+                rows.append((method, group.replace("ssta", "rmse"), float(np.sqrt(se2 / sw))))
+                rows.append((method, group.replace("ssta", "bias"), float(se / sw)))
             else:
                 rows.append((method, f"{group}_rmse", float(np.sqrt(se2 / sw))))
         return rows
@@ -202,8 +202,8 @@ def plot_case(case: dict, obs_root: Path, path: Path) -> Path:
     return path
 
 
-METRIC_ORDER = ("ssta_rmse", "ssta_bias", "ssta_rmse_unobserved", "ssta_bias_unobserved", "ssta_rmse_mhw",
-                "ssta_bias_mhw", "u_g_rmse", "v_g_rmse", "current_rmse")
+METRIC_ORDER = ("rmse", "bias", "rmse_unobserved", "bias_unobserved", "rmse_mhw", "bias_mhw", "u_g_rmse", "v_g_rmse",
+                "current_rmse")
 
 
 def skill_table(table) -> str:

@@ -48,7 +48,7 @@ def test_oi_writes_a_cf_analysis_and_scores_it(tiny_obs, capsys) -> None:
     path = tmp / "results" / "OI_analysis.nc"
     mask = np.load(root / "mask.npy").astype(bool)
     with netCDF4.Dataset(path) as ds:
-        assert ds.Conventions.startswith("CF")
+        assert ds.Conventions.startswith("CF") and ds.windows.startswith("centred")
         assert ds["ssta"].dimensions == ("time", "lat", "lon") and ds["ssta"].shape == (365, 16, 20)
         assert ds["ssta"].units == "K" and ds["u_g"].units == "m s-1" and ds["v_g"].units == "m s-1"
         ssta = np.asarray(ds["ssta"][:].filled(np.nan))
@@ -59,16 +59,16 @@ def test_oi_writes_a_cf_analysis_and_scores_it(tiny_obs, capsys) -> None:
     assert list(table.columns) == ["method", "metric", "value"]
     wide = table.pivot(index="method", columns="metric", values="value")
     assert {"OI", "Background"} <= set(wide.index)
-    for metric in ("ssta_rmse", "ssta_bias", "ssta_rmse_unobserved", "ssta_rmse_mhw", "u_g_rmse", "current_rmse"):
+    for metric in ("rmse", "bias", "rmse_unobserved", "rmse_mhw", "u_g_rmse", "current_rmse"):
         assert np.isfinite(wide.loc["OI", metric]), metric
     # the tiny truth is white noise around a mean of 0.3 K: the zero background misses the mean, the
     # analysis finds it from the observations (its RMSE is no better: white noise has no scale)
-    assert wide.loc["Background", "ssta_bias"] < -0.25
-    assert abs(wide.loc["OI", "ssta_bias"]) < 0.1
+    assert wide.loc["Background", "bias"] < -0.25
+    assert abs(wide.loc["OI", "bias"]) < 0.1
     assert (tmp / "results" / "figures" / "analysis_OI.png").exists()
     md = analysis_markdown(tmp / "results" / "analysis_skill.csv")
     assert md.startswith("## Analyses") and "| OI |" in md and "| Background |" in md
-    assert "ssta_rmse" in capsys.readouterr().out
+    assert "rmse_unobserved" in capsys.readouterr().out
 
 
 def test_tuning_uses_training_years_and_writes_the_tuned_config(tiny_obs, capsys) -> None:
@@ -93,3 +93,44 @@ def test_unknown_key_fails(tmp_path: Path, capsys) -> None:
                    "ssta: {length: 3}\n")
     assert oi.main(["--config", str(cfg)]) == 2
     assert "ssta.length" in capsys.readouterr().err
+
+
+def test_realtime_analyses_use_no_record_after_their_day(tiny_obs) -> None:
+    """``realtime: true`` analyses day d from the records of d - window .. d: a forecast started on day d
+    must not have seen its lead days. The centred window (the smoother) does see them."""
+    import dataclasses
+
+    from oceane2e.assim.oi import GridOI, OIVariableConfig, ssta_records, window
+    from oceane2e.data.observations import read_obs_year
+
+    root, tmp = tiny_obs
+    coords, folder = oi._grid(oi.load_oi_config(_oi_config(root, tmp)))
+    mask = folder.mask
+    folder.close()
+    records = ssta_records(read_obs_year(root / "obs", 2003))
+    day = np.datetime64("2003-06-15")
+    later = records.day > day
+    assert later.any() and (records.day == day).any()
+    changed = dataclasses.replace(records, value=np.where(later, records.value + 5.0, records.value).astype(np.float32))
+    grid = GridOI(coords, mask, OIVariableConfig(length_km=50.0, time_days=1.0, background_std=1.0, window_days=3,
+                                                 block_cells=8))
+    past = window(records, day, 3, realtime=True)
+    assert past.day.max() == day and past.day.min() == day - 3
+    realtime = [grid.analyse(day, window(r, day, 3, realtime=True))[0] for r in (records, changed)]
+    np.testing.assert_array_equal(realtime[0], realtime[1])
+    smoother = [grid.analyse(day, window(r, day, 3))[0] for r in (records, changed)]
+    assert np.nanmax(np.abs(smoother[1] - smoother[0])) > 0.1  # the smoother does see the next days
+
+
+def test_realtime_oi_writes_its_own_method_and_says_so(tiny_obs) -> None:
+    root, tmp = tiny_obs
+    cfg = _oi_config(root, tmp)
+    assert oi.main(["--config", str(cfg), "--no-progress", "-o", "realtime=true", "-o", "method=OI-realtime",
+                    "-o", "score=false"]) == 0
+    with netCDF4.Dataset(tmp / "results" / "OI-realtime_analysis.nc") as ds:
+        assert ds.method == "OI-realtime" and ds.windows.startswith("past only")
+
+
+def test_the_shipped_realtime_config_is_real_time() -> None:
+    shipped = oi.load_oi_config(Path(__file__).parents[2] / "configs" / "oi_realtime.yaml")
+    assert shipped.realtime and shipped.method == "OI-realtime"

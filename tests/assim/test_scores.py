@@ -51,19 +51,19 @@ def test_scores_of_analyses_with_a_known_error(tiny, tmp_path: Path) -> None:
                                              variable=np.full(40, "ssta")))
     table = score_analyses(tmp_path, tiny.root, obs_dir, figure=True)
     wide = table.pivot(index="method", columns="metric", values="value")
-    assert wide.loc["OI", "ssta_rmse"] == pytest.approx(0.1, rel=1e-5)
-    assert wide.loc["OI", "ssta_bias"] == pytest.approx(0.1, rel=1e-5)
-    assert wide.loc["OI", "ssta_rmse_unobserved"] == pytest.approx(0.1, rel=1e-5)
+    assert wide.loc["OI", "rmse"] == pytest.approx(0.1, rel=1e-5)
+    assert wide.loc["OI", "bias"] == pytest.approx(0.1, rel=1e-5)
+    assert wide.loc["OI", "rmse_unobserved"] == pytest.approx(0.1, rel=1e-5)
     assert wide.loc["OI", "u_g_rmse"] == pytest.approx(0.02, rel=1e-4)
     assert wide.loc["OI", "v_g_rmse"] == pytest.approx(0.0, abs=1e-7)
     assert wide.loc["OI", "unobserved_fraction"] == pytest.approx(1 - 1 / mask.sum(), rel=1e-9)
     w = np.broadcast_to(np.cos(np.deg2rad(tiny.coords.lat))[:, None], mask.shape)
     expected = np.sqrt(np.sum(ssta[:, mask] ** 2 * w[mask]) / (w[mask].sum() * dates.size))
-    assert wide.loc["Background", "ssta_rmse"] == pytest.approx(expected, rel=1e-5)
+    assert wide.loc["Background", "rmse"] == pytest.approx(expected, rel=1e-5)
     seas, thresh = read_clim(tiny.root / "clim.nc").for_dates(dates)
     mhw = (ssta > thresh - seas) & mask
     assert wide.loc["OI", "mhw_fraction"] == pytest.approx(mhw.sum() / (mask.sum() * dates.size), rel=1e-9)
-    assert wide.loc["Background", "ssta_bias_mhw"] == pytest.approx(
+    assert wide.loc["Background", "bias_mhw"] == pytest.approx(
         -np.sum((ssta * w)[mhw]) / np.sum(np.broadcast_to(w, ssta.shape)[mhw]), rel=1e-5)
     assert list(pd.read_csv(tmp_path / "analysis_skill.csv").columns) == ["method", "metric", "value"]
     assert (tmp_path / "figures" / "analysis_OI.png").exists()

@@ -37,6 +37,7 @@ def _write_configs(tmp: Path) -> Path:
         "config_baseline.yaml": _stage2("ConvLSTM", {"hidden": [4], "kernel_size": 3}),
         "observe.yaml": {"data": DATA, "years": [2001, 2002, 2003], "figure": False},
         "oi.yaml": {"data": DATA},
+        "oi_realtime.yaml": {"data": DATA, "realtime": True, "method": "OI-realtime"},
         "config_ens.yaml": {"stage2_config": "configs/config.yaml", "vel_config": "configs/config_vel.yaml",
                             "ensemble": {"members": 2, "source": {"relative_to_ssta_std": False}}},
         "config_da.yaml": {
@@ -47,7 +48,8 @@ def _write_configs(tmp: Path) -> Path:
             "end_to_end": {"epochs": 1, "forecast_days": 2, "batch_size": 4, "max_steps_per_epoch": 1}},
         "pipeline.yaml": {"synthetic_config": "configs/synthetic.yaml", "vel_config": "configs/config_vel.yaml",
                           "online_config": "configs/config.yaml", "observe_config": "configs/observe.yaml",
-                          "oi_config": "configs/oi.yaml", "assim_config": "configs/config_da.yaml",
+                          "oi_config": "configs/oi.yaml", "oi_realtime_config": "configs/oi_realtime.yaml",
+                          "assim_config": "configs/config_da.yaml",
                           "baseline_configs": ["configs/config_baseline.yaml"],
                           "ensemble_config": "configs/config_ens.yaml"},
     }
@@ -89,7 +91,14 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
     assert "## Analyses" in (demo / "results" / "report.md").read_text()
     assert "## Forecasts from observations" in (demo / "results" / "report.md").read_text()
     analyses = set(pd.read_csv(demo / "results" / "analysis_skill.csv")["method"])
-    assert {"OI", "NeuralDA", "Background(NeuralDA)"} <= analyses
+    assert {"OI", "OI-realtime", "NeuralDA", "Background(NeuralDA)"} <= analyses
+    # the forecasts from observations start from analyses that saw no later record, and cycle with such currents
+    from oceane2e.data.forecast_files import ForecastFile
+
+    for name, start in (("Oceane2e+OI", "OI-realtime"), ("Oceane2e+NeuralDA", "NeuralDA")):
+        with ForecastFile(demo / "results" / f"{name}_forecast.nc") as f:
+            assert Path(f.attrs["initial_state"]).name == f"{start}_analysis.nc", name
+            assert Path(f.attrs["initial_currents"]).name == "OI-realtime_analysis.nc", name
     # the baselines ran in the second process (its log holds their steps), finished before the evaluation
     log = (demo / "logs" / "pipeline" / "side.log").read_text()
     for name in ("observe", "train_config_baseline", "inference_config_baseline", "train_assim"):
@@ -131,6 +140,7 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
     assert lanes["train_assim"] and not lanes["assimilate"] and not lanes["train_online"]
     needs = {s.name: s.needs for s in steps}
     assert "train_assim" in needs["assimilate"] and "train_online" in needs["train_assim"]
+    assert {"oi", "oi_realtime"} <= set(needs["assimilate"]) and not lanes["oi_realtime"]
     assert needs["inference_config_baseline"] == ("inference_vel",)  # it forecasts with M_θ's currents
     assert needs["train_config_baseline"] == ("check",)  # it trains on the observed currents
     # the hybrid's hindcast fills the main lane's wait for train_assim; the baselines' run after that training
@@ -152,6 +162,24 @@ def test_a_stage_config_must_forecast_the_test_years(tmp_path: Path) -> None:
         mp.chdir(tmp_path)
         with pytest.raises(ConfigError, match=r"config.yaml: inference.split is 'val'"):
             validate_pipeline(PipelineConfig.model_validate(yaml.safe_load(cfg_path.read_text())), None)
+
+
+def test_the_analyses_the_forecasts_start_from_must_be_real_time_and_written(tmp_path: Path) -> None:
+    """A forecast started on day d must not start from an analysis that saw day d+1: the pipeline refuses a
+    real-time OI config that is not real time, and an assimilation config reading an analysis no step writes."""
+    from oceane2e.pipeline import validate_pipeline
+
+    cfg_path = _write_configs(tmp_path)
+    body = yaml.safe_load(cfg_path.read_text())
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path)
+        validate_pipeline(PipelineConfig.model_validate(body), None)
+        (tmp_path / "configs" / "oi_realtime.yaml").write_text(yaml.safe_dump({"data": DATA, "method": "OI-realtime"}))
+        with pytest.raises(ConfigError, match=r"oi_realtime.yaml: realtime is false.*set `realtime: true`"):
+            validate_pipeline(PipelineConfig.model_validate(body), None)
+        with pytest.raises(ConfigError, match=r"config_da.yaml: cycle.currents_path reads results/OI-realtime_analysis"
+                                              r".nc, which no OI step of the pipeline writes"):
+            validate_pipeline(PipelineConfig.model_validate({**body, "oi_realtime_config": None}), None)
 
 
 def test_one_thread_per_process_keeps_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
