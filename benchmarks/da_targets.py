@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--forecaster", default="Oceane2e")
     args = parser.parse_args(argv)
     m, f = args.method, args.forecaster
-    a = pd.read_csv(args.results / "analysis_skill.csv").pivot(index="method", columns="metric", values="value")
+    from oceane2e.assim.scores import read_skill
+
+    a = read_skill(args.results / "analysis_skill.csv").pivot(index="method", columns="metric", values="value")
     rows = []
 
     def row(name: str, value: float, target: str, met: bool) -> None:

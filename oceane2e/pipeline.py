@@ -373,7 +373,7 @@ def _check_analyses(cfg: PipelineConfig) -> None:
     """The OI configs write where the learned analysis reads, and the real-time one is real time."""
     from oceane2e.assim.oi import load_oi_config
 
-    written = {}
+    written, smoothers = {}, set()
     for key in ("oi_config", "oi_realtime_config"):
         path = getattr(cfg, key)
         if path is None:
@@ -382,7 +382,13 @@ def _check_analyses(cfg: PipelineConfig) -> None:
         if key == "oi_realtime_config" and not c.realtime:
             raise ConfigError(f"{path}: realtime is false, but {key} must analyse each day from the records up to that "
                               "day only (the forecasts start from it); set `realtime: true`")
-        written[os.path.abspath(c.results_dir / f"{c.method}_analysis.nc")] = f"{key} ({path})"
+        out = os.path.abspath(c.results_dir / f"{c.method}_analysis.nc")
+        if out in written:
+            raise ConfigError(f"{path}: writes {out} like {written[out]}; give it another `method` so that neither "
+                              "replaces the other")
+        written[out] = f"{key} ({path})"
+        if not c.realtime:
+            smoothers.add(out)
     if cfg.assim_config is None:
         return
     from oceane2e.stage_da import load_assim_config
@@ -391,8 +397,19 @@ def _check_analyses(cfg: PipelineConfig) -> None:
     needed = {"cycle.currents_path": da.cycle.currents_path}
     needed.update({f"forecasts.methods.{name}": da.results_dir / f"{analysis}_analysis.nc"
                    for name, analysis in da.forecasts.methods.items() if analysis != da.train.name})
+    # a file the user put there may stand in for an OI step; one an earlier run made may go with --fresh
+    made = [os.path.abspath(p) for p in _read_created(cfg)]
+
+    def provided(path: Path) -> bool:
+        full = os.path.abspath(path)
+        return path.exists() and not any(full == m or full.startswith(m + os.sep) for m in made)
+
     for key, path in needed.items():
-        if os.path.abspath(path) not in written and not Path(path).exists():
+        if os.path.abspath(path) in smoothers:
+            raise ConfigError(f"{cfg.assim_config}: {key} reads {path}, the smoother of "
+                              f"{written[os.path.abspath(path)]} (records of the days after each day): the forecasts "
+                              "would see their own lead days; point it at the real-time OI (configs/oi_realtime.yaml)")
+        if os.path.abspath(path) not in written and not provided(Path(path)):
             raise ConfigError(f"{cfg.assim_config}: {key} reads {path}, which no OI step of the pipeline writes "
                               f"({', '.join(written.values()) or 'none configured'}); point it at one, or add "
                               "oi_realtime_config: configs/oi_realtime.yaml")
@@ -682,11 +699,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\nreport: {cfg.results_dir / 'report.md'} (figures in {cfg.results_dir / 'figures'})")
     analysis = cfg.results_dir / "analysis_skill.csv"
     if analysis.exists():
-        import pandas as pd
+        from oceane2e.assim.scores import print_scores, read_skill
 
-        from oceane2e.assim.scores import print_scores
-
-        print_scores(pd.read_csv(analysis))
+        print_scores(read_skill(analysis))
     return 0
 
 

@@ -634,6 +634,7 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
     _require_obs(cfg, years, "analysed years")
     dates = np.concatenate([np.datetime64(f"{y:04d}-01-01", "D") + np.arange(days_in_year(y)) for y in years])
     currents = AnalysisFile(cfg.cycle.currents_path)
+    currents.require_past_only("the currents of the cycle (cycle.currents_path)")
     if not currents.covers(dates[0], dates.size):
         raise ConfigError(f"{currents.path}: covers {currents.dates[0]}..{currents.dates[-1]}, not the analysed "
                           f"years {years}; run `oceane2e oi` over them first")
@@ -670,6 +671,7 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
         attrs = {"method": method, "checkpoint": str(checkpoint or cfg.final_checkpoint),
                  "observations": str(cfg.obs_root), "currents": f"u_g, v_g of {currents.path} ({currents.method})",
                  "background": "one-day forecast of the hybrid from the previous analysis",
+                 "windows": f"past only (records of days d-{cfg.obs.window_days - 1} .. d; the background from d-1)",
                  "segments": f"{len(segs)} (segment_days={cfg.cycle.segment_days}, spinup_days={cfg.cycle.spinup_days})"}
         write_analysis(out, dates, coords, mask, fields, attrs)
         import shutil
@@ -703,6 +705,7 @@ def velocity_from_altimetry(cfg: AssimConfig, *, dist_info: DistInfo | None = No
     with ForecastFile(c1.inference.output) as f:
         time0, lead = f.time0, int(f.n_lead)
     currents = AnalysisFile(cfg.cycle.currents_path)
+    currents.require_past_only("the start of M_θ's forecasts (cycle.currents_path)")
     ok = np.array([currents.covers(t - model.n_in + 1, model.n_in) for t in time0])
     time0 = time0[ok]
     from oceane2e.data.contract import GridCoords
@@ -752,6 +755,7 @@ def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = Non
     written = {}
     for method, analysis in cfg.forecasts.methods.items():
         analyses = AnalysisFile(cfg.results_dir / f"{analysis}_analysis.nc")
+        analyses.require_past_only(f"the start of {c2.model.name}+{method} (forecasts.methods.{method})")
 
         def initial(time0: np.ndarray, analyses: AnalysisFile = analyses) -> dict[str, Tensor]:
             return {"ssta": torch.from_numpy(np.stack([analyses.read("ssta", t, 1)[0] for t in time0])),

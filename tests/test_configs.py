@@ -73,14 +73,16 @@ def test_shipped_config_validates(path: Path) -> None:
         assert cfg.train.name == cfg.model.name  # an analysis config's train.name names its method instead
 
 
-@pytest.mark.parametrize("pipeline", ["configs/pipeline.yaml", "global_low/pipeline.yaml", "configs/pipeline_oisst.yaml"])
+@pytest.mark.parametrize("pipeline", ["configs/pipeline.yaml", "global_low/pipeline.yaml", "configs/pipeline_oisst.yaml",
+                                      "configs/pipeline_kuroshio.yaml"])
 def test_pipeline_points_at_shipped_configs(pipeline: str) -> None:
     from oceane2e.pipeline import PipelineConfig
 
     cfg = load_config(PipelineConfig, REPO / pipeline)
     if pipeline == "configs/pipeline.yaml":
-        assert cfg.observe_config is not None and cfg.oi_config is not None
-    optional = [p for p in (cfg.observe_config, cfg.oi_config, cfg.ensemble_config) if p is not None]
+        assert cfg.observe_config is not None and cfg.oi_config is not None and cfg.oi_realtime_config is not None
+    optional = [p for p in (cfg.observe_config, cfg.oi_config, cfg.oi_realtime_config, cfg.ensemble_config,
+                            cfg.assim_config) if p is not None]
     sources = [p for p in (cfg.synthetic_config, cfg.prepare_config, cfg.vel_config) if p is not None]
     for path in [*sources, cfg.online_config, *cfg.baseline_configs, *optional]:
         assert (REPO / path).exists(), path

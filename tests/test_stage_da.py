@@ -40,7 +40,7 @@ def _da_config(tmp: Path, name: str = "NeuralDA", **over: object) -> Path:
                   "checkpoint_dir": str(tmp / "ckpt"), "log_dir": str(tmp / "logs"), "num_threads": 1,
                   "scheduler": {"name": "none"}},
         "end_to_end": {"epochs": 1, "forecast_days": 2, "batch_size": 4, "max_steps_per_epoch": 3, "lr": 1e-3},
-        "cycle": {"currents_path": str(tmp / "results" / "OI_analysis.nc")},
+        "cycle": {"currents_path": str(tmp / "results" / "OI-realtime_analysis.nc")},
         "results_dir": str(tmp / "results"),
     }
     for key, value in over.items():
@@ -110,7 +110,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "score": False, "ssta": {"length_km": 60.0, "time_days": 1.0, "background_std": 1.0, "block_cells": 8,
                                  "max_obs": 60},
         "sla": {"length_km": 60.0, "time_days": 2.0, "background_std": 0.01, "block_cells": 8, "max_obs": 40}}))
-    assert oi.main(["--config", str(tmp / "oi.yaml"), "--no-progress"]) == 0
+    assert oi.main(["--config", str(tmp / "oi.yaml"), "--no-progress"]) == 0  # the smoother: the reference
+    assert oi.main(["--config", str(tmp / "oi.yaml"), "--no-progress", "-o", "realtime=true",
+                    "-o", "method=OI-realtime"]) == 0  # the cycle's currents
     (tmp / "stage2.yaml").write_text(yaml.safe_dump({
         "data": {"root": str(tmp / "gs"), **DATA},
         "model": {"name": "Oceane2e", "gm": SMALL, "source": SMALL, "kernel": {"form": "advective"}},
@@ -123,15 +125,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_tiny_training_beats_oi_on_the_validation_year(world: Path) -> None:
-    """120 cycled days of the validation year: the learned analysis has a lower RMSE than OI (which
-    also uses the observations of the three days after)."""
+    """120 cycled days of the validation year (currents of the real-time OI): the learned analysis has a lower
+    RMSE than the OI smoother (which also uses the observations of the three days after)."""
     cfg = load_assim_config(_da_config(world))
     system, _, info = load_system(cfg.final_checkpoint)
     dates = np.datetime64("2002-01-01", "D") + np.arange(120)
     currents = AnalysisFile(cfg.cycle.currents_path)
     with torch.no_grad():
         learned = run_cycle(system, CycleInputs(cfg, dates, currents), Segment(0, dates.size, 0))["analysis"]
-    classical = currents.read("ssta", dates[0], dates.size)
+    classical = AnalysisFile(world / "results" / "OI_analysis.nc").read("ssta", dates[0], dates.size)  # the smoother
     from oceane2e.data.contract import YearFile
 
     with YearFile(world / "gs" / "mhw_2002.nc", "mhw") as f:
@@ -226,3 +228,15 @@ def test_forecasts_name_the_analysis_they_start_from() -> None:
 
     assert ForecastsConfig().methods == {"NeuralDA": "NeuralDA", "OI": "OI-realtime"}
     assert ForecastsConfig(methods=["NeuralDA", "OI"]).methods == {"NeuralDA": "NeuralDA", "OI": "OI"}
+
+
+def test_a_smoother_is_refused_as_the_cycle_currents(world: Path) -> None:
+    """The smoother OI saw the days after each of its days: cycling (and forecasting) with its currents would let
+    the forecasts see their own lead days."""
+    from oceane2e.data.contract import DataContractError
+
+    cfg = load_assim_config(_da_config(world), {"cycle.currents_path": str(world / "results" / "OI_analysis.nc"),
+                                                "results_dir": str(world / "smoother")})
+    with pytest.raises(DataContractError, match=r"OI_analysis.nc: a smoother \(centred.*cycle.currents_path.*"
+                                                r"configs/oi_realtime.yaml"):
+        cycle(cfg, show_progress=False)

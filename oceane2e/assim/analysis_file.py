@@ -18,7 +18,8 @@ from oceane2e.data.contract import DataContractError
 
 
 class AnalysisFile:
-    """One analysis file: ``dates`` (T,) datetime64[D], ``lat``, ``lon``, ``mask`` (H, W) bool, ``method``.
+    """One analysis file: ``dates`` (T,) datetime64[D], ``lat``, ``lon``, ``mask`` (H, W) bool, ``method``,
+    ``windows`` (the file's attribute: "past only ..." or "centred ..."; "" when it does not say).
 
     Args:
         path: the NetCDF file.
@@ -37,9 +38,19 @@ class AnalysisFile:
         self.mask = np.asarray(ds["mask"][:]).astype(bool)
         self.variables = tuple(n for n, v in ds.variables.items() if v.dimensions == ("time", "lat", "lon"))
         self.method = str(getattr(ds, "method", self.path.name.removesuffix("_analysis.nc")))
+        self.windows = str(getattr(ds, "windows", ""))
         self._first = int(self.dates[0].astype(np.int64)) if self.dates.size else 0
         if self.dates.size and np.any(np.diff(self.dates.astype(np.int64)) != 1):
             raise DataContractError(f"{self.path}: its days are not consecutive")
+
+    def require_past_only(self, what: str) -> None:
+        """Refuse a smoother (records of days after each analysed day) as ``what`` — a forecast's start or
+        the currents of a cycle, which must not have seen the days after their day."""
+        if self.windows.startswith("centred"):
+            raise DataContractError(
+                f"{self.path}: a smoother ({self.windows}): each of its days saw later records, so it cannot be {what} "
+                "without the forecasts seeing their own lead days; use a real-time analysis (`python -m oceane2e oi "
+                "--config configs/oi_realtime.yaml` -> results/OI-realtime_analysis.nc)")
 
     def _ds(self) -> Any:
         import netCDF4

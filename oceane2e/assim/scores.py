@@ -219,11 +219,23 @@ def print_scores(table) -> None:
     print(skill_table(table))
 
 
-def analysis_markdown(csv_path: str | Path) -> str:
-    """Markdown section of the analysis scores in ``csv_path`` (``results/analysis_skill.csv``)."""
+LEGACY_METRICS = {"ssta_rmse": "rmse", "ssta_bias": "bias", "ssta_rmse_unobserved": "rmse_unobserved",
+                  "ssta_bias_unobserved": "bias_unobserved", "ssta_rmse_mhw": "rmse_mhw", "ssta_bias_mhw": "bias_mhw"}
+
+
+def read_skill(csv_path: str | Path):
+    """``analysis_skill.csv`` as a DataFrame (method, metric, value); the SSTA metrics of files written before
+    2026-12-01 (``ssta_rmse`` ...) get today's names."""
     import pandas as pd
 
     table = pd.read_csv(csv_path)
+    table["metric"] = table["metric"].replace(LEGACY_METRICS)
+    return table
+
+
+def analysis_markdown(csv_path: str | Path) -> str:
+    """Markdown section of the analysis scores in ``csv_path`` (``results/analysis_skill.csv``)."""
+    table = read_skill(csv_path)
     wide = table.pivot(index="method", columns="metric", values="value")
     cols = [c for c in METRIC_ORDER if c in wide.columns]
     lines = ["## Analyses: from observations to the initial state", "",

@@ -89,3 +89,15 @@ def test_oi_uses_a_forecast_background(tiny, tmp_path: Path) -> None:
                      lon=[folder.coords.lon[5]], value=[1.7], error_std=[1.0], platform=["argo"], variable=["ssta"])
     a1, _ = oi.analyse(day, one, read(day))
     assert a1[3, 5] == pytest.approx(0.7 + 0.5 * 1.0, rel=1e-6)  # weight σb²/(σb²+σo²) = 1/2
+
+
+def test_an_older_scores_file_reads_with_todays_names(tmp_path: Path) -> None:
+    """Files written before the SSTA metrics were named like skill.csv's (ssta_rmse -> rmse) still report."""
+    from oceane2e.assim.scores import analysis_markdown, read_skill
+
+    (tmp_path / "analysis_skill.csv").write_text("method,metric,value\nOI,ssta_rmse,0.36\nOI,ssta_rmse_unobserved,"
+                                                 "0.42\nOI,current_rmse,0.15\n")
+    table = read_skill(tmp_path / "analysis_skill.csv")
+    assert dict(zip(table.metric, table.value, strict=True)) == {"rmse": 0.36, "rmse_unobserved": 0.42,
+                                                                 "current_rmse": 0.15}
+    assert "| OI | 0.360 | 0.420 | 0.150 |" in analysis_markdown(tmp_path / "analysis_skill.csv")

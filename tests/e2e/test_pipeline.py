@@ -180,6 +180,14 @@ def test_the_analyses_the_forecasts_start_from_must_be_real_time_and_written(tmp
         with pytest.raises(ConfigError, match=r"config_da.yaml: cycle.currents_path reads results/OI-realtime_analysis"
                                               r".nc, which no OI step of the pipeline writes"):
             validate_pipeline(PipelineConfig.model_validate({**body, "oi_realtime_config": None}), None)
+        (tmp_path / "configs" / "oi_realtime.yaml").write_text(yaml.safe_dump({"data": DATA, "realtime": True}))
+        with pytest.raises(ConfigError, match=r"oi_realtime.yaml: writes .*OI_analysis.nc like oi_config"):
+            validate_pipeline(PipelineConfig.model_validate(body), None)
+        da = yaml.safe_load((tmp_path / "configs" / "config_da.yaml").read_text())
+        da["cycle"] = {"currents_path": "results/OI_analysis.nc"}
+        (tmp_path / "configs" / "config_da.yaml").write_text(yaml.safe_dump(da))
+        with pytest.raises(ConfigError, match=r"cycle.currents_path reads results/OI_analysis.nc, the smoother of oi_co"):
+            validate_pipeline(PipelineConfig.model_validate({**body, "oi_realtime_config": None}), None)
 
 
 def test_one_thread_per_process_keeps_what_the_user_set(monkeypatch: pytest.MonkeyPatch) -> None:
