@@ -614,7 +614,8 @@ def _check_truth(model: ModelResult, inputs: np.ndarray, truth: np.ndarray, mask
 
 
 #: forecast-file attributes that say what drove a forecast (written by stage-2 inference)
-FORCING_ATTRS: tuple[str, ...] = ("velocity", "atmosphere", "atmosphere_observed_days", "atmosphere_tau_days")
+FORCING_ATTRS: tuple[str, ...] = ("velocity", "atmosphere", "atmosphere_observed_days", "atmosphere_tau_days",
+                                   "initial_state", "initial_currents")
 
 
 def _config_model_name(config_path: str | Path) -> str | None:

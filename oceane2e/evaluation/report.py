@@ -53,7 +53,9 @@ def from_observations_markdown(skill, leads: Sequence[int] = (1, 2, 3, 5, 10, 20
     lines = ["## Forecasts from observations", "",
              "Forecasts started from analyses of the simulated observations (`<forecaster>+<analysis>`), the "
              "currents of day 0 from the altimetry analysis and later days from M_θ started from them — never "
-             "the truth — beside the same forecaster started from the true state (the upper bound). "
+             "the truth, and no analysis that saw a record after the start day (the file each started from is "
+             "listed under the forcing below) — beside the same forecaster started from the true state (the "
+             "upper bound). "
              "*Gap closed*: (RMSE from OI − RMSE from the analysis) / (RMSE from OI − RMSE from the truth), "
              "mean over leads 1–5.", ""]
     for metric, title in (("rmse", "SSTA RMSE (K)"), ("csi", "MHW CSI")):
@@ -90,7 +92,12 @@ def forcing_lines(forcing: dict[str, dict]) -> list[str]:
             known = int(attrs.get("atmosphere_observed_days", 0))
             extra = f", τ = {float(attrs.get('atmosphere_tau_days', 0)):g} d" if mode == "damped_persistence" else ""
             atmos = f"observed to lead {known}, then {mode.replace('_', ' ')}{extra} (operational)"
-        lines.append(f"  - {model}: currents {currents}; atmosphere {atmos}.")
+        start = ""
+        if attrs.get("initial_state"):  # a forecast from observations (stage_da.forecast_from_analyses)
+            start = f"; started from `{Path(str(attrs['initial_state'])).name}`"
+            if attrs.get("initial_currents"):
+                start += f", day-0 currents of `{Path(str(attrs['initial_currents'])).name}`"
+        lines.append(f"  - {model}: currents {currents}; atmosphere {atmos}{start}.")
     return lines
 
 

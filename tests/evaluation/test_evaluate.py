@@ -151,3 +151,14 @@ def test_case_maps_show_the_product_beside_the_best_other_forecast(tiny_results,
     assert "## SSTA bias" in report
     # without a product the config's model.name (none here) falls back to the lowest mean RMSE
     assert list(run_evaluation(results, None, tiny.config, progress=False, figures=False).case.forecasts)[0] == "Good"
+
+
+def test_the_report_says_what_a_forecast_from_observations_started_from() -> None:
+    from oceane2e.evaluation.report import forcing_lines
+
+    lines = forcing_lines({"Oceane2e+OI": {"velocity": "forecast", "atmosphere": "observed",
+                                           "initial_state": "results/OI-realtime_analysis.nc",
+                                           "initial_currents": "results/OI-realtime_analysis.nc"},
+                           "Oceane2e": {"velocity": "forecast", "atmosphere": "observed"}})
+    assert lines[0].endswith("started from `OI-realtime_analysis.nc`, day-0 currents of `OI-realtime_analysis.nc`.")
+    assert "started from" not in lines[1]
