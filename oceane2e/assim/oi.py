@@ -385,7 +385,9 @@ def run_oi(cfg: OIConfig, *, progress: bool = True, overwrite: bool = False) -> 
     per_day = (time.perf_counter() - t_days) / dates.size
     path = cfg.results_dir / f"{cfg.method}_analysis.nc"
     attrs = {"method": cfg.method, "background_kind": cfg.background.kind,
-             "windows": "past only (days d-window .. d)" if cfg.realtime else "centred (days d-window .. d+window)",
+             "windows": (f"past only (ssta: days d-{cfg.ssta.window_days} .. d, sla: d-{cfg.sla.window_days} .. d)"
+                         if cfg.realtime else f"centred (ssta: days d-{cfg.ssta.window_days} .. d+{cfg.ssta.window_days}"
+                         f", sla: d-{cfg.sla.window_days} .. d+{cfg.sla.window_days})"),
              "observations": str(cfg.obs_root), "tuned_by": cfg.tuned_by or "not tuned (config values)",
              "ssta_params": cfg.ssta.model_dump_json(), "sla_params": cfg.sla.model_dump_json(),
              "mean_dynamic_topography": f"time-mean zos of {cfg.data.train_years[0]}..{cfg.data.train_years[-1]}"}

@@ -249,4 +249,23 @@ def analysis_markdown(csv_path: str | Path) -> str:
     if "unobserved_fraction" in wide.columns:
         frac = float(wide["unobserved_fraction"].iloc[0])
         lines += ["", f"Unobserved cells: {frac:.0%} of the scored cell-days. All values in `{Path(csv_path).name}`."]
+    windows = _windows_of(Path(csv_path).parent, [str(m) for m in wide.index])
+    if windows:
+        lines += ["", "Records each analysis used (a *centred* analysis is a smoother: it saw the days after its day, "
+                  "so it is a reference for analyses and never a forecast's start):", ""]
+        lines += [f"- {method}: {text}" for method, text in windows.items()]
     return "\n".join(lines) + "\n"
+
+
+def _windows_of(results_dir: Path, methods: list[str]) -> dict[str, str]:
+    """method -> the ``windows`` attribute of ``<results_dir>/<method>_analysis.nc`` (those that have one)."""
+    import netCDF4
+
+    out = {}
+    for method in methods:
+        path = results_dir / f"{method}_analysis.nc"
+        if path.exists():
+            with netCDF4.Dataset(path) as ds:
+                if "windows" in ds.ncattrs():
+                    out[method] = str(ds.getncattr("windows"))
+    return out

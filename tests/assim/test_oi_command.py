@@ -68,6 +68,7 @@ def test_oi_writes_a_cf_analysis_and_scores_it(tiny_obs, capsys) -> None:
     assert (tmp / "results" / "figures" / "analysis_OI.png").exists()
     md = analysis_markdown(tmp / "results" / "analysis_skill.csv")
     assert md.startswith("## Analyses") and "| OI |" in md and "| Background |" in md
+    assert "- OI: centred (ssta: days d-3 .. d+3, sla: d-3 .. d+3)" in md  # the report says it is a smoother
     assert "rmse_unobserved" in capsys.readouterr().out
 
 
