@@ -1,7 +1,7 @@
 """The main job: the whole Ocean-E2E pipeline on one config, step by step, resumable.
 
     synth | prepare -> check -> observe -> train_vel -> inference_vel -> train_online -> inference
-          -> ensemble -> oi -> train_baseline, inference_baseline (each baseline) -> train_assim
+          -> ensemble -> train_baseline, inference_baseline (each baseline) -> oi -> train_assim
           -> hindcast -> oi_realtime -> assimilate -> forecast_from_obs -> hindcast_<baseline> (each) -> calibrate -> evaluate
 
 The data come from the synthetic ocean (``synthetic_config``) or from real files converted by
@@ -17,9 +17,10 @@ then deletes only the recorded paths — never a file the user put there, never 
 folder — and starts over. Inference steps replace their own earlier results on purpose.
 Steps run through the same library functions the ``train_*.py`` / ``inference*.py`` entry points
 call. Two lanes (``side_process: true``, the default): after the data check a second process runs
-the observing system and the baseline networks (whose forecasts wait for M_θ's), then the learned
-analysis' training, which waits for the hybrid's checkpoint; the main process trains M_θ and the
-hybrid, forecasts with them, runs OI, and its cycle of the learned analysis waits for that training.
+the observing system, the baseline networks (whose forecasts wait for M_θ's) and the OI smoother, then
+the learned analysis' training, which waits for the hybrid's checkpoint; the main process trains M_θ
+and the hybrid, forecasts with them, runs the real-time OI, and its cycle of the learned analysis waits
+for that training.
 Each lane waits only for the markers of the steps it ``needs`` from the other; the list order above is
 one valid order, which ``side_process: false`` runs in one process. Each process
 has one torch thread: the small tensors of these grids keep a second intra-op thread mostly waiting
@@ -289,8 +290,6 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     ]
     if cfg.ensemble_config is not None:
         steps.append(Step("ensemble", ensemble))
-    if cfg.oi_config is not None:  # here it keeps the main lane busy while the analysis trains in the side one
-        steps.append(Step("oi", oi, needs=("observe",) if cfg.observe_config is not None else ()))
     for path in cfg.baseline_configs:
 
         def train_b(path: Path = path) -> None:
@@ -306,8 +305,12 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         tag = path.stem
         steps += [Step(f"train_{tag}", train_b, side=True, needs=needs_of(path, "train")),
                   Step(f"inference_{tag}", infer_b, side=True, needs=needs_of(path, "inference"))]
+    if cfg.oi_config is not None:
+        # the smoother (the analyses' reference) needs only the observations: the side lane has it done while the
+        # main lane still trains the hybrid, which the learned analysis' training must wait for anyway
+        steps.append(Step("oi", oi, side=True, needs=("observe",) if cfg.observe_config is not None else ()))
     if cfg.assim_config is not None:
-        # the analysis' backgrounds are forecasts of the trained hybrid; the cycle needs the OI currents
+        # the analysis' backgrounds are forecasts of the trained hybrid; the cycle needs the real-time OI currents
         steps.append(Step("train_assim", train_assim, side=True, needs=("train_online",)))
     if cfg.hindcasts:
         # the validation years' forecasts, for the evaluation's MHW calibration: the hybrid's while the main lane

@@ -101,10 +101,10 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
             assert Path(f.attrs["initial_currents"]).name == "OI-realtime_analysis.nc", name
     # the baselines ran in the second process (its log holds their steps), finished before the evaluation
     log = (demo / "logs" / "pipeline" / "side.log").read_text()
-    for name in ("observe", "train_config_baseline", "inference_config_baseline", "train_assim"):
+    for name in ("observe", "train_config_baseline", "inference_config_baseline", "oi", "train_assim"):
         assert f"] {name}: " in log, name
         assert (demo / "logs" / "pipeline" / f"{name}.done").exists(), name
-    assert "] train_vel" not in log and "] oi" not in log and "] assimilate" not in log
+    assert "] train_vel" not in log and "] oi_realtime" not in log and "] assimilate" not in log
     assert "] hindcast_config_baseline: " in log and "] hindcast: " not in log and "] calibrate: " in log
 
 
@@ -141,6 +141,8 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
     needs = {s.name: s.needs for s in steps}
     assert "train_assim" in needs["assimilate"] and "train_online" in needs["train_assim"]
     assert {"oi", "oi_realtime"} <= set(needs["assimilate"]) and not lanes["oi_realtime"]
+    # the smoother fills the side lane's wait for the hybrid, before the analysis' training
+    assert lanes["oi"] and names.index("oi") < names.index("train_assim")
     assert needs["inference_config_baseline"] == ("inference_vel",)  # it forecasts with M_θ's currents
     assert needs["train_config_baseline"] == ("check",)  # it trains on the observed currents
     # the hybrid's hindcast fills the main lane's wait for train_assim; the baselines' run after that training
