@@ -2,7 +2,7 @@
 
     synth | prepare -> check -> observe -> train_vel -> inference_vel -> train_online -> inference
           -> ensemble -> train_baseline, inference_baseline (each baseline) -> oi -> train_assim
-          -> hindcast -> oi_realtime -> assimilate -> forecast_from_obs -> hindcast_<baseline> (each) -> calibrate -> evaluate
+          -> hindcast -> oi_realtime -> forecast_from_oi -> assimilate -> forecast_from_obs -> hindcast_<baseline> (each) -> calibrate -> evaluate
 
 The data come from the synthetic ocean (``synthetic_config``) or from real files converted by
 ``prepare-data`` (``prepare_config``, e.g. SST alone: configs/pipeline_oisst.yaml). Without a stage-1
@@ -240,10 +240,18 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
         cycle(load_assim_config(cfg.assim_config), overwrite=True)
 
-    def forecast_from_obs() -> None:
-        from oceane2e.stage_da import forecast_from_analyses, load_assim_config
+    def forecasts_from(learned: bool) -> Callable[[], None]:
+        """The forecasts from the classical analyses (which need no learned analysis: they run while it trains)
+        or from the learned one (after its cycle, reusing M_θ's forecasts from the altimetry)."""
+        def run() -> None:
+            from oceane2e.stage_da import forecast_from_analyses, load_assim_config
 
-        forecast_from_analyses(load_assim_config(cfg.assim_config), overwrite=True)
+            da = load_assim_config(cfg.assim_config)
+            names = [n for n, a in da.forecasts.methods.items() if (a == da.train.name) == learned]
+            if names:
+                forecast_from_analyses(da, overwrite=True, names=names, reuse_velocity=learned)
+
+        return run
 
     def calibrate() -> None:
         from oceane2e.evaluation.evaluate import fit_mhw_calibration
@@ -320,8 +328,10 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         steps.append(Step("oi_realtime", oi_realtime, needs=("observe",) if cfg.observe_config is not None else ()))
     if cfg.assim_config is not None:
         analyses = tuple(name for name, c in (("oi", cfg.oi_config), ("oi_realtime", cfg.oi_realtime_config)) if c)
-        steps += [Step("assimilate", assimilate, needs=("train_assim", *analyses)),
-                  Step("forecast_from_obs", forecast_from_obs)]
+        # the forecasts from the real-time OI fill the main lane's wait for train_assim too
+        steps += [Step("forecast_from_oi", forecasts_from(learned=False), needs=analyses),
+                  Step("assimilate", assimilate, needs=("train_assim", *analyses)),
+                  Step("forecast_from_obs", forecasts_from(learned=True))]
     if cfg.hindcasts:
         steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "hindcast"))
                   for path in cfg.baseline_configs]

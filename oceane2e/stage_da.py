@@ -736,24 +736,38 @@ def velocity_from_altimetry(cfg: AssimConfig, *, dist_info: DistInfo | None = No
     return out
 
 
-def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = None,
-                           show_progress: bool = True, overwrite: bool = False) -> dict[str, Path]:
+def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = None, show_progress: bool = True,
+                           overwrite: bool = False, names: Sequence[str] | None = None,
+                           reuse_velocity: bool = False) -> dict[str, Path]:
     """The hybrid started from the analysis ``results/<analysis>_analysis.nc`` of each ``name: analysis`` of
     ``forecasts.methods`` as model ``<hybrid>+<name>`` (currents of day 0 from the altimetry analysis
     ``cycle.currents_path``, later days from M_θ started from it; never the truth), on the start dates every
-    other model is scored on. Returns name -> forecast file."""
+    other model is scored on. Returns name -> forecast file.
+
+    ``names``: only these of ``forecasts.methods`` (the pipeline forecasts from OI while the learned analysis
+    still trains); ``reuse_velocity``: use M_θ's forecasts from the altimetry already written
+    (``forecasts.velocity_output``) instead of making them again."""
     from oceane2e.assim.analysis_file import AnalysisFile
     from oceane2e.stage2 import infer, load_stage2_config
 
     info = dist_info or current_dist_info()
     setup_threads(cfg.train.num_threads)
-    vel_path = velocity_from_altimetry(cfg, dist_info=info, show_progress=show_progress)
+    unknown = sorted(set(names or ()) - set(cfg.forecasts.methods))
+    if unknown:
+        raise ConfigError(f"forecasts from analyses {unknown}: not in forecasts.methods {sorted(cfg.forecasts.methods)}")
+    written_vel = cfg.forecasts.velocity_output or cfg.data.root / "MultiConv_altimetry_data.nc"
+    if reuse_velocity and written_vel.exists():
+        vel_path = written_vel
+    else:
+        vel_path = velocity_from_altimetry(cfg, dist_info=info, show_progress=show_progress)
     c2 = load_stage2_config(cfg.forecasts.stage2_config)
     c2 = c2.model_copy(update={"inference": c2.inference.model_copy(update={"forecast_path": vel_path,
                                                                              "velocity": "forecast"})})
     currents = AnalysisFile(cfg.cycle.currents_path)
     written = {}
     for method, analysis in cfg.forecasts.methods.items():
+        if names is not None and method not in names:
+            continue
         analyses = AnalysisFile(cfg.results_dir / f"{analysis}_analysis.nc")
         analyses.require_past_only(f"the start of {c2.model.name}+{method} (forecasts.methods.{method})")
 

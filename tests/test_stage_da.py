@@ -240,3 +240,10 @@ def test_a_smoother_is_refused_as_the_cycle_currents(world: Path) -> None:
     with pytest.raises(DataContractError, match=r"OI_analysis.nc: a smoother \(centred.*cycle.currents_path.*"
                                                 r"configs/oi_realtime.yaml"):
         cycle(cfg, show_progress=False)
+
+
+def test_forecasts_from_analyses_refuse_a_name_they_do_not_know(world: Path) -> None:
+    from oceane2e.stage_da import forecast_from_analyses
+
+    with pytest.raises(ConfigError, match=r"forecasts from analyses \['OI-smoother'\]: not in forecasts.methods"):
+        forecast_from_analyses(load_assim_config(_da_config(world)), names=["OI-smoother"], show_progress=False)

@@ -143,6 +143,9 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
     assert {"oi", "oi_realtime"} <= set(needs["assimilate"]) and not lanes["oi_realtime"]
     # the smoother fills the side lane's wait for the hybrid, before the analysis' training
     assert lanes["oi"] and names.index("oi") < names.index("train_assim")
+    # the forecasts from OI wait for no learned analysis: they run before its cycle, in the main lane
+    assert not lanes["forecast_from_oi"] and names.index("oi_realtime") < names.index("forecast_from_oi") \
+        < names.index("assimilate") < names.index("forecast_from_obs")
     assert needs["inference_config_baseline"] == ("inference_vel",)  # it forecasts with M_θ's currents
     assert needs["train_config_baseline"] == ("check",)  # it trains on the observed currents
     # the hybrid's hindcast fills the main lane's wait for train_assim; the baselines' run after that training
