@@ -2,7 +2,8 @@
 
     synth | prepare -> check -> observe -> train_vel -> inference_vel -> train_online -> inference
           -> ensemble -> train_baseline, inference_baseline (each baseline) -> oi -> train_assim
-          -> hindcast -> oi_realtime -> forecast_from_oi -> assimilate -> forecast_from_obs -> hindcast_<baseline> (each) -> calibrate -> evaluate
+          -> hindcast -> oi_realtime -> forecast_from_oi -> assimilate -> forecast_from_obs
+          -> hindcast_<baseline> (each) -> calibrate -> evaluate
 
 The data come from the synthetic ocean (``synthetic_config``) or from real files converted by
 ``prepare-data`` (``prepare_config``, e.g. SST alone: configs/pipeline_oisst.yaml). Without a stage-1
@@ -180,15 +181,13 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         summary = run_observe(load_observe_config(cfg.observe_config), progress=True)
         print(f"observations: {', '.join(str(p) for p in summary.paths)} ({summary.seconds:.0f} s)")
 
-    def oi() -> None:
-        from oceane2e.assim.oi import analyse_and_score, load_oi_config
+    def oi_of(path: Path) -> Callable[[], None]:
+        def run() -> None:
+            from oceane2e.assim.oi import analyse_and_score, load_oi_config
 
-        analyse_and_score(load_oi_config(cfg.oi_config), progress=True, overwrite=True)
+            analyse_and_score(load_oi_config(path), progress=True, overwrite=True)
 
-    def oi_realtime() -> None:
-        from oceane2e.assim.oi import analyse_and_score, load_oi_config
-
-        analyse_and_score(load_oi_config(cfg.oi_realtime_config), progress=True, overwrite=True)
+        return run
 
     def train_vel() -> None:
         from oceane2e.stage1 import load_stage1_config, train
@@ -247,7 +246,7 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
             from oceane2e.stage_da import forecast_from_analyses, load_assim_config
 
             da = load_assim_config(cfg.assim_config)
-            names = [n for n, a in da.forecasts.methods.items() if (a == da.train.name) == learned]
+            names = [n for n, a in da.forecasts.methods.items() if (a == da.method) == learned]
             if names:
                 forecast_from_analyses(da, overwrite=True, names=names, reuse_velocity=learned)
 
@@ -288,6 +287,7 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
             velocity = "model"
         return {"forecast": ("inference_vel",), "model": ("train_vel",)}.get(velocity, ("check",))
 
+    observed = ("observe",) if cfg.observe_config is not None else ()  # the OIs read the observations
     steps = [
         Step("prepare", prepare) if cfg.prepare_config is not None else Step("synth", synth),
         Step("check", check),
@@ -316,7 +316,7 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     if cfg.oi_config is not None:
         # the smoother (the analyses' reference) needs only the observations: the side lane has it done while the
         # main lane still trains the hybrid, which the learned analysis' training must wait for anyway
-        steps.append(Step("oi", oi, side=True, needs=("observe",) if cfg.observe_config is not None else ()))
+        steps.append(Step("oi", oi_of(cfg.oi_config), side=True, needs=observed))
     if cfg.assim_config is not None:
         # the analysis' backgrounds are forecasts of the trained hybrid; the cycle needs the real-time OI currents
         steps.append(Step("train_assim", train_assim, side=True, needs=("train_online",)))
@@ -325,11 +325,12 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         # would wait for train_assim anyway, the baselines' after that training in the side lane
         steps.append(Step("hindcast", hindcast_of(cfg.online_config)))
     if cfg.oi_realtime_config is not None:  # in the main lane's wait for train_assim
-        steps.append(Step("oi_realtime", oi_realtime, needs=("observe",) if cfg.observe_config is not None else ()))
+        steps.append(Step("oi_realtime", oi_of(cfg.oi_realtime_config), needs=observed))
     if cfg.assim_config is not None:
         analyses = tuple(name for name, c in (("oi", cfg.oi_config), ("oi_realtime", cfg.oi_realtime_config)) if c)
         # the forecasts from the real-time OI fill the main lane's wait for train_assim too
-        steps += [Step("forecast_from_oi", forecasts_from(learned=False), needs=analyses),
+        realtime = ("oi_realtime",) if cfg.oi_realtime_config else ()  # not the smoother: never a start
+        steps += [Step("forecast_from_oi", forecasts_from(learned=False), needs=realtime),
                   Step("assimilate", assimilate, needs=("train_assim", *analyses)),
                   Step("forecast_from_obs", forecasts_from(learned=True))]
     if cfg.hindcasts:
@@ -409,7 +410,7 @@ def _check_analyses(cfg: PipelineConfig) -> None:
     da = load_assim_config(cfg.assim_config)
     needed = {"cycle.currents_path": da.cycle.currents_path}
     needed.update({f"forecasts.methods.{name}": da.results_dir / f"{analysis}_analysis.nc"
-                   for name, analysis in da.forecasts.methods.items() if analysis != da.train.name})
+                   for name, analysis in da.forecasts.methods.items() if analysis != da.method})
     # a file the user put there may stand in for an OI step; one an earlier run made may go with --fresh
     made = [os.path.abspath(p) for p in _read_created(cfg)]
 

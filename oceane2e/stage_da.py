@@ -619,7 +619,7 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
     Segments (``cycle.segment_days``) are split across ranks; each is cycled alone, so N processes
     write what one writes. The currents of the analysis file are those of ``cycle.currents_path``.
     """
-    from oceane2e.assim.analysis_file import AnalysisFile
+    from oceane2e.assim.analysis_file import PAST_ONLY, AnalysisFile
     from oceane2e.assim.oi import write_analysis
     from oceane2e.dates import days_in_year
     from oceane2e.engine.sharded import sharded_rows
@@ -671,7 +671,7 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
         attrs = {"method": method, "checkpoint": str(checkpoint or cfg.final_checkpoint),
                  "observations": str(cfg.obs_root), "currents": f"u_g, v_g of {currents.path} ({currents.method})",
                  "background": "one-day forecast of the hybrid from the previous analysis",
-                 "windows": f"past only (records of days d-{cfg.obs.window_days - 1} .. d; the background from d-1)",
+                 "windows": f"{PAST_ONLY} (records of days d-{cfg.obs.window_days - 1} .. d; the background from d-1)",
                  "segments": f"{len(segs)} (segment_days={cfg.cycle.segment_days}, spinup_days={cfg.cycle.spinup_days})"}
         write_analysis(out, dates, coords, mask, fields, attrs)
         import shutil

@@ -16,6 +16,9 @@ import numpy as np
 
 from oceane2e.data.contract import DataContractError
 
+# the two kinds of the files' ``windows`` attribute (the text after them gives the days)
+PAST_ONLY, CENTRED = "past only", "centred"
+
 
 class AnalysisFile:
     """One analysis file: ``dates`` (T,) datetime64[D], ``lat``, ``lon``, ``mask`` (H, W) bool, ``method``,
@@ -46,7 +49,7 @@ class AnalysisFile:
     def require_past_only(self, what: str) -> None:
         """Refuse a smoother (records of days after each analysed day) as ``what`` — a forecast's start or
         the currents of a cycle, which must not have seen the days after their day."""
-        if self.windows.startswith("centred"):
+        if self.windows.startswith(CENTRED):
             raise DataContractError(
                 f"{self.path}: a smoother ({self.windows}): each of its days saw later records, so it cannot be {what} "
                 "without the forecasts seeing their own lead days; use a real-time analysis (`python -m oceane2e oi "

@@ -384,10 +384,12 @@ def run_oi(cfg: OIConfig, *, progress: bool = True, overwrite: bool = False) -> 
         out["u_g"][k], out["v_g"][k] = u, v
     per_day = (time.perf_counter() - t_days) / dates.size
     path = cfg.results_dir / f"{cfg.method}_analysis.nc"
-    attrs = {"method": cfg.method, "background_kind": cfg.background.kind,
-             "windows": (f"past only (ssta: days d-{cfg.ssta.window_days} .. d, sla: d-{cfg.sla.window_days} .. d)"
-                         if cfg.realtime else f"centred (ssta: days d-{cfg.ssta.window_days} .. d+{cfg.ssta.window_days}"
-                         f", sla: d-{cfg.sla.window_days} .. d+{cfg.sla.window_days})"),
+    from .analysis_file import CENTRED, PAST_ONLY
+
+    t, h = cfg.ssta.window_days, cfg.sla.window_days
+    windows = (f"{PAST_ONLY} (ssta: days d-{t} .. d, sla: d-{h} .. d)" if cfg.realtime
+               else f"{CENTRED} (ssta: days d-{t} .. d+{t}, sla: d-{h} .. d+{h})")
+    attrs = {"method": cfg.method, "background_kind": cfg.background.kind, "windows": windows,
              "observations": str(cfg.obs_root), "tuned_by": cfg.tuned_by or "not tuned (config values)",
              "ssta_params": cfg.ssta.model_dump_json(), "sla_params": cfg.sla.model_dump_json(),
              "mean_dynamic_topography": f"time-mean zos of {cfg.data.train_years[0]}..{cfg.data.train_years[-1]}"}

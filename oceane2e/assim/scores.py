@@ -7,7 +7,8 @@ zero anomaly; ``u_g_background``/``v_g_background`` (lat, lon) when present) und
 
 Metrics (cos-latitude weighted, ocean cells, every analysed day pooled), in K or m s-1:
 ``rmse``/``bias`` of the SSTA (all ocean cells; the names ``skill.csv`` gives the SSTA scores),
-``..._unobserved`` (cells with no SSTA record that day), ``..._mhw`` (cells where the true SSTA exceeds thresh - seas of ``clim.nc``: MHW conditions),
+``..._unobserved`` (cells with no SSTA record that day), ``..._mhw`` (cells where the true SSTA
+exceeds thresh - seas of ``clim.nc``: MHW conditions),
 ``u_g_rmse``, ``v_g_rmse`` and ``current_rmse`` (vector: sqrt(mean(Δu² + Δv²))); bias = analysis -
 truth. Also ``unobserved_fraction`` and ``mhw_fraction`` of the scored cells.
 """
