@@ -45,13 +45,21 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from oceane2e.config import ConfigError, StrictModel, load_config
+from oceane2e.config import ConfigError, StrictModel, load_config, parse_override
 from oceane2e.errors import UserError
+from oceane2e.pipeline_data import EFFECTIVE_DIR, PipelineData, write_effective_configs
+
+# the keys of PipelineConfig that name the configs of the steps (the data block applies to them)
+CONFIG_KEYS = ("synthetic_config", "prepare_config", "vel_config", "online_config", "baseline_configs",
+               "observe_config", "oi_config", "oi_realtime_config", "ensemble_config", "assim_config")
 
 
 class PipelineConfig(StrictModel):
     """``configs/pipeline.yaml``: which config each step uses and where outputs go."""
 
+    data: PipelineData | None = Field(
+        None, description="one place for the run's input and years (sst_files, train/val/test_years, "
+        "climatology_baseline): put into every config below (oceane2e.pipeline_data); null: each config's own")
     synthetic_config: Path | None = Field(
         Path("configs/synthetic.yaml"), description="synthetic ocean config (step synth); null with prepare_config")
     prepare_config: Path | None = Field(
@@ -342,6 +350,47 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
     return steps
 
 
+def with_effective_configs(cfg: PipelineConfig, config_path: Path | None, *, announce: bool = True,
+                           force: bool = False) -> tuple[PipelineConfig, Path | None]:
+    """With a ``data`` block (or ``force``, e.g. after command-line overrides): the effective configs of the run
+    written under ``<state_dir>/effective`` (oceane2e.pipeline_data), and the pipeline config naming them, which
+    the second process reads; without, ``cfg`` and ``config_path`` unchanged."""
+    if cfg.data is None and not force:
+        return cfg, config_path
+    update: dict[str, Any] = {"data": None}
+    if cfg.data is not None:
+        named = {key: getattr(cfg, key) for key in CONFIG_KEYS}
+        from oceane2e.ensemble.generate import EnsembleConfig
+        from oceane2e.stage_da import AssimConfig
+
+        update.update(write_effective_configs(named, cfg.data, cfg.state_dir, config_path,
+                                              {"assim_config": AssimConfig, "ensemble_config": EnsembleConfig}))
+    effective = cfg.model_copy(update=update)
+    path = cfg.state_dir / EFFECTIVE_DIR / "pipeline.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    import yaml
+
+    path.write_text(f"# Written by `oceane2e pipeline` from {config_path} (and its overrides): what this run reads.\n"
+                    + yaml.safe_dump(effective.model_dump(mode="json"), sort_keys=False, default_flow_style=None,
+                                             width=120))
+    if announce and cfg.data is not None:
+        d = cfg.data
+        print(f"[data] {config_path or 'the pipeline config'}: train {_span(d.train_years)}, validation "
+              f"{_span(d.val_years)}, test {_span(d.test_years)}"
+              + (f", climatology {d.climatology_baseline[0]}..{d.climatology_baseline[1]}"
+                 if d.climatology_baseline else "")
+              + (f", input {', '.join(map(str, d.sst_files))}" if d.sst_files else "")
+              + f"; the steps read the configs with these put in: {path.parent}", flush=True)
+    return effective, path
+
+
+def _span(years: list[int]) -> str:
+    years = sorted(years)
+    if len(years) == 1:
+        return str(years[0])
+    return f"{years[0]}..{years[-1]}" if years == list(range(years[0], years[-1] + 1)) else str(years)
+
+
 def validate_pipeline(cfg: PipelineConfig, only: list[str] | None) -> list[Step]:
     """Load every config the steps use and check the ``--only`` names; raises before anything runs."""
     from oceane2e.stage2 import load_stage2_config
@@ -579,9 +628,12 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
     docstring), each lane waiting for the other's markers where a step ``needs`` them;
     ``lane="side"`` is that process: it runs only those steps.
     """
+    source, source_path = cfg, config_path
+    cfg, config_path = with_effective_configs(source, source_path, announce=lane is None)
     steps = validate_pipeline(cfg, only)
     if fresh:
         fresh_start(cfg)
+        cfg, config_path = with_effective_configs(source, source_path, announce=False)  # --fresh may delete them
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     if lane == "side":
         parent = os.getppid()
@@ -685,17 +737,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fresh", action="store_true",
                         help="delete what the pipeline created (after validating everything) and start over")
     parser.add_argument("--only", nargs="+", default=None, help="run only these steps (even if done)")
+    parser.add_argument("-o", "--override", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a key of the pipeline config, e.g. -o data.test_years=[2015,2016]")
     parser.add_argument("--lane", choices=["side"], default=None, help=argparse.SUPPRESS)  # the second process
     args = parser.parse_args(argv)
     try:
-        cfg = load_config(PipelineConfig, args.config)
+        cfg = load_config(PipelineConfig, args.config, dict(parse_override(o) for o in args.override))
     except ConfigError as err:
         print(err, file=sys.stderr)
         return 2
+    config_path = args.config
+    if args.override and cfg.data is None:  # the second process reads the config with the overrides in it
+        cfg, config_path = with_effective_configs(cfg, config_path, force=True)
     if cfg.side_process and not args.only and args.lane is None and "numpy" not in sys.modules:
         one_thread_per_process()
     t0 = time.perf_counter()
-    timings = run_pipeline(cfg, fresh=args.fresh and args.lane is None, only=args.only, config_path=args.config,
+    timings = run_pipeline(cfg, fresh=args.fresh and args.lane is None, only=args.only, config_path=config_path,
                            lane=args.lane)
     if args.lane == "side":
         return 0

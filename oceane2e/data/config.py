@@ -31,16 +31,8 @@ class DataConfig(StrictModel):
 
     @model_validator(mode="after")
     def _years_disjoint(self) -> DataConfig:
-        splits = {"train_years": self.train_years, "val_years": self.val_years, "test_years": self.test_years}
-        for name, years in splits.items():
-            if len(set(years)) != len(years):
-                raise ValueError(f"{name} lists a year twice: {years}")
-        names = list(splits)
-        for i, a in enumerate(names):
-            for b in names[i + 1 :]:
-                common = sorted(set(splits[a]) & set(splits[b]))
-                if common:
-                    raise ValueError(f"{a} and {b} overlap in {common}; the splits must be disjoint")
+        check_disjoint_splits({"train_years": self.train_years, "val_years": self.val_years,
+                               "test_years": self.test_years})
         if (self.lat_bounds is None) != (self.lon_bounds is None):
             raise ValueError("give both lat_bounds and lon_bounds, or neither")
         return self
@@ -48,6 +40,19 @@ class DataConfig(StrictModel):
     @property
     def all_years(self) -> list[int]:
         return sorted({*self.train_years, *self.val_years, *self.test_years})
+
+
+def check_disjoint_splits(splits: dict[str, list[int]]) -> None:
+    """Raise ``ValueError`` when a split lists a year twice or two splits share a year."""
+    for name, years in splits.items():
+        if len(set(years)) != len(years):
+            raise ValueError(f"{name} lists a year twice: {years}")
+    names = list(splits)
+    for i, a in enumerate(names):
+        for b in names[i + 1 :]:
+            common = sorted(set(splits[a]) & set(splits[b]))
+            if common:
+                raise ValueError(f"{a} and {b} overlap in {common}; the splits must be disjoint")
 
 
 def load_data_section(path: str | Path, *, what: str = "this command") -> DataConfig:

@@ -18,30 +18,38 @@ SMALL = {"hid_S": 4, "hid_T": 8, "N_S": 2, "N_T": 1, "attn_kernel": 3, "mlp_rati
 LEAD = 8
 
 
-def _stage2(name: str, model: dict) -> dict:
-    return {"data": DATA, "model": {"name": name, **model}, "windows": {"stride": 7, "val_stride": 30},
+# what the step configs say when the pipeline's data block gives the years: the validation and test years swapped,
+# so that a step which read its own file instead of the block would forecast the wrong year
+STALE = {**DATA, "val_years": [2003], "test_years": [2002]}
+
+
+def _stage2(name: str, model: dict, data: dict = DATA) -> dict:
+    return {"data": data, "model": {"name": name, **model}, "windows": {"stride": 7, "val_stride": 30},
             "train": {**TRAIN, "name": name}, "inference": {"lead_days": LEAD, "results_dir": "results"}}
 
 
-def _write_configs(tmp: Path) -> Path:
+def _write_configs(tmp: Path, *, data_block: bool = False) -> Path:
+    """The tiny demo's configs; ``data_block``: the years in the pipeline config only (the step configs hold
+    ``STALE`` ones)."""
+    data = STALE if data_block else DATA
     cfgs = {
         "synthetic.yaml": {"resolution_deg": 1.0, "years": [2001, 2003], "baseline_years": [2001, 2001],
                            "spinup_days": 30},
         "config_vel.yaml": {
-            "data": DATA, "model": {"name": "MultiConv", **SMALL}, "window": {"n_in": 2, "n_out": 1},
+            "data": data, "model": {"name": "MultiConv", **SMALL}, "window": {"n_in": 2, "n_out": 1},
             "train": {**TRAIN, "name": "MultiConv", "checkpoint_dir": "checkpoints/pretrained"},
             "inference": {"lead_days": LEAD, "stride": 20, "output": "data/GS/MultiConv_data.nc"},
         },
         # the kernel in the advective form, as in the shipped configs/config.yaml
-        "config.yaml": _stage2("Oceane2e", {"gm": SMALL, "source": SMALL, "kernel": {"form": "advective"}}),
-        "config_baseline.yaml": _stage2("ConvLSTM", {"hidden": [4], "kernel_size": 3}),
-        "observe.yaml": {"data": DATA, "years": [2001, 2002, 2003], "figure": False},
-        "oi.yaml": {"data": DATA},
-        "oi_realtime.yaml": {"data": DATA, "realtime": True, "method": "OI-realtime"},
+        "config.yaml": _stage2("Oceane2e", {"gm": SMALL, "source": SMALL, "kernel": {"form": "advective"}}, data),
+        "config_baseline.yaml": _stage2("ConvLSTM", {"hidden": [4], "kernel_size": 3}, data),
+        "observe.yaml": {"data": data, "years": [2001, 2002, 2003], "figure": False},
+        "oi.yaml": {"data": data},
+        "oi_realtime.yaml": {"data": data, "realtime": True, "method": "OI-realtime"},
         "config_ens.yaml": {"stage2_config": "configs/config.yaml", "vel_config": "configs/config_vel.yaml",
                             "ensemble": {"members": 2, "source": {"relative_to_ssta_std": False}}},
         "config_da.yaml": {
-            "data": DATA, "model": {"name": "AnalysisUNet", "base_channels": 4, "max_channels": 8, "levels": 2,
+            "data": data, "model": {"name": "AnalysisUNet", "base_channels": 4, "max_channels": 8, "levels": 2,
                                     "gate_scales": 2},
             "obs": {"window_days": 1}, "windows": {"cycle_days": 2, "stride": 20, "val_stride": 60},
             "train": {**TRAIN, "name": "NeuralDA", "max_steps_per_epoch": 2},
@@ -53,6 +61,9 @@ def _write_configs(tmp: Path) -> Path:
                           "baseline_configs": ["configs/config_baseline.yaml"],
                           "ensemble_config": "configs/config_ens.yaml"},
     }
+    if data_block:
+        cfgs["pipeline.yaml"]["data"] = {**{k: v for k, v in DATA.items() if k != "root"},
+                                         "climatology_baseline": [2001, 2001]}
     (tmp / "configs").mkdir()
     for name, body in cfgs.items():
         (tmp / "configs" / name).write_text(yaml.safe_dump(body))
@@ -62,7 +73,7 @@ def _write_configs(tmp: Path) -> Path:
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("pipeline")
-    cfg_path = _write_configs(tmp)
+    cfg_path = _write_configs(tmp, data_block=True)  # both lanes must read the years of the pipeline config
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(tmp)
         assert main(["--config", str(cfg_path)]) == 0
@@ -97,6 +108,7 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
 
     for name, start in (("Oceane2e+OI", "OI-realtime"), ("Oceane2e+NeuralDA", "NeuralDA")):
         with ForecastFile(demo / "results" / f"{name}_forecast.nc") as f:
+            assert {int(str(t)[:4]) for t in f.time0} == {2003}, name  # the data block's test year, not STALE's
             assert Path(f.attrs["initial_state"]).name == f"{start}_analysis.nc", name
             assert Path(f.attrs["initial_currents"]).name == "OI-realtime_analysis.nc", name
     # the baselines ran in the second process (its log holds their steps), finished before the evaluation
@@ -115,7 +127,7 @@ def test_the_hindcasts_are_forecasts_of_the_validation_year(demo: Path) -> None:
 
     for name in ("Oceane2e", "ConvLSTM"):
         with ForecastFile(demo / "results" / "hindcast" / f"{name}_forecast.nc") as f:
-            assert {int(str(t)[:4]) for t in f.time0} == {2002}, name
+            assert {int(str(t)[:4]) for t in f.time0} == {2002}, name  # the data block's validation year
             assert f.attrs["split"] == "val" and f.attrs["years"] == "2002"
     skill = pd.read_csv(demo / "results" / "skill.csv")
     calibrated = set(skill[skill.metric == "csi_cal"].model)
