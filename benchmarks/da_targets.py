@@ -51,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=Path("data/GS"))
     parser.add_argument("--method", default="NeuralDA")
     parser.add_argument("--forecaster", default="Oceane2e")
+    parser.add_argument("--smoother", default="NeuralDA-smoother",
+                        help="the learned smoother (configs/config_da_smoother.yaml), compared with the OI smoother "
+                        "like for like when its analysis is in --results")
     args = parser.parse_args(argv)
     m, f = args.method, args.forecaster
     from oceane2e.assim.scores import read_skill
@@ -68,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
         for metric in ("rmse", "rmse_unobserved"):
             print(f"{metric}: {m} {a.loc[m, metric]:.3f} / {REALTIME} {a.loc[REALTIME, metric]:.3f} = "
                   f"{a.loc[m, metric] / a.loc[REALTIME, metric]:.3f} (for information; the targets use OI)")
+    if args.smoother in a.index:  # like for like: both smoothers (d-3 .. d+3); the targets' learned analysis is m
+        for metric in ("rmse", "rmse_unobserved"):
+            print(f"{metric}: {args.smoother} {a.loc[args.smoother, metric]:.3f} / OI {a.loc['OI', metric]:.3f} = "
+                  f"{a.loc[args.smoother, metric] / a.loc['OI', metric]:.3f} (for information: both smoothers)")
     skill_path = args.results / "skill.csv"
     if skill_path.exists():
         s = pd.read_csv(skill_path)
@@ -82,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
             for lead in (1, 5, 10):
                 print(f"lead {lead:2d}: RMSE {truth} {r.loc[truth, lead]:.3f}  {oi} {r.loc[oi, lead]:.3f}  "
                       f"{learned} {r.loc[learned, lead]:.3f}")
-    names = [k for k in (m, "OI", REALTIME) if (args.results / f"{k}_analysis.nc").exists()]
+    names = [k for k in (m, "OI", REALTIME, args.smoother) if (args.results / f"{k}_analysis.nc").exists()]
     stats = {k: _analysis_stats(args.results / f"{k}_analysis.nc", args.data) for k in names}
     q = stats[m]
     drift = q["rmse_last_quarter"] / q["rmse_first_quarter"] - 1
@@ -92,8 +99,9 @@ def main(argv: list[str] | None = None) -> int:
         abs(drift) <= 0.10)
     row(f"MHW CSI of the analyses: {m} {q['csi']:.3f} vs OI {stats['OI']['csi']:.3f}", q["csi"] - stats["OI"]["csi"],
         ">= 0", q["csi"] >= stats["OI"]["csi"])
-    if REALTIME in stats:
-        print(f"MHW CSI of the analyses: {REALTIME} {stats[REALTIME]['csi']:.3f} (for information)")
+    for other in (REALTIME, args.smoother):
+        if other in stats:
+            print(f"MHW CSI of the analyses: {other} {stats[other]['csi']:.3f} (for information)")
     print()
     for name, value, target, verdict in rows:
         print(f"{verdict:6s}  {name}: {value:.3f} (target {target})")

@@ -64,6 +64,14 @@ class ObsConfig(StrictModel):
     platforms: list[str] = Field(["sst_l3", "drifter", "argo", "altimetry"], min_length=1,
                                  description="platforms, one channel group each (oceane2e.assim.gridding)")
     window_days: int = Field(3, ge=1, description="days of observations per analysis: the day and the days before")
+    future_days: int = Field(
+        0, ge=0, description="days of observations after the analysed day: 0 for an analysis forecasts start from; "
+        "> 0 makes a fixed-lag smoother (a reanalysis: its file says 'centred', and no forecast may start from it)")
+
+    @property
+    def n_days(self) -> int:
+        """Days of observations one analysis sees (its network's ``n_in``)."""
+        return self.window_days + self.future_days
 
 
 class WindowsConfig(StrictModel):
@@ -174,6 +182,11 @@ class AssimConfig(StrictModel):
         extra = sorted(set(self.windows.train_years or []) - set(self.data.train_years))
         if extra:
             raise ValueError(f"windows.train_years {extra} are not training years (data.train_years)")
+        starts = [name for name, analysis in self.forecasts.methods.items() if analysis == self.train.name]
+        if self.obs.future_days > 0 and starts:
+            raise ValueError(f"obs.future_days is {self.obs.future_days}: this analysis is a smoother, which saw the "
+                             f"days after each of its days, so forecasts.methods may not start {starts} from it; set "
+                             "forecasts.methods: {} (or obs.future_days: 0 for an analysis forecasts start from)")
         return self
 
     @property
@@ -257,10 +270,10 @@ class AssimWindowDataset(Dataset):
         from oceane2e.data.datasets import DataFolder, window_starts
 
         self.cfg, self.k, self.n_forecast = cfg, cfg.windows.cycle_days, int(n_forecast)
-        self.d = cfg.obs.window_days
+        self.d, self.f = cfg.obs.window_days, cfg.obs.future_days
         self.years = sorted(years)
         self.folder = DataFolder.from_config(cfg.data, self.years, kinds=("geo", "mhw"))
-        self.time0s = window_starts(self.years, self.k + self.d - 1, self.n_forecast, stride)
+        self.time0s = window_starts(self.years, self.k + self.d - 1, max(self.n_forecast, self.f), stride)
         if self.time0s.size == 0:
             raise ValueError(f"no window of {self.k} analyses + {self.n_forecast} forecast days fits in {self.years}")
         self.obs = _obs_grid(cfg, np.datetime64(f"{self.years[0]:04d}-01-01", "D"),
@@ -282,7 +295,7 @@ class AssimWindowDataset(Dataset):
             vel = self.folder.read("geo", first, n, ("u_g", "v_g"))
         else:
             vel = np.stack([self.currents.read(c, first, n) for c in ("u_g", "v_g")], axis=1)
-        obs = np.stack([self.obs.window(first + 1 + k, self.d) for k in range(self.k)])
+        obs = np.stack([self.obs.window(first + 1 + k, self.d, self.f) for k in range(self.k)])
         return {"ssta": torch.from_numpy(np.ascontiguousarray(mhw[:, 0])), "velocity": torch.from_numpy(vel),
                 "atmos": torch.from_numpy(np.ascontiguousarray(mhw[:, 1:])), "obs": torch.from_numpy(obs),
                 "mask": torch.from_numpy(self.folder.mask.copy()),
@@ -463,7 +476,7 @@ def _forecaster(cfg: AssimConfig, map_location: str | torch.device = "cpu") -> A
 
 def build_system(cfg: AssimConfig, grid_info: DataInfo, forecaster: nn.Module) -> tuple[AssimSystem, DataInfo]:
     """A fresh analysis network (seeded by ``train.seed``) beside ``forecaster``."""
-    info = analysis_info(grid_info, cfg.obs.platforms, cfg.obs.window_days)
+    info = analysis_info(grid_info, cfg.obs.platforms, cfg.obs.n_days)
     torch.manual_seed(cfg.train.seed)
     return AssimSystem(build_model(cfg.model, info), forecaster), info  # type: ignore[arg-type]
 
@@ -565,10 +578,11 @@ class CycleInputs:
     def __init__(self, cfg: AssimConfig, dates: np.ndarray, currents: Any) -> None:
         from oceane2e.data.datasets import DataFolder
 
-        self.dates, self.currents, self.window = dates, currents, cfg.obs.window_days
+        self.dates, self.currents, self.window, self.future = dates, currents, cfg.obs.window_days, cfg.obs.future_days
         years = sorted({int(str(d)[:4]) for d in dates})
         self.folder = DataFolder.from_config(cfg.data, years, kinds=("mhw",))
-        self.obs = _obs_grid(cfg, dates[0] - self.window, dates[-1], self.folder.coords, self.folder.mask)
+        self.obs = _obs_grid(cfg, dates[0] - self.window, dates[-1] + self.future, self.folder.coords,
+                             self.folder.mask)
 
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
@@ -589,7 +603,7 @@ class CycleInputs:
         h, w = self.folder.shape
         return {"ssta": torch.zeros(1, 2, h, w), "velocity": torch.from_numpy(vel)[None],
                 "atmos": torch.from_numpy(atmos)[None], "mask": torch.from_numpy(self.folder.mask.copy())[None],
-                "obs": torch.from_numpy(self.obs.window(self.dates[k], self.window))[None]}
+                "obs": torch.from_numpy(self.obs.window(self.dates[k], self.window, self.future))[None]}
 
 
 def run_cycle(system: AssimSystem, inputs: CycleInputs, seg: Segment, state: Tensor | None = None,
@@ -619,7 +633,7 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
     Segments (``cycle.segment_days``) are split across ranks; each is cycled alone, so N processes
     write what one writes. The currents of the analysis file are those of ``cycle.currents_path``.
     """
-    from oceane2e.assim.analysis_file import PAST_ONLY, AnalysisFile
+    from oceane2e.assim.analysis_file import CENTRED, PAST_ONLY, AnalysisFile
     from oceane2e.assim.oi import write_analysis
     from oceane2e.dates import days_in_year
     from oceane2e.engine.sharded import sharded_rows
@@ -634,7 +648,8 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
     _require_obs(cfg, years, "analysed years")
     dates = np.concatenate([np.datetime64(f"{y:04d}-01-01", "D") + np.arange(days_in_year(y)) for y in years])
     currents = AnalysisFile(cfg.cycle.currents_path)
-    currents.require_past_only("the currents of the cycle (cycle.currents_path)")
+    if cfg.obs.future_days == 0:  # a smoother's cycle (a reanalysis, never a forecast's start) may use a smoother's
+        currents.require_past_only("the currents of the cycle (cycle.currents_path)")
     if not currents.covers(dates[0], dates.size):
         raise ConfigError(f"{currents.path}: covers {currents.dates[0]}..{currents.dates[-1]}, not the analysed "
                           f"years {years}; run `oceane2e oi` over them first")
@@ -671,7 +686,10 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
         attrs = {"method": method, "checkpoint": str(checkpoint or cfg.final_checkpoint),
                  "observations": str(cfg.obs_root), "currents": f"u_g, v_g of {currents.path} ({currents.method})",
                  "background": "one-day forecast of the hybrid from the previous analysis",
-                 "windows": f"{PAST_ONLY} (records of days d-{cfg.obs.window_days - 1} .. d; the background from d-1)",
+                 "windows": (f"{PAST_ONLY} (records of days d-{cfg.obs.window_days - 1} .. d; the background from "
+                             "d-1)") if cfg.obs.future_days == 0 else
+                            (f"{CENTRED} (a fixed-lag smoother: records of days d-{cfg.obs.window_days - 1} .. "
+                             f"d+{cfg.obs.future_days}; the background from d-1)"),
                  "segments": f"{len(segs)} (segment_days={cfg.cycle.segment_days}, spinup_days={cfg.cycle.spinup_days})"}
         write_analysis(out, dates, coords, mask, fields, attrs)
         import shutil

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import netCDF4
 import numpy as np
@@ -47,8 +48,10 @@ def _da_config(tmp: Path, name: str = "NeuralDA", **over: object) -> Path:
         section, _, field = key.partition(".")
         if field:
             cfg[section][field] = value  # type: ignore[index]
-        else:
+        elif isinstance(value, dict) and isinstance(cfg.get(section), dict):
             cfg[section].update(value)  # type: ignore[attr-defined]
+        else:
+            cfg[section] = value
     path = tmp / f"da_{name}.yaml"
     path.write_text(yaml.safe_dump(cfg))
     return path
@@ -247,3 +250,61 @@ def test_forecasts_from_analyses_refuse_a_name_they_do_not_know(world: Path) -> 
 
     with pytest.raises(ConfigError, match=r"forecasts from analyses \['OI-smoother'\]: not in forecasts.methods"):
         forecast_from_analyses(load_assim_config(_da_config(world)), names=["OI-smoother"], show_progress=False)
+
+
+def _cycle_with_later_records_changed(cfg: Any, system: Any, dates: np.ndarray, changed_from: int) -> np.ndarray:
+    """The cycle's analyses when every SSTA record from day ``changed_from`` on reads 5 K more."""
+    inputs = CycleInputs(cfg, dates, AnalysisFile(cfg.cycle.currents_path))
+    grid = inputs.obs.grid
+    ssta = [i for i, p in enumerate(inputs.obs.platforms) if p != "altimetry"]
+
+    def shifted(day: np.datetime64) -> np.ndarray:
+        out = grid(day)
+        if np.datetime64(day, "D") >= dates[changed_from]:
+            out[ssta, 0] += 5.0 * (out[ssta, 1] > 0)
+        return out
+
+    inputs.obs.grid = shifted  # type: ignore[method-assign]
+    with torch.no_grad():
+        return run_cycle(system, inputs, Segment(0, dates.size, 0))["analysis"]
+
+
+def test_the_filter_never_sees_a_later_record_and_the_smoother_does(world: Path) -> None:
+    """The cycled analysis of day d is the same whatever the records after d say (forecasts start from it); a
+    learned smoother (obs.future_days > 0) reads them, writes a 'centred' file and is refused as a start."""
+    from oceane2e.assim.analysis_file import CENTRED
+    from oceane2e.data.contract import DataContractError
+
+    dates = np.datetime64("2003-01-01", "D") + np.arange(12)
+    filt = load_assim_config(_da_config(world))
+    system, _, _ = load_system(filt.final_checkpoint)
+    with torch.no_grad():
+        base = run_cycle(system, CycleInputs(filt, dates, AnalysisFile(filt.cycle.currents_path)),
+                         Segment(0, dates.size, 0))["analysis"]
+    changed = _cycle_with_later_records_changed(filt, system, dates, 6)
+    np.testing.assert_array_equal(changed[:6], base[:6])
+    assert np.abs(changed[6:] - base[6:]).max() > 0.1  # the records do matter on their own days
+
+    path = _da_config(world, name="NeuralDA-smoother", obs={"window_days": 1, "future_days": 1},
+                      cycle={"currents_path": str(world / "results" / "OI_analysis.nc")},  # a smoother's may
+                      results_dir=str(world / "smoother_run"), train={"epochs": 1, "max_steps_per_epoch": 3},
+                      end_to_end={"epochs": 0})
+    with pytest.raises(ConfigError, match="a smoother.*forecasts.methods may not start \\['S'\\]"):
+        load_assim_config(path, {"forecasts.methods": {"S": "NeuralDA-smoother"}})
+    smoother = load_assim_config(path)
+    assert smoother.obs.n_days == 2
+    train(smoother, show_progress=False)
+    s_system, _, s_info = load_system(smoother.final_checkpoint)
+    assert s_info.n_in == 2
+    with torch.no_grad():
+        s_base = run_cycle(s_system, CycleInputs(smoother, dates, AnalysisFile(smoother.cycle.currents_path)),
+                           Segment(0, dates.size, 0))["analysis"]
+    s_changed = _cycle_with_later_records_changed(smoother, s_system, dates, 6)
+    np.testing.assert_array_equal(s_changed[:5], s_base[:5])
+    assert np.abs(s_changed[5] - s_base[5]).max() > 0  # day 5 saw day 6's records
+    out = cycle(smoother.model_copy(update={"cycle": smoother.cycle.model_copy(update={"years": [2003]})}),
+                show_progress=False, score=False)
+    f = AnalysisFile(out)
+    assert f.windows.startswith(CENTRED) and "d+1" in f.windows
+    with pytest.raises(DataContractError, match="a smoother"):
+        f.require_past_only("the start of Oceane2e+NeuralDA-smoother")

@@ -117,10 +117,11 @@ class DailyObsGrid:
                 out[k] = _to_grid(flat[lo:hi], w[lo:hi], wy[lo:hi], self.coords.shape)
         return out
 
-    def window(self, day: np.datetime64, n_days: int) -> np.ndarray:
-        """(n_days, P, 3, H, W): the days ``day, day - 1, ...`` (today first)."""
+    def window(self, day: np.datetime64, n_days: int, future_days: int = 0) -> np.ndarray:
+        """(n_days + future_days, P, 3, H, W): the days ``day, day - 1, …, day - n_days + 1`` (today first), then
+        ``day + 1, …, day + future_days`` (a smoother's; 0 for an analysis a forecast may start from)."""
         d = np.datetime64(day, "D")
-        return np.stack([self.grid(d - k) for k in range(n_days)])
+        return np.stack([self.grid(d - k) for k in range(n_days)] + [self.grid(d + k) for k in range(1, future_days + 1)])
 
 
 __all__ = ["MIN_ERROR_STD", "OBS_FIELDS", "PLATFORM_VARIABLES", "DailyObsGrid", "grid_records"]

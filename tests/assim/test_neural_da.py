@@ -66,6 +66,10 @@ def test_grid_records_weights_by_inverse_variance_and_drops_land() -> None:
     assert win.shape == (2, 2, 3, 3, 2)
     assert win[0, 0, 0, 2, 1] == pytest.approx(7.0) and win[0, 0, 1].sum() == 1, "today first"
     assert win[1, 0, 1].sum() == 2 and win[:, 1].sum() == 0, "yesterday second; no altimetry records"
+    smoother = daily.window(np.datetime64("2003-01-01"), 1, future_days=1)  # a smoother's: today, then tomorrow
+    assert smoother.shape == (2, 2, 3, 3, 2)
+    np.testing.assert_array_equal(smoother[0], win[1])
+    np.testing.assert_array_equal(smoother[1], win[0])
 
 
 def test_no_observation_gives_the_background_exactly() -> None:
