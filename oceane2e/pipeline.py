@@ -351,14 +351,17 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
 
 def with_effective_configs(cfg: PipelineConfig, config_path: Path | None, *, announce: bool = True,
-                           force: bool = False) -> tuple[PipelineConfig, Path | None]:
+                           force: bool = False, check: bool = True) -> tuple[PipelineConfig, Path | None]:
     """With a ``data`` block (or ``force``, e.g. after command-line overrides): the effective configs of the run
     written under ``<state_dir>/effective`` (oceane2e.pipeline_data), and the pipeline config naming them, which
-    the second process reads; without, ``cfg`` and ``config_path`` unchanged."""
+    the second process reads; without, ``cfg`` and ``config_path`` unchanged. ``check``: refuse a data block that
+    differs from the one the finished steps ran with (not with ``--fresh``)."""
     if cfg.data is None and not force:
         return cfg, config_path
     update: dict[str, Any] = {"data": None}
     if cfg.data is not None:
+        if check:
+            _refuse_a_changed_data_block(cfg, config_path)
         named = {key: getattr(cfg, key) for key in CONFIG_KEYS}
         from oceane2e.ensemble.generate import EnsembleConfig
         from oceane2e.stage_da import AssimConfig
@@ -382,6 +385,24 @@ def with_effective_configs(cfg: PipelineConfig, config_path: Path | None, *, ann
               + (f", input {', '.join(map(str, d.sst_files))}" if d.sst_files else "")
               + f"; the steps read the configs with these put in: {path.parent}", flush=True)
     return effective, path
+
+
+DATA_RECORD = "data.json"  # the data block the finished steps ran with, beside the effective configs
+
+
+def _refuse_a_changed_data_block(cfg: PipelineConfig, config_path: Path | None) -> None:
+    """Finished steps are skipped on a re-run: with other years or another input they would be stale, so refuse."""
+    record = cfg.state_dir / EFFECTIVE_DIR / DATA_RECORD
+    if not record.exists() or not any(cfg.state_dir.glob("*.done")):
+        return
+    before = json.loads(record.read_text())
+    now = cfg.data.model_dump(mode="json") if cfg.data is not None else {}
+    changed = {k: (before.get(k), v) for k, v in now.items() if before.get(k) != v}
+    if changed:
+        what = "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items())
+        raise ConfigError(f"{config_path or 'the pipeline config'}: the data block changed since the finished steps "
+                          f"in {cfg.state_dir} ran ({what}); they would be skipped with the old input and years. "
+                          "Re-run with --fresh (or restore the block)")
 
 
 def _span(years: list[int]) -> str:
@@ -629,11 +650,15 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
     ``lane="side"`` is that process: it runs only those steps.
     """
     source, source_path = cfg, config_path
-    cfg, config_path = with_effective_configs(source, source_path, announce=lane is None)
+    # with --fresh every step runs again, so the data block of the last run does not matter
+    cfg, config_path = with_effective_configs(source, source_path, announce=lane is None, check=not fresh)
     steps = validate_pipeline(cfg, only)
     if fresh:
         fresh_start(cfg)
         cfg, config_path = with_effective_configs(source, source_path, announce=False)  # --fresh may delete them
+    if source.data is not None and lane is None:  # what the steps about to run run with (checked at the next run)
+        (source.state_dir / EFFECTIVE_DIR / DATA_RECORD).write_text(
+            json.dumps(source.data.model_dump(mode="json"), indent=1) + "\n")
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     if lane == "side":
         parent = os.getppid()

@@ -123,3 +123,25 @@ def test_command_line_overrides_reach_the_steps(tmp_path: Path, monkeypatch: pyt
     run = yaml.safe_load((tmp_path / "logs" / "pipeline" / "effective" / "configs" / "config.yaml").read_text())
     assert run["data"]["test_years"] == [2003]
     assert main(["--config", str(path), "-o", "data.test_years=[2002]"]) == 2  # overlaps val_years: refused
+
+
+def test_a_changed_data_block_is_refused_after_finished_steps_unless_fresh(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A re-run skips finished steps: with other years they would be stale, so the pipeline refuses until --fresh."""
+    from oceane2e.pipeline import run_pipeline
+
+    monkeypatch.chdir(tmp_path)
+    path = _write_configs(tmp_path, data_block=True)
+    cfg = load_config(PipelineConfig, path)
+    run_pipeline(cfg, only=["synth"], config_path=path)  # a finished step, with the block recorded
+    assert (cfg.state_dir / "synth.done").exists()
+    with_effective_configs(cfg, path, announce=False)  # the same block: fine
+    moved = load_config(PipelineConfig, path, {"data.val_years": [2003], "data.test_years": [2002]})
+    with pytest.raises(ConfigError, match=r"data block changed.*test_years: \[2003\] -> \[2002\].*--fresh"):
+        with_effective_configs(moved, path, announce=False)
+    with pytest.raises(ConfigError, match="--only nothing"):  # --fresh validates, then would start over
+        run_pipeline(moved, fresh=True, only=["nothing"], config_path=path)
+    with pytest.raises(ConfigError, match="data block changed"):  # that refused --fresh deleted nothing: still stale
+        with_effective_configs(moved, path, announce=False)
+    assert yaml.safe_load((cfg.state_dir / "effective" / "configs" / "config.yaml").read_text())["data"][
+        "test_years"] == [2002]
