@@ -356,20 +356,21 @@ def with_effective_configs(cfg: PipelineConfig, config_path: Path | None, *, ann
     written under ``<state_dir>/effective`` (oceane2e.pipeline_data), and the pipeline config naming them, which
     the second process reads; without, ``cfg`` and ``config_path`` unchanged. ``check``: refuse a data block that
     differs from the one the finished steps ran with (not with ``--fresh``)."""
+    if check:
+        _refuse_a_changed_data_block(cfg, config_path)
     if cfg.data is None and not force:
         return cfg, config_path
     update: dict[str, Any] = {"data": None}
     if cfg.data is not None:
-        if check:
-            _refuse_a_changed_data_block(cfg, config_path)
         named = {key: getattr(cfg, key) for key in CONFIG_KEYS}
+        from oceane2e.data.synthetic.ocean import SyntheticConfig
         from oceane2e.ensemble.generate import EnsembleConfig
         from oceane2e.stage_da import AssimConfig
 
-        update.update(write_effective_configs(named, cfg.data, cfg.state_dir, config_path,
-                                              {"assim_config": AssimConfig, "ensemble_config": EnsembleConfig}))
+        schemas = {"assim_config": AssimConfig, "ensemble_config": EnsembleConfig, "synthetic_config": SyntheticConfig}
+        update.update(write_effective_configs(named, cfg.data, cfg.state_dir, config_path, schemas))
     effective = cfg.model_copy(update=update)
-    path = cfg.state_dir / EFFECTIVE_DIR / "pipeline.yaml"
+    path = cfg.state_dir / EFFECTIVE_PIPELINE
     path.parent.mkdir(parents=True, exist_ok=True)
     import yaml
 
@@ -383,23 +384,49 @@ def with_effective_configs(cfg: PipelineConfig, config_path: Path | None, *, ann
               + (f", climatology {d.climatology_baseline[0]}..{d.climatology_baseline[1]}"
                  if d.climatology_baseline else "")
               + (f", input {', '.join(map(str, d.sst_files))}" if d.sst_files else "")
-              + f"; the steps read the configs with these put in: {path.parent}", flush=True)
+              + f"; the steps read the configs with these put in: {path.parent / EFFECTIVE_DIR}", flush=True)
     return effective, path
 
 
-DATA_RECORD = "data.json"  # the data block the finished steps ran with, beside the effective configs
+EFFECTIVE_PIPELINE = "effective_pipeline.yaml"  # in state_dir: the pipeline config naming the copies (side lane)
+DATA_RECORD = "data_block.json"  # in state_dir: the data block the finished steps ran with (null: none)
+
+
+def _normal_data(cfg: PipelineConfig) -> dict[str, Any] | None:
+    """The data block as compared between runs: years sorted, input files as absolute paths."""
+    if cfg.data is None:
+        return None
+    d = cfg.data.model_dump(mode="json")
+    for key in ("train_years", "val_years", "test_years"):
+        d[key] = sorted(d[key])
+    if d.get("sst_files"):
+        d["sst_files"] = [os.path.abspath(f) for f in d["sst_files"]]
+    return d
+
+
+def _record_data_block(cfg: PipelineConfig) -> None:
+    record = cfg.state_dir / DATA_RECORD
+    tmp = record.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps({"data": _normal_data(cfg)}, indent=1) + "\n")
+    tmp.replace(record)
 
 
 def _refuse_a_changed_data_block(cfg: PipelineConfig, config_path: Path | None) -> None:
     """Finished steps are skipped on a re-run: with other years or another input they would be stale, so refuse."""
-    record = cfg.state_dir / EFFECTIVE_DIR / DATA_RECORD
+    record = cfg.state_dir / DATA_RECORD
     if not record.exists() or not any(cfg.state_dir.glob("*.done")):
-        return
-    before = json.loads(record.read_text())
-    now = cfg.data.model_dump(mode="json") if cfg.data is not None else {}
-    changed = {k: (before.get(k), v) for k, v in now.items() if before.get(k) != v}
-    if changed:
-        what = "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in changed.items())
+        return  # nothing finished, or finished by a version that kept no record
+    try:
+        before = json.loads(record.read_text())["data"]
+    except (ValueError, KeyError, TypeError):
+        raise ConfigError(f"{record}: damaged record of the data block the finished steps ran with; delete it if "
+                          "they ran with this block, or re-run with --fresh") from None
+    now = _normal_data(cfg)
+    if before != now:
+        if before is None or now is None:
+            what = "a data block added" if before is None else "the data block removed"
+        else:
+            what = "; ".join(f"{k}: {before.get(k)} -> {v}" for k, v in now.items() if before.get(k) != v)
         raise ConfigError(f"{config_path or 'the pipeline config'}: the data block changed since the finished steps "
                           f"in {cfg.state_dir} ran ({what}); they would be skipped with the old input and years. "
                           "Re-run with --fresh (or restore the block)")
@@ -489,7 +516,8 @@ def _check_analyses(cfg: PipelineConfig) -> None:
         return path.exists() and not any(full == m or full.startswith(m + os.sep) for m in made)
 
     for key, path in needed.items():
-        if os.path.abspath(path) in smoothers:
+        # a learned smoother (obs.future_days > 0) starts no forecast: its cycle may use the OI smoother's currents
+        if os.path.abspath(path) in smoothers and not (key == "cycle.currents_path" and da.obs.future_days > 0):
             raise ConfigError(f"{cfg.assim_config}: {key} reads {path}, the smoother of "
                               f"{written[os.path.abspath(path)]} (records of the days after each day): the forecasts "
                               "would see their own lead days; point it at the real-time OI (configs/oi_realtime.yaml)")
@@ -651,14 +679,16 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
     """
     source, source_path = cfg, config_path
     # with --fresh every step runs again, so the data block of the last run does not matter
-    cfg, config_path = with_effective_configs(source, source_path, announce=lane is None, check=not fresh)
+    cfg, config_path = with_effective_configs(source, source_path, announce=lane is None,
+                                              check=not fresh and lane is None)  # the side lane's has no block
     steps = validate_pipeline(cfg, only)
     if fresh:
         fresh_start(cfg)
-        cfg, config_path = with_effective_configs(source, source_path, announce=False)  # --fresh may delete them
-    if source.data is not None and lane is None:  # what the steps about to run run with (checked at the next run)
-        (source.state_dir / EFFECTIVE_DIR / DATA_RECORD).write_text(
-            json.dumps(source.data.model_dump(mode="json"), indent=1) + "\n")
+        cfg, config_path = with_effective_configs(source, source_path, announce=False, check=False)  # --fresh may
+        # have deleted them
+    if lane is None:  # what the steps about to run run with (checked at the next run)
+        cfg.state_dir.mkdir(parents=True, exist_ok=True)
+        _record_data_block(source)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
     if lane == "side":
         parent = os.getppid()

@@ -19,6 +19,8 @@ The files the user wrote are never changed; each effective file says which file 
 
 from __future__ import annotations
 
+import glob
+import os
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +30,7 @@ from pydantic import BaseModel, Field, model_validator
 from oceane2e.config import ConfigError, StrictModel
 from oceane2e.data.config import check_disjoint_splits
 
-EFFECTIVE_DIR = "effective"
+EFFECTIVE_DIR = "effective"  # <state_dir>/effective/<each config's path>
 # keys by which one config names another config of the same run
 CONFIG_REFERENCES = ("forecasts.stage1_config", "forecasts.stage2_config", "stage2_config", "vel_config")
 
@@ -158,42 +160,66 @@ def schema_default(model: type[BaseModel], dotted: str) -> Any:
     return value
 
 
+def _exists(pattern: Path) -> bool:
+    """A file, or a glob (the converters' ``files`` may be globs) that matches one."""
+    text = str(pattern)
+    return bool(glob.glob(text)) if glob.has_magic(text) else pattern.exists()
+
+
 def write_effective_configs(named: dict[str, Path | list[Path] | None], data: PipelineData, state_dir: Path,
                             pipeline_path: Path | None,
                             schemas: dict[str, type[BaseModel]] | None = None) -> dict[str, Path | list[Path] | None]:
     """Write the effective copy of every config in ``named`` (pipeline key -> path(s)); returns the same map
     with the copies' paths. Nothing is written unless every file reads. ``schemas``: the config class of a
-    pipeline key, whose defaults stand for a reference to another config that the file leaves out."""
+    pipeline key, whose defaults stand in for what the file leaves out (a reference to another config, the
+    synthetic ocean's baseline). A config referenced by a named one but not named itself gets a copy too."""
+    where = pipeline_path or "the pipeline config"
     if data.sst_files is not None and named.get("prepare_config") is None:
-        raise ConfigError(f"{pipeline_path or 'the pipeline config'}: data.sst_files is given, but there is no "
-                          "prepare_config to prepare them with; remove sst_files or add prepare_config")
+        raise ConfigError(f"{where}: data.sst_files is given, but there is no prepare_config to prepare them with; "
+                          "remove sst_files or add prepare_config")
     for f in data.sst_files or []:
-        if not Path(f).exists():
-            raise ConfigError(f"{pipeline_path or 'the pipeline config'}: data.sst_files: {f} not found (paths are "
-                              f"relative to the run folder {Path.cwd()})")
-    pairs = [(key, p) for key, value in named.items() if value is not None
-             for p in (value if isinstance(value, list) else [value])]
-    copies = {p: effective_path(state_dir, p) for _, p in pairs}
-    if len(set(copies.values())) != len(copies):
-        raise ConfigError(f"{pipeline_path or 'the pipeline config'}: two named configs would share one effective "
-                          f"copy under {state_dir / EFFECTIVE_DIR}; give them distinct paths")
-    texts = {}
+        if not _exists(Path(f)):
+            raise ConfigError(f"{where}: data.sst_files: {f} not found (paths are relative to the run folder "
+                              f"{Path.cwd()})")
+    todo = [(key, p) for key, value in named.items() if value is not None
+            for p in (value if isinstance(value, list) else [value])]
+    copies: dict[str, Path] = {}  # real path of a source -> its copy
+    pending: dict[Path, tuple[str, dict[str, Any]]] = {}  # copy -> (header, mapping)
     origin = f" with the data block of {pipeline_path}" if pipeline_path else ""
-    for key, path in pairs:
-        raw = apply_data(_read(path), key, data, path)
+    while todo:
+        key, path = todo.pop(0)
+        real = os.path.realpath(path)
+        if real in copies:
+            continue
+        copies[real] = effective_path(state_dir, path)
+        if copies[real] in pending or list(copies.values()).count(copies[real]) > 1:
+            raise ConfigError(f"{where}: two configs would share the effective copy {copies[real]}; give them "
+                              "distinct paths")
+        raw = _read(path)
+        schema = (schemas or {}).get(key)
+        if key == "synthetic_config" and "baseline_years" not in raw and schema is not None:
+            raw["baseline_years"] = list(schema_default(schema, "baseline_years"))  # checked like a written one
+        raw = apply_data(raw, key, data, path)
         for ref in CONFIG_REFERENCES:
             target = _get(raw, ref)
-            if target is None and (schemas or {}).get(key) is not None:
-                target = schema_default(schemas[key], ref)  # left to its default, which names a config too
-            if target is not None and Path(target) in copies:
-                _set_creating(raw, ref, str(copies[Path(target)]))
+            if target is None and schema is not None:
+                target = schema_default(schema, ref)  # left to its default, which names a config too
+            if target is None or not Path(target).exists():
+                continue  # the step that reads it says what is missing
+            if os.path.realpath(target) not in copies:
+                todo.append(("referenced", Path(target)))  # not named by the pipeline: copied as well
+            _set_creating(raw, ref, ("@", os.path.realpath(target)))  # resolved below, once every copy is known
         header = (f"# Written by `oceane2e pipeline` from {path}{origin}: the config this run's steps read.\n"
                   f"# Edit those files, not this one (it is rewritten at every run).\n")
-        texts[copies[path]] = header + yaml.safe_dump(raw, sort_keys=False, default_flow_style=None, width=120)
-    for dest, text in texts.items():
+        pending[copies[real]] = (header, raw)
+    for dest, (header, raw) in pending.items():
+        for ref in CONFIG_REFERENCES:
+            value = _get(raw, ref)
+            if isinstance(value, tuple) and value[:1] == ("@",):
+                _set_creating(raw, ref, str(copies[value[1]]))
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(dest.suffix + ".tmp")
-        tmp.write_text(text)
+        tmp.write_text(header + yaml.safe_dump(raw, sort_keys=False, default_flow_style=None, width=120))
         tmp.replace(dest)
-    return {key: ([copies[p] for p in value] if isinstance(value, list) else copies[value]) if value is not None
-            else None for key, value in named.items()}
+    return {key: ([copies[os.path.realpath(p)] for p in value] if isinstance(value, list)
+                  else copies[os.path.realpath(value)]) if value is not None else None for key, value in named.items()}

@@ -182,11 +182,11 @@ class AssimConfig(StrictModel):
         extra = sorted(set(self.windows.train_years or []) - set(self.data.train_years))
         if extra:
             raise ValueError(f"windows.train_years {extra} are not training years (data.train_years)")
-        starts = [name for name, analysis in self.forecasts.methods.items() if analysis == self.train.name]
-        if self.obs.future_days > 0 and starts:
+        if self.obs.future_days > 0 and self.forecasts.methods:
             raise ValueError(f"obs.future_days is {self.obs.future_days}: this analysis is a smoother, which saw the "
-                             f"days after each of its days, so forecasts.methods may not start {starts} from it; set "
-                             "forecasts.methods: {} (or obs.future_days: 0 for an analysis forecasts start from)")
+                             f"days after each of its days, and so may be its cycle's currents; forecasts.methods "
+                             f"may not start {sorted(self.forecasts.methods)} from this config; set forecasts.methods: "
+                             "{} (or obs.future_days: 0 for an analysis forecasts start from)")
         return self
 
     @property
@@ -262,8 +262,10 @@ class AssimWindowDataset(Dataset):
 
     Item (float32, land 0), days ``t0 - K .. t0 + n_forecast`` with ``t0`` the last analysis day:
     ``ssta`` (K + n_forecast + 1, H, W) K — the truth —, ``velocity`` (…, 2, H, W) m s⁻¹ (truth or an
-    analysis file's), ``atmos`` (…, 3, H, W), ``obs`` (K, D, P, 3, H, W) the gridded observations of each
-    analysis day ``t0 - K + 1 + k`` and its D − 1 previous days, ``mask`` (H, W) bool, ``time0`` int64 (t0).
+    analysis file's), ``atmos`` (…, 3, H, W), ``obs`` (K, D + F, P, 3, H, W) the gridded observations of each
+    analysis day ``t0 - K + 1 + k``, its D − 1 previous days and (a smoother's) its F next days
+    (``obs.future_days``; windows end F days before the last day of the years, so those exist), ``mask`` (H, W)
+    bool, ``time0`` int64 (t0).
     """
 
     def __init__(self, cfg: AssimConfig, years: Sequence[int], n_forecast: int, stride: int) -> None:
@@ -643,7 +645,12 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
     setup_threads(cfg.train.num_threads)
     claim_outputs([cfg.results_dir / f"{cfg.method}_analysis.nc"], overwrite=overwrite,
                   what=f"{cfg.method} cycling", announce=info.is_main)
-    system, _, _ = load_system(checkpoint or cfg.final_checkpoint)
+    system, trained, _ = load_system(checkpoint or cfg.final_checkpoint)
+    got, want = (trained.obs.window_days, trained.obs.future_days), (cfg.obs.window_days, cfg.obs.future_days)
+    if got != want:
+        raise ConfigError(f"{checkpoint or cfg.final_checkpoint}: trained with obs.window_days, future_days = {got}, "
+                          f"but the config says {want}; the network's observation slots would be read in the wrong "
+                          "order: cycle it with the config it was trained with")
     years = sorted(cfg.cycle.years or cfg.data.test_years)
     _require_obs(cfg, years, "analysed years")
     dates = np.concatenate([np.datetime64(f"{y:04d}-01-01", "D") + np.arange(days_in_year(y)) for y in years])
@@ -782,6 +789,7 @@ def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = Non
     c2 = c2.model_copy(update={"inference": c2.inference.model_copy(update={"forecast_path": vel_path,
                                                                              "velocity": "forecast"})})
     currents = AnalysisFile(cfg.cycle.currents_path)
+    currents.require_past_only("the currents of the forecasts' day 0 (cycle.currents_path)")  # also when reused
     written = {}
     for method, analysis in cfg.forecasts.methods.items():
         if names is not None and method not in names:

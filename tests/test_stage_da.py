@@ -288,9 +288,9 @@ def test_the_filter_never_sees_a_later_record_and_the_smoother_does(world: Path)
     path = _da_config(world, name="NeuralDA-smoother", obs={"window_days": 1, "future_days": 1},
                       cycle={"currents_path": str(world / "results" / "OI_analysis.nc")},  # a smoother's may
                       results_dir=str(world / "smoother_run"), train={"epochs": 1, "max_steps_per_epoch": 3},
-                      end_to_end={"epochs": 0})
-    with pytest.raises(ConfigError, match="a smoother.*forecasts.methods may not start \\['S'\\]"):
-        load_assim_config(path, {"forecasts.methods": {"S": "NeuralDA-smoother"}})
+                      end_to_end={"epochs": 0}, forecasts={"methods": {}})
+    with pytest.raises(ConfigError, match="a smoother.*forecasts.methods may not start \\['OI'\\]"):
+        load_assim_config(path, {"forecasts.methods": {"OI": "OI-realtime"}})  # not even from another analysis
     smoother = load_assim_config(path)
     assert smoother.obs.n_days == 2
     train(smoother, show_progress=False)
@@ -306,5 +306,9 @@ def test_the_filter_never_sees_a_later_record_and_the_smoother_does(world: Path)
                 show_progress=False, score=False)
     f = AnalysisFile(out)
     assert f.windows.startswith(CENTRED) and "d+1" in f.windows
+    # a checkpoint is cycled only with the observation window it was trained with
+    as_filter = smoother.model_copy(update={"obs": smoother.obs.model_copy(update={"window_days": 2, "future_days": 0})})
+    with pytest.raises(ConfigError, match=r"trained with obs.window_days, future_days = \(1, 1\).*\(2, 0\)"):
+        cycle(as_filter, show_progress=False, score=False, overwrite=True)
     with pytest.raises(DataContractError, match="a smoother"):
         f.require_past_only("the start of Oceane2e+NeuralDA-smoother")

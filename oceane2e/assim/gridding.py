@@ -86,7 +86,8 @@ class DailyObsGrid:
 
     ``grid(day)`` -> (P, 3, H, W); ``window(day, n_days)`` -> (n_days, P, 3, H, W) for the days
     ``day, day - 1, ..., day - n_days + 1`` (today first): past days only, so a cycled analysis never
-    sees the future. Days without records give zeros. The cells of the records are found once, so a
+    sees the future; ``future_days`` > 0 appends the days after (a smoother's, never a forecast's start).
+    Days without records give zeros. The cells of the records are found once, so a
     day costs three ``bincount`` per platform.
     """
 

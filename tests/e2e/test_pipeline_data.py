@@ -44,7 +44,7 @@ def test_every_named_config_runs_with_the_block_and_the_users_files_stay(tmp_pat
     steps = validate_pipeline(eff, None)
     assert [s.name for s in steps] == [s.name for s in build_steps(cfg)]  # the step names keep the files' stems
     # the second process reads the pipeline config written beside the copies
-    side = load_config(PipelineConfig, cfg.state_dir / "effective" / "pipeline.yaml")
+    side = load_config(PipelineConfig, cfg.state_dir / "effective_pipeline.yaml")
     assert side.data is None and side.online_config == eff.online_config
 
 
@@ -145,3 +145,57 @@ def test_a_changed_data_block_is_refused_after_finished_steps_unless_fresh(tmp_p
         with_effective_configs(moved, path, announce=False)
     assert yaml.safe_load((cfg.state_dir / "effective" / "configs" / "config.yaml").read_text())["data"][
         "test_years"] == [2002]
+
+
+def test_references_are_matched_by_file_and_unnamed_ones_are_copied(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pipeline names the hybrid's config by an absolute path, the assimilation config by a relative one; the
+    ensemble config names a stage config the pipeline does not name: every step still reads the block's years."""
+    monkeypatch.chdir(tmp_path)
+    path = _write_configs(tmp_path, data_block=True)
+    raw = yaml.safe_load(path.read_text())
+    raw["online_config"] = str(tmp_path / "configs" / "config.yaml")
+    path.write_text(yaml.safe_dump(raw))
+    other = tmp_path / "configs" / "config_other.yaml"
+    other.write_text((tmp_path / "configs" / "config.yaml").read_text())
+    ens_path = tmp_path / "configs" / "config_ens.yaml"
+    ens_path.write_text(yaml.safe_dump({**yaml.safe_load(ens_path.read_text()), "stage2_config": "configs/config_other.yaml"}))
+    cfg = load_config(PipelineConfig, path)
+    eff, _ = with_effective_configs(cfg, path, announce=False)
+    da = yaml.safe_load(eff.assim_config.read_text())["forecasts"]
+    assert Path(da["stage2_config"]) == eff.online_config
+    ens = yaml.safe_load(eff.ensemble_config.read_text())
+    copied = Path(ens["stage2_config"])
+    assert copied.is_relative_to(cfg.state_dir / "effective") and copied.name == "config_other.yaml"
+    assert yaml.safe_load(copied.read_text())["data"]["test_years"] == [2003]
+
+
+def test_the_synthetic_default_baseline_is_checked_and_globs_are_inputs(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = _write_configs(tmp_path, data_block=True)
+    raw = yaml.safe_load(path.read_text())
+    del raw["data"]["climatology_baseline"]
+    path.write_text(yaml.safe_dump(raw))
+    synth = tmp_path / "configs" / "synthetic.yaml"
+    synth.write_text(yaml.safe_dump({k: v for k, v in yaml.safe_load(synth.read_text()).items()
+                                     if k != "baseline_years"}))  # the default (2001, 2007) holds the test year
+    with pytest.raises(ConfigError, match="baseline_years 2001..2007 contains the test years \\[2003\\]"):
+        with_effective_configs(load_config(PipelineConfig, path), path)
+    from oceane2e.pipeline_data import _exists
+
+    (tmp_path / "sst_2001.nc").write_bytes(b"")
+    assert _exists(Path("sst_*.nc")) and not _exists(Path("sst_*.grib"))
+
+
+def test_a_block_added_after_steps_ran_without_one_is_refused(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    from oceane2e.pipeline import run_pipeline
+
+    monkeypatch.chdir(tmp_path)
+    path = _write_configs(tmp_path)  # the years in the step configs
+    cfg = load_config(PipelineConfig, path)
+    run_pipeline(cfg, only=["synth"], config_path=path)
+    added = load_config(PipelineConfig, path, {"data": {**SPLITS, "climatology_baseline": [2001, 2001]}})
+    with pytest.raises(ConfigError, match="a data block added.*--fresh"):
+        with_effective_configs(added, path, announce=False)
