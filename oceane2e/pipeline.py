@@ -803,7 +803,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     config_path = args.config
     if args.override and cfg.data is None:  # the second process reads the config with the overrides in it
-        cfg, config_path = with_effective_configs(cfg, config_path, force=True)
+        cfg, config_path = with_effective_configs(cfg, config_path, force=True, check=not args.fresh)
     if cfg.side_process and not args.only and args.lane is None and "numpy" not in sys.modules:
         one_thread_per_process()
     t0 = time.perf_counter()
