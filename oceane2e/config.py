@@ -54,6 +54,14 @@ def load_config(model: type[T], path: str | Path, overrides: dict[str, Any] | No
         overrides: dotted keys -> values applied before validation, e.g. ``{"train.epochs": 1}``.
     """
     path = Path(path)
+    data = read_config_mapping(path)
+    for dotted, value in (overrides or {}).items():
+        set_dotted(data, dotted, value)
+    return validate_config(model, data, source=str(path))
+
+
+def read_config_mapping(path: Path) -> dict[str, Any]:
+    """The YAML mapping of a config file, unvalidated; errors name the file."""
     if not path.exists():
         raise ConfigError(f"{path}: config file not found")
     try:
@@ -62,9 +70,7 @@ def load_config(model: type[T], path: str | Path, overrides: dict[str, Any] | No
         raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    for dotted, value in (overrides or {}).items():
-        set_dotted(data, dotted, value)
-    return validate_config(model, data, source=str(path))
+    return data
 
 
 def set_dotted(data: dict[str, Any], dotted: str, value: Any) -> None:

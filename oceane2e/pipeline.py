@@ -686,10 +686,9 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
         fresh_start(cfg)
         cfg, config_path = with_effective_configs(source, source_path, announce=False, check=False)  # --fresh may
         # have deleted them
-    if lane is None:  # what the steps about to run run with (checked at the next run)
-        cfg.state_dir.mkdir(parents=True, exist_ok=True)
-        _record_data_block(source)
     cfg.state_dir.mkdir(parents=True, exist_ok=True)
+    if lane is None:  # what the steps about to run run with (checked at the next run)
+        _record_data_block(source)
     if lane == "side":
         parent = os.getppid()
 

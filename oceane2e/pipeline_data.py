@@ -19,6 +19,7 @@ The files the user wrote are never changed; each effective file says which file 
 
 from __future__ import annotations
 
+import copy
 import glob
 import os
 from pathlib import Path
@@ -27,7 +28,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, model_validator
 
-from oceane2e.config import ConfigError, StrictModel
+from oceane2e.config import ConfigError, StrictModel, read_config_mapping, set_dotted
 from oceane2e.data.config import check_disjoint_splits
 
 EFFECTIVE_DIR = "effective"  # <state_dir>/effective/<each config's path>
@@ -73,18 +74,6 @@ def check_baseline(baseline: tuple[int, int], test_years: list[int], where: str)
                          "start it after the last")
 
 
-def _read(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise ConfigError(f"{path}: config file not found")
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    return raw
-
-
 def _get(raw: dict[str, Any], dotted: str) -> Any:
     node: Any = raw
     for key in dotted.split("."):
@@ -94,51 +83,38 @@ def _get(raw: dict[str, Any], dotted: str) -> Any:
     return node
 
 
-def _set_creating(raw: dict[str, Any], dotted: str, value: Any) -> None:
-    *parents, last = dotted.split(".")
-    node = raw
-    for key in parents:
-        node[key] = dict(node.get(key) or {})
-        node = node[key]
-    node[last] = value
-
-
 def effective_path(state_dir: Path, path: Path) -> Path:
     """Where the effective copy of ``path`` goes: its relative path mirrored under ``<state_dir>/effective``."""
     rel = Path(*[p for p in path.parts if p not in ("/", "..")]) if path.is_absolute() or ".." in path.parts else path
     return state_dir / EFFECTIVE_DIR / rel
 
 
+# where a data config keeps its MHW climatology baseline
+BASELINE_KEYS = {"prepare_config": "climatology.baseline", "synthetic_config": "baseline_years"}
+
+
 def apply_data(raw: dict[str, Any], kind: str, data: PipelineData, source: Path) -> dict[str, Any]:
     """``raw`` (one config's YAML mapping) with the block's years and input put in; ``kind`` is the pipeline key."""
-    out = dict(raw)
+    out = copy.deepcopy(raw)
+    first, last = data.all_years[0], data.all_years[-1]
     if kind == "prepare_config":
-        out["years"] = list(range(data.all_years[0], data.all_years[-1] + 1))
+        out["years"] = list(range(first, last + 1))  # the climatology needs consecutive years
         if data.sst_files is not None:
-            sources = dict(out.get("sources") or {})
-            sources["sst"] = {**(sources.get("sst") or {}), "files": [str(p) for p in data.sst_files]}
-            out["sources"] = sources
-        clim = dict(out.get("climatology") or {})
-        if data.climatology_baseline is not None:
-            clim["baseline"] = list(data.climatology_baseline)
-            out["climatology"] = clim
-        elif isinstance(clim.get("baseline"), list | tuple) and len(clim["baseline"]) == 2:
-            try:
-                check_baseline(tuple(clim["baseline"]), data.test_years, f"{source}: climatology.baseline")
-            except ValueError as err:
-                raise ConfigError(f"{err}; or set data.climatology_baseline in the pipeline config") from None
+            set_dotted(out, "sources.sst.files", [str(p) for p in data.sst_files])
     elif kind == "synthetic_config":
-        out["years"] = [data.all_years[0], data.all_years[-1]]
+        out["years"] = [first, last]
+    if kind in BASELINE_KEYS:
+        key = BASELINE_KEYS[kind]
         if data.climatology_baseline is not None:
-            out["baseline_years"] = list(data.climatology_baseline)
-        elif isinstance(out.get("baseline_years"), list | tuple) and len(out["baseline_years"]) == 2:
+            set_dotted(out, key, list(data.climatology_baseline))
+        elif isinstance(_get(out, key), list | tuple) and len(_get(out, key)) == 2:
             try:
-                check_baseline(tuple(out["baseline_years"]), data.test_years, f"{source}: baseline_years")
+                check_baseline(tuple(_get(out, key)), data.test_years, f"{source}: {key}")
             except ValueError as err:
                 raise ConfigError(f"{err}; or set data.climatology_baseline in the pipeline config") from None
     if isinstance(out.get("data"), dict):
-        out["data"] = {**out["data"], "train_years": list(data.train_years), "val_years": list(data.val_years),
-                       "test_years": list(data.test_years)}
+        out["data"].update(train_years=list(data.train_years), val_years=list(data.val_years),
+                           test_years=list(data.test_years))
     return out
 
 
@@ -181,45 +157,52 @@ def write_effective_configs(named: dict[str, Path | list[Path] | None], data: Pi
         if not _exists(Path(f)):
             raise ConfigError(f"{where}: data.sst_files: {f} not found (paths are relative to the run folder "
                               f"{Path.cwd()})")
+    schemas = schemas or {}
+
+    def references(raw: dict[str, Any], key: str) -> dict[str, str]:
+        """The configs ``raw`` names (dotted key -> real path), its class's defaults standing in for left-out keys;
+        one that does not exist is left to the step that reads it to report."""
+        found = {}
+        for ref in CONFIG_REFERENCES:
+            target = _get(raw, ref)
+            if target is None and key in schemas:
+                target = schema_default(schemas[key], ref)
+            if target is not None and Path(target).exists():
+                found[ref] = os.path.realpath(target)
+        return found
+
+    # first every config the run reads (named, then referenced by those), each with its copy's path
     todo = [(key, p) for key, value in named.items() if value is not None
             for p in (value if isinstance(value, list) else [value])]
     copies: dict[str, Path] = {}  # real path of a source -> its copy
-    pending: dict[Path, tuple[str, dict[str, Any]]] = {}  # copy -> (header, mapping)
-    origin = f" with the data block of {pipeline_path}" if pipeline_path else ""
+    mappings: dict[str, tuple[Path, dict[str, Any], dict[str, str]]] = {}  # real path -> (source, mapping, refs)
     while todo:
         key, path = todo.pop(0)
         real = os.path.realpath(path)
         if real in copies:
             continue
-        copies[real] = effective_path(state_dir, path)
-        if copies[real] in pending or list(copies.values()).count(copies[real]) > 1:
-            raise ConfigError(f"{where}: two configs would share the effective copy {copies[real]}; give them "
-                              "distinct paths")
-        raw = _read(path)
-        schema = (schemas or {}).get(key)
-        if key == "synthetic_config" and "baseline_years" not in raw and schema is not None:
-            raw["baseline_years"] = list(schema_default(schema, "baseline_years"))  # checked like a written one
+        dest = effective_path(state_dir, path)
+        if dest in copies.values():
+            raise ConfigError(f"{where}: two configs would share the effective copy {dest}; give them distinct paths")
+        copies[real] = dest
+        raw = read_config_mapping(path)
+        if key == "synthetic_config" and "baseline_years" not in raw and key in schemas:
+            raw["baseline_years"] = list(schema_default(schemas[key], "baseline_years"))  # checked like a written one
         raw = apply_data(raw, key, data, path)
-        for ref in CONFIG_REFERENCES:
-            target = _get(raw, ref)
-            if target is None and schema is not None:
-                target = schema_default(schema, ref)  # left to its default, which names a config too
-            if target is None or not Path(target).exists():
-                continue  # the step that reads it says what is missing
-            if os.path.realpath(target) not in copies:
-                todo.append(("referenced", Path(target)))  # not named by the pipeline: copied as well
-            _set_creating(raw, ref, ("@", os.path.realpath(target)))  # resolved below, once every copy is known
-        header = (f"# Written by `oceane2e pipeline` from {path}{origin}: the config this run's steps read.\n"
-                  f"# Edit those files, not this one (it is rewritten at every run).\n")
-        pending[copies[real]] = (header, raw)
-    for dest, (header, raw) in pending.items():
-        for ref in CONFIG_REFERENCES:
-            value = _get(raw, ref)
-            if isinstance(value, tuple) and value[:1] == ("@",):
-                _set_creating(raw, ref, str(copies[value[1]]))
+        refs = references(raw, key)
+        todo += [("referenced", Path(r)) for r in refs.values() if r not in copies]  # not named: copied as well
+        mappings[real] = (path, raw, refs)
+    # then each copy, naming the copies of the configs it names
+    origin = f" with the data block of {pipeline_path}" if pipeline_path else ""
+    for real, (path, raw, refs) in mappings.items():
+        for ref, target in refs.items():
+            set_dotted(raw, ref, str(copies[target]))
+        dest = copies[real]
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(dest.suffix + ".tmp")
-        tmp.write_text(header + yaml.safe_dump(raw, sort_keys=False, default_flow_style=None, width=120))
+        tmp.write_text(f"# Written by `oceane2e pipeline` from {path}{origin}: the config this run's steps read.\n"
+                       "# Edit those files, not this one (it is rewritten at every run).\n"
+                       + yaml.safe_dump(raw, sort_keys=False, default_flow_style=None, width=120))
         tmp.replace(dest)
     return {key: ([copies[os.path.realpath(p)] for p in value] if isinstance(value, list)
                   else copies[os.path.realpath(value)]) if value is not None else None for key, value in named.items()}

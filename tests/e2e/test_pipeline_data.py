@@ -15,6 +15,19 @@ REPO = Path(__file__).resolve().parents[2]
 SPLITS = {k: v for k, v in DATA.items() if k != "root"}
 
 
+def _block_without_baseline(tmp: Path, synthetic: dict) -> Path:
+    """The tiny demo with the years in the data block but no climatology baseline there, the synthetic config
+    updated with ``synthetic`` (a None value removes the key)."""
+    path = _write_configs(tmp, data_block=True)
+    raw = yaml.safe_load(path.read_text())
+    del raw["data"]["climatology_baseline"]
+    path.write_text(yaml.safe_dump(raw))
+    synth = tmp / "configs" / "synthetic.yaml"
+    body = {**yaml.safe_load(synth.read_text()), **synthetic}
+    synth.write_text(yaml.safe_dump({k: v for k, v in body.items() if v is not None}))
+    return path
+
+
 def _effective(tmp: Path, overrides: dict | None = None) -> tuple[PipelineConfig, PipelineConfig]:
     path = _write_configs(tmp, data_block=True)
     cfg = load_config(PipelineConfig, path, overrides)
@@ -94,12 +107,7 @@ def test_a_bad_data_block_is_refused_before_anything_runs(tmp_path: Path, monkey
 def test_a_data_config_baseline_over_a_test_year_names_the_file_and_the_fix(tmp_path: Path,
                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    path = _write_configs(tmp_path, data_block=True)
-    raw = yaml.safe_load(path.read_text())
-    del raw["data"]["climatology_baseline"]
-    path.write_text(yaml.safe_dump(raw))
-    synth = tmp_path / "configs" / "synthetic.yaml"
-    synth.write_text(yaml.safe_dump({**yaml.safe_load(synth.read_text()), "baseline_years": [2001, 2003]}))
+    path = _block_without_baseline(tmp_path, {"baseline_years": [2001, 2003]})
     with pytest.raises(ConfigError, match="synthetic.yaml: baseline_years 2001..2003 contains the test years.*"
                        "data.climatology_baseline"):
         with_effective_configs(load_config(PipelineConfig, path), path)
@@ -173,13 +181,7 @@ def test_references_are_matched_by_file_and_unnamed_ones_are_copied(tmp_path: Pa
 def test_the_synthetic_default_baseline_is_checked_and_globs_are_inputs(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    path = _write_configs(tmp_path, data_block=True)
-    raw = yaml.safe_load(path.read_text())
-    del raw["data"]["climatology_baseline"]
-    path.write_text(yaml.safe_dump(raw))
-    synth = tmp_path / "configs" / "synthetic.yaml"
-    synth.write_text(yaml.safe_dump({k: v for k, v in yaml.safe_load(synth.read_text()).items()
-                                     if k != "baseline_years"}))  # the default (2001, 2007) holds the test year
+    path = _block_without_baseline(tmp_path, {"baseline_years": None})  # the default (2001, 2007) holds 2003
     with pytest.raises(ConfigError, match="baseline_years 2001..2007 contains the test years \\[2003\\]"):
         with_effective_configs(load_config(PipelineConfig, path), path)
     from oceane2e.pipeline_data import _exists
