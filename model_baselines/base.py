@@ -31,6 +31,9 @@ STATE = "ssta"
 #: batch key of the observed SSTA before day 0, (B, n_in - 1, H, W) K, oldest first (the datasets'
 #: ``history_days``); :func:`rollout` keeps the last ``n_in`` days (observed, then forecast) from it
 HISTORY_KEY = "ssta_history"
+#: batch key of the level a model with ``data_info.level_days`` > 0 forecasts about, (B, H, W) K: the mean
+#: SSTA of the last ``level_days`` days up to day 0 (the datasets' ``level_days``)
+LEVEL_KEY = "ssta_level"
 #: step inputs made by :func:`rollout` from the SSTA of the last ``info.n_in`` days (when n_in > 1):
 #: the SSTA of day t-1 and the mean over days t-n_in+1..t, K (normalised with the statistics of ssta)
 HISTORY_INPUTS: tuple[str, ...] = ("ssta_prev", "ssta_mean")
@@ -235,6 +238,13 @@ def _check_batch(batch: Mapping[str, Tensor], n_lead: int, info: DataInfo) -> No
                 f"rollout: the model sees {info.n_in} days of SSTA, so the batch needs {HISTORY_KEY!r} of shape "
                 f"(B, >={info.n_in - 1}, {h}, {w}), got {None if hist is None else tuple(hist.shape)}; make the "
                 f"dataset with history_days={info.n_in - 1}")
+    if info.level_days:
+        level = batch.get(LEVEL_KEY)
+        if level is None or tuple(level.shape) != (b, h, w):
+            raise ValueError(
+                f"rollout: the model forecasts about the mean SSTA of the last {info.level_days} days, so the batch "
+                f"needs {LEVEL_KEY!r} of shape ({b}, {h}, {w}), got {None if level is None else tuple(level.shape)}; "
+                f"make the dataset with level_days={info.level_days} (windows.level_days)")
 
 
 def season_fields(time0: Tensor, day: int, like: Tensor) -> dict[str, Tensor]:
@@ -280,7 +290,9 @@ def rollout(model: nn.Module, batch: Mapping[str, Tensor], n_lead: int, grad_che
             ``initial`` gives none). Optional: ``time0`` (B,) int days since 1970-01-01 (the step then
             gets the season inputs :data:`SEASON_INPUTS`), and, required when ``data_info.n_in`` > 1,
             ``ssta_history`` (B, >= n_in - 1, H, W) K, the observed days before day 0 (the step then
-            gets :data:`HISTORY_INPUTS`, which roll forward with the forecast).
+            gets :data:`HISTORY_INPUTS`, which roll forward with the forecast), and, required when
+            ``data_info.level_days`` > 0, ``ssta_level`` (B, H, W) K: the model then sees the state and
+            its history less this level, and the level is added back to every forecast day.
         n_lead: number of days to forecast.
         grad_checkpoint: recompute each day's activations in the backward pass (memory ∝ 1 day).
         initial: optional external initial state, name → (B, H, W): ``"ssta"`` (K) replaces the
@@ -306,10 +318,16 @@ def rollout(model: nn.Module, batch: Mapping[str, Tensor], n_lead: int, grad_che
         if info.names(role):
             forcing.update(split_channels(batch[role], info.names(role), dim=2))
     ssta, forcing = _initial_fields(batch, forcing, initial, mask)
+    # the forecast about a level: the model sees the SSTA less the level, which each output gets back
+    level = apply_mask(batch[LEVEL_KEY].to(ssta.dtype), mask) if info.level_days else None
+    if level is not None:
+        ssta = ssta - level
     state = model.init_state({STATE: ssta})
     # the last n_in days of SSTA (observed before day 0, then day 0, then the forecast), for HISTORY_INPUTS
     n_hist = info.n_in - 1
     past = [apply_mask(batch[HISTORY_KEY][:, i].to(ssta.dtype), mask) for i in range(-n_hist, 0)] if n_hist else []
+    if level is not None:
+        past = [p - level for p in past]
     time0 = batch.get("time0")
     outputs = []
     for k in range(n_lead):
@@ -328,5 +346,5 @@ def rollout(model: nn.Module, batch: Mapping[str, Tensor], n_lead: int, grad_che
         else:
             ssta, state = model.step(fields, mask, state)
         ssta = apply_mask(ssta, mask)
-        outputs.append(ssta)
+        outputs.append(ssta if level is None else ssta + level)
     return torch.stack(outputs, dim=1)

@@ -68,6 +68,11 @@ class WindowsConfig(StrictModel):
         0, ge=0, description="observed SSTA days before each start date that the model sees (training, validation "
         "and inference; DataInfo.n_in = history_days + 1): the SST-only source's history (ssta_prev, ssta_mean); "
         "0: none, the model sees day 0 only (the paper)")
+    level_days: int = Field(
+        0, ge=0, description="0, or forecast about a level: the mean observed SSTA of the level_days days up to each "
+        "start date is taken from the state and its history before the model sees them and added back to every "
+        "forecast day (training, validation and inference; DataInfo.level_days), so the slow part of the anomaly "
+        "(a warming trend, a warm year) persists instead of relaxing away; 365 for real SST (docs/real_data.md)")
 
 
 class Stage2InferenceConfig(StrictModel):
@@ -268,7 +273,8 @@ def _datasets(cfg: Stage2Config, days: int, history: int = 0) -> tuple[Any, Any]
     w = cfg.windows
     velocity = "observed" if w.velocity == "model" else w.velocity
     common: dict[str, Any] = {"velocity": velocity, "forecast_path": cfg.inference.forecast_path,
-                              "history_days": w.history_days, "velocity_history": history}
+                              "history_days": w.history_days, "velocity_history": history,
+                              "level_days": w.level_days}
     if w.velocity == "forecast":
         common["missing_forecast"] = "skip"
     train_ds = SSTAWindowDataset(cfg.data, "train", days, stride=w.stride, **common)
@@ -329,9 +335,10 @@ def scoring_dataset(cfg: Stage2Config, history: int = 0) -> Any:
     if inf.velocity == "forecast":
         return SSTAWindowDataset(cfg.data, inf.split, inf.lead_days, velocity="forecast",
                                  forecast_path=inf.forecast_path, stride=1, missing_forecast="skip",
-                                 history_days=ssta_history)
+                                 history_days=ssta_history, level_days=cfg.windows.level_days)
     ds = SSTAWindowDataset(cfg.data, inf.split, inf.lead_days, velocity="observed", stride=inf.stride,
-                           history_days=ssta_history, velocity_history=max(history, inf.min_history_days))
+                           history_days=ssta_history, velocity_history=max(history, inf.min_history_days),
+                           level_days=cfg.windows.level_days)
     if ds.velocity_history > history:  # start dates from min_history_days; the batches need no extra days
         ds.velocity_history = history
     return ds
@@ -339,7 +346,8 @@ def scoring_dataset(cfg: Stage2Config, history: int = 0) -> Any:
 
 #: the keys of a stage-2 batch that :func:`rollout` and the stage read (the optional ones only when the items
 #: have them)
-BATCH_KEYS: tuple[str, ...] = ("ssta", "velocity", "atmos", "mask", "time0", "ssta_history", "velocity_history")
+BATCH_KEYS: tuple[str, ...] = ("ssta", "velocity", "atmos", "mask", "time0", "ssta_history", "velocity_history",
+                                "ssta_level")
 
 
 def stack_batch(items: list[dict[str, Tensor]], device: torch.device | str = "cpu") -> dict[str, Tensor]:

@@ -473,7 +473,15 @@ class AssimStepper:
 def _forecaster(cfg: AssimConfig, map_location: str | torch.device = "cpu") -> Any:
     from oceane2e.stage2 import load_forecaster
 
-    return load_forecaster(cfg.forecaster, map_location=map_location)
+    loaded = load_forecaster(cfg.forecaster, map_location=map_location)
+    info = loaded.info
+    if info.n_in > 1 or info.level_days:
+        raise ConfigError(
+            f"{cfg.forecaster}: this forecaster sees the SSTA of {info.n_in} days"
+            + (f" and forecasts about the mean of the last {info.level_days}" if info.level_days else "")
+            + "; the assimilation cycle gives its background forecast day 0 alone. Use a forecaster trained with "
+            "windows.history_days: 0 and windows.level_days: 0 (the synthetic ocean's, configs/config.yaml)")
+    return loaded
 
 
 def build_system(cfg: AssimConfig, grid_info: DataInfo, forecaster: nn.Module) -> tuple[AssimSystem, DataInfo]:

@@ -260,12 +260,13 @@ class _FolderWindows(Dataset):
         ``n_out``: days one model call produces (stage 1's M_θ; 1 for one-step models).
         """
         return DataInfo(self.coords.lat, self.coords.lon, self.mask, self.channel_roles(), norm_stats,
-                        n_in=self.history_days, n_out=n_out)
+                        n_in=self.history_days, n_out=n_out, level_days=self.level_days)
 
     def channel_roles(self) -> dict[str, tuple[str, ...]]:  # pragma: no cover - each dataset defines its own
         raise NotImplementedError
 
     history_days: int = 1
+    level_days: int = 0
 
 
 class VelocityWindowDataset(_FolderWindows):
@@ -333,12 +334,17 @@ class SSTAWindowDataset(_FolderWindows):
         velocity_history: observed days of velocity BEFORE ``time0`` also given (item
             ``"velocity_history"``, oldest first), e.g. ``n_in - 1`` for M_θ to forecast the currents
             on the fly; windows then start ``velocity_history`` days into the split.
+        level_days: also give the mean SSTA of the ``level_days`` days ending on ``time0`` (item
+            ``"ssta_level"``), the level a model with ``DataInfo.level_days`` forecasts about. Like the
+            history it is read from whichever year holds the days; only the days on file count (the
+            first year's start dates average fewer days). The start dates do not depend on it.
 
     Items (index 0 is day ``time0``, index k is lead k), float32, land 0.0:
     ``{"ssta": (n_lead+1, H, W) K, "velocity": (n_lead+1, C_v, H, W) m s-1,
     "atmos": (n_lead+1, C_a, H, W) (u10, v10 m s-1; t2m K), "mask": (H, W) bool, "time0": int64}``,
-    with ``history_days`` > 0 ``"ssta_history": (history_days, H, W)`` K (oldest first), and with
-    ``velocity_history`` > 0 ``"velocity_history": (velocity_history, C_v, H, W)`` m s-1.
+    with ``history_days`` > 0 ``"ssta_history": (history_days, H, W)`` K (oldest first), with
+    ``velocity_history`` > 0 ``"velocity_history": (velocity_history, C_v, H, W)`` m s-1, and with
+    ``level_days`` > 0 ``"ssta_level": (H, W)`` K.
 
     Channels a converted folder declares absent (``contents.json``, :func:`declared_absent`) are
     not read: an SST-only folder gives ``C_v = C_a = 0`` (``velocity``/``atmos`` of shape
@@ -359,7 +365,10 @@ class SSTAWindowDataset(_FolderWindows):
         missing_forecast: str = "error",
         history_days: int = 0,
         velocity_history: int = 0,
+        level_days: int = 0,
     ) -> None:
+        if level_days < 0:
+            raise ValueError(f"level_days must be >= 0 (got {level_days})")
         if velocity_history < 0:
             raise ValueError(f"velocity_history must be >= 0 (got {velocity_history})")
         if n_lead < 1:
@@ -388,8 +397,10 @@ class SSTAWindowDataset(_FolderWindows):
             data_cfg, self.years, kinds=kinds,
             channels={"geo": self.velocity_channels, "mhw": ("ssta", *self.atmos_channels)},
         )
+        self.level_days = int(level_days)
+        self._levels: dict[np.datetime64, np.ndarray] = {}
         self._past: DataFolder | None = None
-        if history_days > 0:
+        if history_days > 0 or level_days > 0:
             past_years = [y for y in find_years(data_cfg.root, "mhw") if y <= self.years[-1]]
             self._past = DataFolder.from_config(data_cfg, sorted({*past_years, *self.years}), kinds=("mhw",),
                                                 channels={"mhw": ("ssta",)})
@@ -462,6 +473,18 @@ class SSTAWindowDataset(_FolderWindows):
         block = self._past.read("mhw", days[0], int((days[-1] - days[0]).astype(int)) + 1, ("ssta",))[:, 0]
         return block[(days - days[0]).astype(int)]
 
+    def _level(self, time0: np.datetime64) -> np.ndarray:
+        """Mean SSTA of the ``level_days`` days ending on ``time0`` that are on file -> (H, W) K, land 0
+        (kept per start date: every epoch revisits the same ones)."""
+        assert self._past is not None
+        if time0 not in self._levels:
+            first_on_file = np.datetime64(f"{self._past.years[0]:04d}-01-01", "D")
+            start = max(time0 - (self.level_days - 1), first_on_file)
+            n = int((time0 - start).astype(int)) + 1
+            block = self._past.read("mhw", start, n, ("ssta",))[:, 0]
+            self._levels[time0] = block.mean(axis=0, dtype=np.float64).astype(np.float32)
+        return self._levels[time0]
+
     def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
         time0 = self.time0s[index]
         n = self.n_lead + 1
@@ -488,8 +511,10 @@ class SSTAWindowDataset(_FolderWindows):
             "mask": _mask_tensor(self.folder.mask),
             "time0": torch.tensor(int(time0.astype("int64")), dtype=torch.int64),
         }
-        if self._past is not None:
+        if self.history_days > 1:
             item["ssta_history"] = torch.from_numpy(np.ascontiguousarray(self._history(time0)))
+        if self.level_days:
+            item["ssta_level"] = torch.from_numpy(self._level(time0).copy())
         if self.velocity_history:
             k = self.velocity_history
             if self.velocity_channels:

@@ -38,6 +38,11 @@ class DataInfo:
         dt_s: the time step of one model step, seconds (one day).
         n_in, n_out: days of history one model call sees and days it produces (1, 1 for the
             one-step stage-2 models; the window of M_θ for stage 1).
+        level_days: 0, or the days whose mean SSTA (ending on the start date) is the level a stage-2
+            forecast is made about: the state and its history enter the model less that level, and
+            every forecast day gets it back (:func:`model_baselines.base.rollout`). It keeps the
+            slow, year-to-year part of the anomaly (a warming trend, a warm year) in the forecast,
+            which a network trained to relax towards zero anomaly would lose.
     """
 
     lat: np.ndarray
@@ -48,6 +53,7 @@ class DataInfo:
     dt_s: float = SECONDS_PER_DAY
     n_in: int = 1
     n_out: int = 1
+    level_days: int = 0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "lat", np.asarray(self.lat, dtype=np.float64))
@@ -59,6 +65,8 @@ class DataInfo:
         if self.lat.ndim != 1 or self.lon.ndim != 1 or self.mask.shape != (self.lat.size, self.lon.size):
             raise DataContractError(
                 f"DataInfo: lat {self.lat.shape}, lon {self.lon.shape} and mask {self.mask.shape} do not form a grid")
+        if self.level_days < 0:
+            raise DataContractError(f"DataInfo: level_days must be >= 0, got {self.level_days}")
         if "state" not in self.channels:
             raise DataContractError(f"DataInfo: channels need a 'state' role, got {sorted(self.channels)}")
 
@@ -77,7 +85,8 @@ class DataInfo:
 
     def with_stats(self, norm_stats: NormStats) -> DataInfo:
         """The same information with other normalisation statistics."""
-        return DataInfo(self.lat, self.lon, self.mask, self.channels, norm_stats, self.dt_s, self.n_in, self.n_out)
+        return DataInfo(self.lat, self.lon, self.mask, self.channels, norm_stats, self.dt_s, self.n_in, self.n_out,
+                        self.level_days)
 
     # ---- checkpoints --------------------------------------------------------------------
 
@@ -87,6 +96,7 @@ class DataInfo:
             "format": _FORMAT, "lat": self.lat.tolist(), "lon": self.lon.tolist(),
             "mask": self.mask.astype(int).tolist(), "channels": {k: list(v) for k, v in self.channels.items()},
             "norm_stats": self.norm_stats, "dt_s": float(self.dt_s), "n_in": int(self.n_in), "n_out": int(self.n_out),
+            "level_days": int(self.level_days),
         }
 
     @classmethod
@@ -96,7 +106,7 @@ class DataInfo:
             lat=np.asarray(data["lat"], dtype=np.float64), lon=np.asarray(data["lon"], dtype=np.float64),
             mask=np.asarray(data["mask"]).astype(bool), channels=data["channels"], norm_stats=data["norm_stats"],
             dt_s=float(data.get("dt_s", SECONDS_PER_DAY)), n_in=int(data.get("n_in", 1)),
-            n_out=int(data.get("n_out", 1)),
+            n_out=int(data.get("n_out", 1)), level_days=int(data.get("level_days", 0)),
         )
 
     # ---- the one grid check -------------------------------------------------------------

@@ -266,10 +266,11 @@ def infer_ensemble(cfg: EnsembleConfig, *, dist_info: Any = None, show_progress:
         ds = scoring_dataset(s2)
     elif forecast_currents:
         ds = SSTAWindowDataset(s2.data, "val", lead, velocity="forecast", forecast_path=val_currents,
-                               missing_forecast="skip", history_days=s2.windows.history_days)
+                               missing_forecast="skip", history_days=s2.windows.history_days,
+                               level_days=s2.windows.level_days)
     else:
         ds = SSTAWindowDataset(s2.data, "val", lead, velocity="observed", stride=s2.inference.stride,
-                               history_days=s2.windows.history_days)
+                               history_days=s2.windows.history_days, level_days=s2.windows.level_days)
     coords, mask = ds.folder.coords, ds.folder.mask
     loaded.check_data(coords, mask, s2.data.root)
     starts = np.arange(0, len(ds), ens.start_stride)
