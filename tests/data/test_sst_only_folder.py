@@ -85,3 +85,19 @@ def test_history_comes_from_the_observed_past_whatever_its_split(sst_only) -> No
     hist = train[2]["ssta_history"].numpy()  # 2001-01-03
     np.testing.assert_array_equal(hist[:5], np.repeat(_ssta(sst_only, "2001-01-01", 1), 5, axis=0))
     np.testing.assert_array_equal(hist[5:], _ssta(sst_only, "2001-01-01", 2))
+
+
+def test_level_is_the_mean_of_the_observed_days_up_to_the_start(sst_only) -> None:
+    ds = SSTAWindowDataset(_cfg(sst_only), "test", n_lead=4, level_days=30)
+    assert ds.data_info({"ssta": {"mean": 0.0, "std": 1.0}}).level_days == 30
+    assert "ssta_history" not in ds[0]
+    item = ds[3]  # 2003-01-04: 26 of its 30 days lie in 2002, a validation year
+    expected = _ssta(sst_only, "2002-12-06", 30).mean(axis=0, dtype=np.float64)
+    np.testing.assert_allclose(item["ssta_level"].numpy(), expected, rtol=1e-6, atol=1e-7)
+    assert np.all(item["ssta_level"].numpy()[~sst_only.mask] == 0)
+    # before the first year on file only the days on file count
+    train = SSTAWindowDataset(_cfg(sst_only), "train", n_lead=4, level_days=30)
+    np.testing.assert_allclose(train[4]["ssta_level"].numpy(),
+                               _ssta(sst_only, "2001-01-01", 5).mean(axis=0, dtype=np.float64), rtol=1e-6, atol=1e-7)
+    with pytest.raises(ValueError, match="level_days must be >= 0"):
+        SSTAWindowDataset(_cfg(sst_only), "test", n_lead=4, level_days=-1)

@@ -129,3 +129,50 @@ def test_baselines_take_what_the_data_has(cls: type) -> None:
     with torch.no_grad():
         pred = rollout(model, batch, 5)
     assert torch.isfinite(pred).all() and torch.all(pred[:, :, ~batch["mask"][0]] == 0)
+
+
+
+def test_a_level_persists_while_the_model_relaxes_the_rest() -> None:
+    from model_baselines.base import OneStepForecaster
+
+    class Damped(OneStepForecaster):
+        def step(self, fields, mask, state):
+            return 0.5 * fields["ssta"], state
+
+    info = DataInfo(LAT, LON, _mask(), stage2_channels(("ssta",), (), ()), STATS, n_in=1, level_days=365)
+    assert DataInfo.from_dict(info.to_dict()).level_days == 365
+    old = {k: v for k, v in info.to_dict().items() if k != "level_days"}  # a checkpoint written before levels
+    assert DataInfo.from_dict(old).level_days == 0
+    batch = _batch(4)
+    mask = batch["mask"]
+    level = torch.randn(2, H, W, generator=torch.Generator().manual_seed(1))  # land values must not leak
+    x0 = batch["ssta"][:, 0]
+    pred = rollout(Damped(info), dict(batch, ssta_level=level), 4)
+    ocean_level = level * mask
+    for k in range(1, 5):  # analytic: level + r^k (x0 - level)
+        torch.testing.assert_close(pred[:, k - 1], ocean_level + 0.5 ** k * (x0 - ocean_level))
+    assert torch.all(pred[:, :, ~mask[0]] == 0)
+    # without a level the same model relaxes to zero anomaly
+    plain = rollout(Damped(DataInfo(LAT, LON, _mask(), stage2_channels(("ssta",), (), ()), STATS)), batch, 4)
+    torch.testing.assert_close(plain[:, 3], 0.5 ** 4 * x0)
+    with pytest.raises(ValueError, match="level_days=365"):
+        rollout(Damped(info), batch, 2)
+
+
+def test_the_hybrid_with_a_level_and_history_trains() -> None:
+    torch.manual_seed(0)
+    info = DataInfo(LAT, LON, _mask(), stage2_channels(("ssta",), (), ()), STATS, n_in=4, level_days=365)
+    model = Oceane2e(info, HybridConfig(gm=SMALL, source=SMALL, kernel=KernelSection(form="advective")))
+    batch = dict(_batch(3, history=3), ssta_level=torch.full((2, H, W), 0.7) * torch.as_tensor(_mask()))
+    # a uniform level over a field at that level: the model starts from zero deviation everywhere
+    flat = dict(batch, ssta=batch["ssta_level"][:, None].expand(-1, 4, -1, -1).clone(),
+                ssta_history=batch["ssta_level"][:, None].expand(-1, 3, -1, -1).clone())
+    loss = (rollout(model, batch, 3) - batch["ssta"][:, 1:]).pow(2).mean()
+    loss.backward()
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.parameters())
+    with torch.no_grad():
+        out = rollout(model, flat, 3)
+        ref = rollout(model, dict(flat, ssta=torch.zeros_like(flat["ssta"]),
+                                  ssta_history=torch.zeros_like(flat["ssta_history"]),
+                                  ssta_level=torch.zeros_like(flat["ssta_level"])), 3)
+    torch.testing.assert_close(out, ref + flat["ssta_level"][:, None])
