@@ -18,14 +18,15 @@ MODELS = {
     "SimVP": {"name": "SimVP", **SMALL},
     "ConvLSTM": {"name": "ConvLSTM", "hidden": [8], "kernel_size": 3, "patch_size": 2},
 }
-LEAD, HISTORY = 6, 4
+LEAD, HISTORY, LEVEL = 6, 4, 30
 
 
 def _config(tmp: Path, model: str) -> Path:
     cfg = {
         "data": {"root": str(tmp / "data"), "train_years": [2001], "val_years": [2002], "test_years": [2003]},
         "model": MODELS[model],
-        "windows": {"velocity": "observed", "stride": 3, "val_stride": 20, "history_days": HISTORY},
+        "windows": {"velocity": "observed", "stride": 3, "val_stride": 20, "history_days": HISTORY,
+                    "level_days": LEVEL},
         "train": {"name": model, "seed": 0, "epochs": 2, "batch_size": 4, "lr": 1e-2, "max_steps_per_epoch": 3,
                   "checkpoint_dir": str(tmp / "ckpt"), "log_dir": str(tmp / "logs"),
                   "rollout_schedule": [{"from_epoch": 0, "length": 1}, {"from_epoch": 1, "length": 3}],
@@ -54,6 +55,7 @@ def test_models_train_and_forecast_without_currents_or_atmosphere(run: Path, mod
     loaded = load_forecaster(run / "ckpt" / f"{model}_best_model.pth")
     info = loaded.model.data_info
     assert info.names("velocity") == () and info.names("atmos") == () and info.n_in == HISTORY + 1
+    assert info.level_days == LEVEL  # the level the checkpoint forecasts about travels with it
     outputs = np.load(run / "results" / f"{model}_outputs.npy")
     mask = np.load(run / "data" / "mask.npy").astype(bool)
     assert outputs.shape[1:] == (LEAD, 8, 12) and outputs.shape[0] == len(range(0, 365 - LEAD, 40))
@@ -70,3 +72,21 @@ def test_evaluation_scores_them_beside_the_references(run: Path) -> None:
     rmse = result.skill[result.skill.metric == "rmse"]
     assert np.isfinite(rmse.value).all() and {"Persistence", "DampedPersistence", "Climatology"} <= set(rmse.model)
     assert {"csi", "sedi", "csi_strong"} <= set(result.skill.metric)
+
+
+def test_a_forecaster_about_a_level_needs_its_level(run: Path, tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from oceane2e.config import ConfigError
+    from oceane2e.stage_da import _forecaster
+
+    raw = yaml.safe_load(_config(run, "SimVP").read_text())
+    raw["windows"]["level_days"] = 0
+    raw["inference"]["results_dir"] = str(tmp_path)
+    path = tmp_path / "no_level.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ValueError, match=f"level_days={LEVEL}"):
+        infer(load_stage2_config(path), show_progress=False)
+    # the assimilation cycle gives its background forecast day 0 alone: refused before any training
+    with pytest.raises(ConfigError, match="forecasts about the mean of the last 30"):
+        _forecaster(SimpleNamespace(forecaster=run / "ckpt" / "SimVP_best_model.pth"))
