@@ -1,0 +1,80 @@
+"""How much the last year's level tells about the SSTA a month ahead (docs/real_data.md, "Forecasting about the last
+year"): the plain level — the mean SSTA of the N days up to the start date, per cell — as a forecast, against zero
+anomaly (the climatology), pooled over the start dates of each range of years. No network is trained.
+
+    python benchmarks/level_forecast.py --data data/oisst --baseline 1983 1999 --ranges 1984-2003 2004-2005 2000-2001
+
+``--baseline``: the anomalies are taken about the day-of-year mean of these years (31-day running mean), a
+climatology of earlier years as a held-out evaluation has it (default: the folder's own ``clim.nc``). Start dates
+every 3rd day with N days before them and the longest lead after them on file; RMSE over ocean cells, cos-latitude
+weighted. ``--fractions`` also scores a fraction of the level (a forecast that keeps part of it).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from oceane2e.data.contract import find_years
+from oceane2e.data.datasets import DataFolder
+
+
+def _anomalies(root: Path, baseline: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    years = find_years(root, "mhw")
+    folder = DataFolder(root, years, kinds=("mhw",), channels={"mhw": ["ssta"]})
+    first = np.datetime64(f"{years[0]:04d}-01-01", "D")
+    n = int((np.datetime64(f"{years[-1] + 1:04d}-01-01", "D") - first).astype(int))
+    x = folder.read("mhw", first, n, ["ssta"])[:, 0].astype(np.float64)
+    days = first + np.arange(n)
+    if baseline is not None:
+        year = days.astype("datetime64[Y]").astype(int) + 1970
+        doy = np.minimum((days - days.astype("datetime64[Y]")).astype(int), 364)
+        inside = (year >= baseline[0]) & (year <= baseline[1])
+        if not inside.any():
+            raise SystemExit(f"--baseline {baseline[0]} {baseline[1]}: no such year in {root} ({years[0]}-{years[-1]})")
+        mean = np.stack([x[inside & (doy == d)].mean(axis=0) for d in range(365)])
+        wrapped = np.concatenate([mean[-15:], mean, mean[:15]])
+        cs = np.concatenate([np.zeros((1, *mean.shape[1:])), np.cumsum(wrapped, axis=0)])
+        smooth = (cs[31:] - cs[:-31]) / 31
+        x = x - smooth[doy]
+    mask = folder.mask
+    weights = np.broadcast_to(np.cos(np.deg2rad(folder.coords.lat))[:, None], mask.shape)[mask]
+    return x[:, mask], days, weights / weights.sum(), mask
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=Path("data/oisst"), help="a prepared data folder (mhw_YYYY.nc)")
+    ap.add_argument("--baseline", type=int, nargs=2, metavar=("FIRST", "LAST"), default=None)
+    ap.add_argument("--ranges", nargs="+", default=["1984-2003", "2004-2005"], help="FIRST-LAST ranges of start years")
+    ap.add_argument("--level-days", type=int, default=365)
+    ap.add_argument("--leads", type=int, nargs="+", default=[10, 40])
+    ap.add_argument("--fractions", type=float, nargs="*", default=[])
+    args = ap.parse_args(argv)
+    x, days, w, _ = _anomalies(args.data, None if args.baseline is None else tuple(args.baseline))
+    cs = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
+    n_level, longest = args.level_days, max(args.leads)
+    year = days.astype("datetime64[Y]").astype(int) + 1970
+    print(f"{args.data}: anomalies about {'clim.nc' if args.baseline is None else 'the mean of %d-%d' % tuple(args.baseline)}"
+          f"; the level is the mean of the last {n_level} days")
+    fractions = [0.0, *args.fractions, 1.0]
+    print("years      lead  " + "  ".join(f"{'zero' if f == 0 else ('level' if f == 1 else f'{f:g} level'):>10}" for f in fractions))
+    for text in args.ranges:
+        a, _, b = text.partition("-")
+        lo, hi = int(a), int(b or a)
+        starts = np.flatnonzero((year >= lo) & (year <= hi))
+        starts = starts[(starts >= n_level - 1) & (starts + longest < len(x))][::3]
+        if starts.size == 0:
+            print(f"{text}: no start date with {n_level} days before and {longest} after on file")
+            continue
+        level = (cs[starts + 1] - cs[starts + 1 - n_level]) / n_level
+        for lead in args.leads:
+            truth = x[starts + lead]
+            rmse = [np.sqrt(np.mean(((truth - f * level) ** 2) @ w)) for f in fractions]
+            print(f"{text:<10} {lead:>4}  " + "  ".join(f"{r:10.3f}" for r in rmse))
+
+
+if __name__ == "__main__":
+    main()
