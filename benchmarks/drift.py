@@ -55,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     cfg = load_stage2_config(args.config, dict(parse_override(o) for o in args.overrides))
     model = load_forecaster(args.checkpoint).model
+    if model.data_info.n_in > 1 or model.data_info.level_days:
+        raise SystemExit(f"{args.checkpoint}: sees the SSTA history or forecasts about a level; this breakdown steps the "
+                         "hybrid from day 0 alone (the synthetic ocean's configs), so it would be wrong here")
     currents = ModelCurrents(cfg.inference.velocity_model) if args.velocity == "model" else None
     history = currents.history_days if currents else 3
     ds = SSTAWindowDataset(cfg.data, args.split, args.lead_days, stride=args.stride,

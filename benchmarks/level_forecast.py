@@ -6,7 +6,7 @@ anomaly (the climatology), pooled over the start dates of each range of years. N
 
 ``--baseline``: the anomalies are taken about the day-of-year mean of these years (31-day running mean), a
 climatology of earlier years as a held-out evaluation has it (default: the folder's own ``clim.nc``). Start dates
-every 3rd day with N days before them and the longest lead after them on file; RMSE over ocean cells, cos-latitude
+every 3rd day with N days before them on file and the longest lead inside the range; RMSE over ocean cells, cos-latitude
 weighted. ``--fractions`` also scores a fraction of the level (a forecast that keeps part of it).
 """
 
@@ -53,19 +53,22 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--leads", type=int, nargs="+", default=[10, 40])
     ap.add_argument("--fractions", type=float, nargs="*", default=[])
     args = ap.parse_args(argv)
+    if args.level_days < 1:
+        ap.error("--level-days must be >= 1")
     x, days, w, _ = _anomalies(args.data, None if args.baseline is None else tuple(args.baseline))
     cs = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
     n_level, longest = args.level_days, max(args.leads)
     year = days.astype("datetime64[Y]").astype(int) + 1970
-    print(f"{args.data}: anomalies about {'clim.nc' if args.baseline is None else 'the mean of %d-%d' % tuple(args.baseline)}"
-          f"; the level is the mean of the last {n_level} days")
+    about = "clim.nc" if args.baseline is None else f"the mean of {args.baseline[0]}-{args.baseline[1]}"
+    print(f"{args.data}: anomalies about {about}; the level is the mean of the last {n_level} days")
     fractions = [0.0, *args.fractions, 1.0]
     print("years      lead  " + "  ".join(f"{'zero' if f == 0 else ('level' if f == 1 else f'{f:g} level'):>10}" for f in fractions))
     for text in args.ranges:
         a, _, b = text.partition("-")
         lo, hi = int(a), int(b or a)
         starts = np.flatnonzero((year >= lo) & (year <= hi))
-        starts = starts[(starts >= n_level - 1) & (starts + longest < len(x))][::3]
+        # the whole window inside the range (as the datasets' start dates): no truth from a year outside it
+        starts = starts[(starts >= n_level - 1) & (starts + longest <= (starts[-1] if starts.size else 0))][::3]
         if starts.size == 0:
             print(f"{text}: no start date with {n_level} days before and {longest} after on file")
             continue

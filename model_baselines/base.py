@@ -194,7 +194,8 @@ class OneStepForecaster(nn.Module):
         """Advance one day.
 
         Args:
-            fields: name → (B, H, W): ``"ssta"`` of day t in K (land 0); every forcing channel of
+            fields: name → (B, H, W): ``"ssta"`` of day t in K (land 0; less the level when
+                ``data_info.level_days`` > 0, as are ``ssta_prev`` and ``ssta_mean``); every forcing channel of
                 the data for day t (``"u_g"``, ``"v_g"`` m s⁻¹, ``"u10"``, ``"v10"`` m s⁻¹,
                 ``"t2m"`` K, ...) and for day t+1 under ``name + "_next"``.
             mask: (B, H, W) bool, True over ocean.

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from model_baselines.base import rollout
 from model_baselines.registry import build_model, parse_model_config
-from oceane2e.config import StrictModel, load_config
+from oceane2e.config import ConfigError, StrictModel, load_config
 from oceane2e.data.config import DataConfig
 from oceane2e.data.forcing import AtmosphereMode
 from oceane2e.data.info import DataInfo, stage2_channels
@@ -322,6 +322,16 @@ def load_forecaster(path: str | Path, map_location: str | torch.device = "cpu",
                                  legacy_info=_legacy_info, map_location=map_location)
 
 
+def check_level(cfg: Stage2Config, info: DataInfo, checkpoint: str | Path) -> None:
+    """Refuse a config whose ``windows.level_days`` differs from the checkpoint's: the batches would carry
+    another level than the one the model was trained to forecast about (naming both and the fix)."""
+    if int(cfg.windows.level_days) != int(info.level_days):
+        raise ConfigError(
+            f"{checkpoint}: trained to forecast about the mean SSTA of the last {info.level_days} days "
+            f"(DataInfo.level_days), but the config sets windows.level_days: {cfg.windows.level_days}; set "
+            f"windows.level_days: {info.level_days}, or retrain with the new value")
+
+
 def scoring_dataset(cfg: Stage2Config, history: int = 0) -> Any:
     """The test windows every stage-2 model and reference is scored on (same start dates for all); those
     of the validation years with ``inference.split: val`` (hindcasts).
@@ -379,6 +389,7 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
     setup_threads(cfg.train.num_threads)
     path = Path(checkpoint or cfg.inference.checkpoint or cfg.train.best_checkpoint)
     loaded = load_forecaster(path, map_location=info.device, expected_model=cfg.model.name)
+    check_level(cfg, loaded.info, path)
     model = loaded.model
     inf = cfg.inference
     if inf.split == "val":  # hindcasts: M_θ on the fly instead of a stage-1 file of the test years
@@ -446,6 +457,6 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
 
 __all__ = [
     "BATCH_KEYS", "ModelCurrents", "SSTAStepper", "Stage2Config", "Stage2InferenceConfig", "WindowsConfig", "infer",
-    "stack_batch",
+    "stack_batch", "check_level",
     "load_forecaster", "load_stage2_config", "masked_mse_per_day", "result_paths", "scoring_dataset", "train",
 ]

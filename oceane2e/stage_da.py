@@ -474,14 +474,19 @@ def _forecaster(cfg: AssimConfig, map_location: str | torch.device = "cpu") -> A
     from oceane2e.stage2 import load_forecaster
 
     loaded = load_forecaster(cfg.forecaster, map_location=map_location)
-    info = loaded.info
-    if info.n_in > 1 or info.level_days:
-        raise ConfigError(
-            f"{cfg.forecaster}: this forecaster sees the SSTA of {info.n_in} days"
-            + (f" and forecasts about the mean of the last {info.level_days}" if info.level_days else "")
-            + "; the assimilation cycle gives its background forecast day 0 alone. Use a forecaster trained with "
-            "windows.history_days: 0 and windows.level_days: 0 (the synthetic ocean's, configs/config.yaml)")
+    _refuse_observed_past(loaded.info.n_in, loaded.info.level_days, cfg.forecaster,
+                          "the assimilation cycle gives its background forecast day 0 alone")
     return loaded
+
+
+def _refuse_observed_past(n_in: int, level_days: int, path: str | Path, why: str) -> None:
+    """A forecaster that reads the observed SSTA before day 0 (history, level) cannot start from analyses."""
+    if n_in > 1 or level_days:
+        raise ConfigError(
+            f"{path}: this forecaster sees the SSTA of {n_in} days"
+            + (f" and forecasts about the mean of the last {level_days}" if level_days else "")
+            + f"; {why}. Use a forecaster trained with windows.history_days: 0 and windows.level_days: 0 (the "
+            "synthetic ocean's, configs/config.yaml)")
 
 
 def build_system(cfg: AssimConfig, grid_info: DataInfo, forecaster: nn.Module) -> tuple[AssimSystem, DataInfo]:
@@ -794,6 +799,9 @@ def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = Non
     else:
         vel_path = velocity_from_altimetry(cfg, dist_info=info, show_progress=show_progress)
     c2 = load_stage2_config(cfg.forecasts.stage2_config)
+    # infer holds the checkpoint to these windows; the observed past before day 0 would be the truth's
+    _refuse_observed_past(c2.windows.history_days + 1, c2.windows.level_days, cfg.forecasts.stage2_config,
+                          "its forecasts from analyses would read that past from the truth")
     c2 = c2.model_copy(update={"inference": c2.inference.model_copy(update={"forecast_path": vel_path,
                                                                              "velocity": "forecast"})})
     currents = AnalysisFile(cfg.cycle.currents_path)

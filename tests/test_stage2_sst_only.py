@@ -85,7 +85,7 @@ def test_a_forecaster_about_a_level_needs_its_level(run: Path, tmp_path: Path) -
     raw["inference"]["results_dir"] = str(tmp_path)
     path = tmp_path / "no_level.yaml"
     path.write_text(yaml.safe_dump(raw))
-    with pytest.raises(ValueError, match=f"level_days={LEVEL}"):
+    with pytest.raises(ConfigError, match=f"set windows.level_days: {LEVEL}"):
         infer(load_stage2_config(path), show_progress=False)
     # the assimilation cycle gives its background forecast day 0 alone: refused before any training
     with pytest.raises(ConfigError, match="forecasts about the mean of the last 30"):

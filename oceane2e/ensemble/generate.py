@@ -247,7 +247,7 @@ def infer_ensemble(cfg: EnsembleConfig, *, dist_info: Any = None, show_progress:
     from model_baselines.stochastic import StochasticSource
     from oceane2e.data.datasets import SSTAWindowDataset
     from oceane2e.engine.distributed import current_dist_info
-    from oceane2e.stage2 import load_forecaster, load_stage2_config, scoring_dataset, stack_batch
+    from oceane2e.stage2 import check_level, load_forecaster, load_stage2_config, scoring_dataset, stack_batch
     from oceane2e.stages import run_forecasts, setup_threads
 
     dist = dist_info or current_dist_info()
@@ -256,6 +256,7 @@ def infer_ensemble(cfg: EnsembleConfig, *, dist_info: Any = None, show_progress:
     setup_threads(s2.train.num_threads)
     ckpt = Path(s2.inference.checkpoint or s2.train.best_checkpoint)
     loaded = load_forecaster(ckpt, map_location=dist.device, expected_model=s2.model.name)
+    check_level(s2, loaded.info, ckpt)
     lead = s2.inference.lead_days
     data_root = Path(s2.data.root)
     forecast_currents = s2.inference.velocity == "forecast"
