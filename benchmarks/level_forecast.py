@@ -4,8 +4,8 @@ anomaly (the climatology), pooled over the start dates of each range of years. N
 
     python benchmarks/level_forecast.py --data data/oisst --baseline 1983 1999 --ranges 1984-2003 2004-2005 2000-2001
 
-``--baseline``: the anomalies are taken about the day-of-year mean of these years (31-day running mean), a
-climatology of earlier years as a held-out evaluation has it (default: the folder's own ``clim.nc``). Start dates
+``--baseline``: the anomalies are taken about the Hobday day-of-year climatology of these years
+(``oceane2e.mhw.climatology``), a climatology of earlier years as a held-out evaluation has it (default: the folder's own ``clim.nc``). Start dates
 every 3rd day with N days before them on file and the longest lead inside the range; RMSE over ocean cells, cos-latitude
 weighted. ``--fractions`` also scores a fraction of the level (a forecast that keeps part of it).
 """
@@ -19,29 +19,27 @@ import numpy as np
 
 from oceane2e.data.contract import find_years
 from oceane2e.data.datasets import DataFolder
+from oceane2e.mhw.climatology import compute_climatology, doy_index
 
 
-def _anomalies(root: Path, baseline: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def _anomalies(root: Path, baseline: tuple[int, int] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The folder's SSTA over ocean (T, N), its days (T,) and the cos-latitude weights (N,) summing to 1; with
+    ``baseline`` the SSTA less its Hobday day-of-year climatology of those years (the project's one climatology)."""
     years = find_years(root, "mhw")
     folder = DataFolder(root, years, kinds=("mhw",), channels={"mhw": ["ssta"]})
     first = np.datetime64(f"{years[0]:04d}-01-01", "D")
     n = int((np.datetime64(f"{years[-1] + 1:04d}-01-01", "D") - first).astype(int))
-    x = folder.read("mhw", first, n, ["ssta"])[:, 0].astype(np.float64)
+    mask = folder.mask
+    x = folder.read("mhw", first, n, ["ssta"])[:, 0][:, mask]
     days = first + np.arange(n)
     if baseline is not None:
-        year = days.astype("datetime64[Y]").astype(int) + 1970
-        doy = np.minimum((days - days.astype("datetime64[Y]")).astype(int), 364)
-        inside = (year >= baseline[0]) & (year <= baseline[1])
-        if not inside.any():
-            raise SystemExit(f"--baseline {baseline[0]} {baseline[1]}: no such year in {root} ({years[0]}-{years[-1]})")
-        mean = np.stack([x[inside & (doy == d)].mean(axis=0) for d in range(365)])
-        wrapped = np.concatenate([mean[-15:], mean, mean[:15]])
-        cs = np.concatenate([np.zeros((1, *mean.shape[1:])), np.cumsum(wrapped, axis=0)])
-        smooth = (cs[31:] - cs[:-31]) / 31
-        x = x - smooth[doy]
-    mask = folder.mask
-    weights = np.broadcast_to(np.cos(np.deg2rad(folder.coords.lat))[:, None], mask.shape)[mask]
-    return x[:, mask], days, weights / weights.sum(), mask
+        if not years[0] <= baseline[0] <= baseline[1] <= years[-1]:
+            raise SystemExit(f"--baseline {baseline[0]} {baseline[1]}: not within the years of {root} "
+                             f"({years[0]}-{years[-1]})")
+        seas, _ = compute_climatology(x, days, baseline=baseline)
+        x = x - seas[doy_index(days)]
+    weights = np.cos(np.deg2rad(folder.coords.lat))[:, None].repeat(mask.shape[1], axis=1)[mask]
+    return x.astype(np.float64), days, weights / weights.sum()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,11 +53,11 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     if args.level_days < 1:
         ap.error("--level-days must be >= 1")
-    x, days, w, _ = _anomalies(args.data, None if args.baseline is None else tuple(args.baseline))
+    x, days, w = _anomalies(args.data, None if args.baseline is None else tuple(args.baseline))
     cs = np.concatenate([np.zeros((1, x.shape[1])), np.cumsum(x, axis=0)])
     n_level, longest = args.level_days, max(args.leads)
     year = days.astype("datetime64[Y]").astype(int) + 1970
-    about = "clim.nc" if args.baseline is None else f"the mean of {args.baseline[0]}-{args.baseline[1]}"
+    about = "clim.nc" if args.baseline is None else f"the climatology of {args.baseline[0]}-{args.baseline[1]}"
     print(f"{args.data}: anomalies about {about}; the level is the mean of the last {n_level} days")
     fractions = [0.0, *args.fractions, 1.0]
     print("years      lead  " + "  ".join(f"{'zero' if f == 0 else ('level' if f == 1 else f'{f:g} level'):>10}" for f in fractions))

@@ -793,15 +793,16 @@ def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = Non
     unknown = sorted(set(names or ()) - set(cfg.forecasts.methods))
     if unknown:
         raise ConfigError(f"forecasts from analyses {unknown}: not in forecasts.methods {sorted(cfg.forecasts.methods)}")
+    c2 = load_stage2_config(cfg.forecasts.stage2_config)
+    # infer holds the checkpoint to these windows; the observed past before day 0 would be the truth's
+    # (refused before M_θ forecasts anything)
+    _refuse_observed_past(c2.windows.history_days + 1, c2.windows.level_days, cfg.forecasts.stage2_config,
+                          "its forecasts from analyses would read that past from the truth")
     written_vel = cfg.forecasts.velocity_output or cfg.data.root / "MultiConv_altimetry_data.nc"
     if reuse_velocity and written_vel.exists():
         vel_path = written_vel
     else:
         vel_path = velocity_from_altimetry(cfg, dist_info=info, show_progress=show_progress)
-    c2 = load_stage2_config(cfg.forecasts.stage2_config)
-    # infer holds the checkpoint to these windows; the observed past before day 0 would be the truth's
-    _refuse_observed_past(c2.windows.history_days + 1, c2.windows.level_days, cfg.forecasts.stage2_config,
-                          "its forecasts from analyses would read that past from the truth")
     c2 = c2.model_copy(update={"inference": c2.inference.model_copy(update={"forecast_path": vel_path,
                                                                              "velocity": "forecast"})})
     currents = AnalysisFile(cfg.cycle.currents_path)

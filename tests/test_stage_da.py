@@ -312,3 +312,19 @@ def test_the_filter_never_sees_a_later_record_and_the_smoother_does(world: Path)
         cycle(as_filter, show_progress=False, score=False, overwrite=True)
     with pytest.raises(DataContractError, match="a smoother"):
         f.require_past_only("the start of Oceane2e+NeuralDA-smoother")
+
+
+def test_forecasts_from_analyses_refuse_a_forecaster_that_reads_the_past(world: Path, tmp_path: Path) -> None:
+    from oceane2e.stage_da import forecast_from_analyses
+
+    raw = yaml.safe_load((world / "stage2.yaml").read_text())
+    raw["windows"]["level_days"] = 365  # its level would come from the truth's past
+    (tmp_path / "stage2_level.yaml").write_text(yaml.safe_dump(raw))
+    velocity = tmp_path / "MultiConv_altimetry_data.nc"
+    cfg = load_assim_config(_da_config(world), {"forecasts": {"stage2_config": str(tmp_path / "stage2_level.yaml"),
+                                                              "methods": {"OI": "OI"},
+                                                              "velocity_output": str(velocity)}})
+    with pytest.raises(ConfigError, match="stage2_level.yaml: .*mean of the last 365.*would read that past from the "
+                                          "truth.*windows.level_days: 0"):
+        forecast_from_analyses(cfg, show_progress=False)
+    assert not velocity.exists()  # refused before M_θ forecast anything

@@ -130,8 +130,6 @@ def test_baselines_take_what_the_data_has(cls: type) -> None:
         pred = rollout(model, batch, 5)
     assert torch.isfinite(pred).all() and torch.all(pred[:, :, ~batch["mask"][0]] == 0)
 
-
-
 def test_a_level_persists_while_the_model_relaxes_the_rest() -> None:
     from model_baselines.base import OneStepForecaster
 
@@ -163,6 +161,8 @@ def test_the_hybrid_with_a_level_and_history_trains() -> None:
     torch.manual_seed(0)
     info = DataInfo(LAT, LON, _mask(), stage2_channels(("ssta",), (), ()), STATS, n_in=4, level_days=365)
     model = Oceane2e(info, HybridConfig(gm=SMALL, source=SMALL, kernel=KernelSection(form="advective")))
+    for p in (*model.model_S.parameters(), *model.model_gm.parameters()):  # non-zero source and correction
+        torch.nn.init.normal_(p, std=0.3)
     batch = dict(_batch(3, history=3), ssta_level=torch.full((2, H, W), 0.7) * torch.as_tensor(_mask()))
     # a uniform level over a field at that level: the model starts from zero deviation everywhere
     flat = dict(batch, ssta=batch["ssta_level"][:, None].expand(-1, 4, -1, -1).clone(),
