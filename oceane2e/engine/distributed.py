@@ -12,6 +12,7 @@ device on a node. gloo on CPU, nccl on GPU.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -86,20 +87,33 @@ def setup_distributed(local_rank: int | None = None, *, device: str | None = Non
     return DistInfo(rank, world_size, local, dev, True)
 
 
-def cleanup_distributed(info: DistInfo) -> None:
-    """Destroy the process group if :func:`setup_distributed` created it."""
+def cleanup_distributed(info: DistInfo, *, clean_exit: bool = True) -> None:
+    """Destroy the process group if :func:`setup_distributed` created it.
+
+    On a clean exit every rank first waits for the others (a rank that tears its gloo connections
+    down while a peer still finishes its last collective or file can abort that peer) and frees
+    unreachable DDP wrappers: their reducers hold the group, which would otherwise outlive
+    ``destroy_process_group`` and be torn down during interpreter shutdown (a SIGABRT,
+    "terminate called without an active exception", seen once in CI on gloo).
+    """
     if info.initialized_here and dist.is_initialized():
+        gc.collect()
+        if clean_exit:
+            dist.barrier()
         dist.destroy_process_group()
+        gc.collect()
 
 
 @contextmanager
 def distributed_context(local_rank: int | None = None, *, device: str | None = None) -> Iterator[DistInfo]:
     """``with distributed_context(args.local_rank) as info: ...``; the group is destroyed in ``finally``."""
     info = setup_distributed(local_rank, device=device)
+    clean = False
     try:
         yield info
+        clean = True
     finally:
-        cleanup_distributed(info)
+        cleanup_distributed(info, clean_exit=clean)  # no barrier after an error: the peers may never reach it
 
 
 def current_dist_info() -> DistInfo:

@@ -574,6 +574,7 @@ class Trainer:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
             close_run_logger(self.logger)
+            del train_model  # the DDP wrapper holds the process group; it must not outlive its destruction
         return TrainResult(history, best_val, best_epoch, stopped, global_step)
 
     @torch.no_grad()
