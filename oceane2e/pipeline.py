@@ -325,12 +325,17 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         # the smoother (the analyses' reference) needs only the observations: the side lane has it done while the
         # main lane still trains the hybrid, which the learned analysis' training must wait for anyway
         steps.append(Step("oi", oi_of(cfg.oi_config), side=True, needs=observed))
+    if cfg.hindcasts:
+        # the baselines' validation forecasts (for the MHW calibration) fill the side lane's wait for the hybrid,
+        # which train_assim needs: the main lane waited for train_assim when they ran after it
+        steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "hindcast"))
+                  for path in cfg.baseline_configs]
     if cfg.assim_config is not None:
         # the analysis' backgrounds are forecasts of the trained hybrid; the cycle needs the real-time OI currents
         steps.append(Step("train_assim", train_assim, side=True, needs=("train_online",)))
     if cfg.hindcasts:
-        # the validation years' forecasts, for the evaluation's MHW calibration: the hybrid's while the main lane
-        # would wait for train_assim anyway, the baselines' after that training in the side lane
+        # the validation years' forecasts, for the evaluation's MHW calibration: the hybrid's in the main lane
+        # while the side lane trains the analysis
         steps.append(Step("hindcast", hindcast_of(cfg.online_config)))
     if cfg.oi_realtime_config is not None:  # in the main lane's wait for train_assim
         steps.append(Step("oi_realtime", oi_of(cfg.oi_realtime_config), needs=observed))
@@ -342,8 +347,6 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
                   Step("assimilate", assimilate, needs=("train_assim", *analyses)),
                   Step("forecast_from_obs", forecasts_from(learned=True))]
     if cfg.hindcasts:
-        steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "hindcast"))
-                  for path in cfg.baseline_configs]
         # the MHW threshold scales, fitted on the hindcasts beside the main lane's last forecasts
         steps.append(Step("calibrate", calibrate, side=True, needs=("hindcast",)))
     steps.append(Step("evaluate", evaluate))
