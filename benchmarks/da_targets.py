@@ -4,7 +4,8 @@
 
 Reads ``analysis_skill.csv`` (analysis RMSE over ocean and unobserved cells), ``skill.csv`` (forecast RMSE
 per lead of ``<forecaster>``, ``<forecaster>+OI``, ``<forecaster>+<method>``) and the analysis files
-(cycling stability: RMSE over the first and the last quarter of the analysed days; MHW CSI of the
+(cycling stability: RMSE over the first and the last quarter of the analysed days, and for information per
+half-year of each year and over the first ten days, which tell the season and a slow spin-up from drift; MHW CSI of the
 analyses: daily MHW-condition flags, SSTA > thresh − seas of clim.nc, against the truth's, pooled over
 ocean cells and days, cos-latitude weighted) and prints every target, met or missed.
 """
@@ -41,8 +42,17 @@ def _analysis_stats(path: Path, root: Path) -> dict[str, float]:
     hits = float((w * (obs_flag & true_flag)).sum())
     misses = float((w * (~obs_flag & true_flag)).sum())
     false = float((w * (obs_flag & ~true_flag)).sum())
-    return {"rmse_first_quarter": float(np.sqrt(err2[:q].mean())), "rmse_last_quarter": float(np.sqrt(err2[-q:].mean())),
-            "csi": hits / max(hits + misses + false, 1e-12)}
+    out = {"rmse_first_quarter": float(np.sqrt(err2[:q].mean())), "rmse_last_quarter": float(np.sqrt(err2[-q:].mean())),
+           "rmse_first_10_days": float(np.sqrt(err2[:10].mean())), "csi": hits / max(hits + misses + false, 1e-12)}
+    # the quarters of a two-year cycle are different seasons: the same half-year of each year tells drift from season
+    month = days.astype("datetime64[M]").astype(np.int64) % 12
+    year = days.astype("datetime64[Y]").astype(np.int64) + 1970
+    for y in np.unique(year):
+        for half, sel in (("Jan-Jun", month < 6), ("Jul-Dec", month >= 6)):
+            k = (year == y) & sel
+            if k.any():
+                out[f"rmse {half} {y}"] = float(np.sqrt(err2[k].mean()))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,6 +112,12 @@ def main(argv: list[str] | None = None) -> int:
     for other in (REALTIME, args.smoother):
         if other in stats:
             print(f"MHW CSI of the analyses: {other} {stats[other]['csi']:.3f} (for information)")
+    halves = [k for k in q if k.startswith("rmse J")]
+    print("analysis RMSE by half-year (same season a year apart: drift; between halves: the season):")
+    for k in sorted(halves, key=lambda h: (h[-4:], h)):
+        print(f"  {k[5:]}: " + "  ".join(f"{name} {st[k]:.3f}" for name, st in stats.items() if k in st))
+    print("analysis RMSE over the first 10 analysed days: "
+          + "  ".join(f"{name} {st['rmse_first_10_days']:.3f}" for name, st in stats.items()))
     print()
     for name, value, target, verdict in rows:
         print(f"{verdict:6s}  {name}: {value:.3f} (target {target})")
