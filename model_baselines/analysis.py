@@ -6,12 +6,15 @@ One network of kind ``"analysis"`` (DESIGN.md §10, docs/assimilation.md "The le
                normalised convolution of the SSTA innovations δ: an OI-like first guess, exactly 0 without data)
     analysis = background + prior + gate(obs) · σ_T · UNet(inputs, prior)   (K; land 0)
     std      = min_std + σ_T · softplus(UNet_std(inputs))                   (K; optional)
+    currents = first guess + gate(obs) · σ_u,v · UNet_uv(inputs)             (m s-1; optional, ``currents: true``)
 
 Inputs, per day of the window (today first) and per platform, DINCAE-style: the observation mask,
 the innovation (value − background) / σ for SSTA platforms (the value / σ for sea level, which has no
 background), the gain-like weight ω = σ²·ivar / (1 + σ²·ivar) of its inverse error variance (0
 where nothing was seen, → 1 for exact observations) and log(1 + count); plus the normalised
-background and the land mask. σ is the training-years std of the variable (``ssta``; ``zos`` for
+background and the land mask (and, with ``currents: true``, the first-guess currents / σ_u,v: the
+altimetry analysis of the day, which the network corrects from the same observations — the sea-level
+tracks, and the SSTA's fronts that the currents carry). σ is the training-years std of the variable (``ssta``; ``zos`` for
 sea level).
 
 P_s is an average over 2^s cells upsampled bilinearly (s = 0 .. ``gate_scales`` − 1), w_s, λ_s > 0 and
@@ -61,6 +64,9 @@ class AnalysisUNetConfig(StrictModel):
     gate_scales: int = Field(5, ge=1, le=8, description="footprints of the observation gate: 1, 2, ... 2^(n-1) cells")
     uncertainty: bool = Field(True, description="also output a per-cell error std (trained by Gaussian likelihood)")
     min_std: float = Field(0.02, gt=0, description="floor of the predicted error std, K")
+    currents: bool = Field(False, description="also analyse the surface currents: the first-guess u_g, v_g (m s-1; "
+                           "the altimetry analysis of the day) are inputs and increments on them outputs, gated "
+                           "like the SSTA's (no observation: the first guess)")
 
 
 def _block(c_in: int, c_out: int, n: int) -> nn.Sequential:
@@ -95,7 +101,10 @@ class AnalysisUNet(nn.Module):
         self.register_buffer("has_background", torch.tensor([v == "ssta" for v in variables]))
         self.ssta_std = float(info.norm_stats["ssta"]["std"])
         n_obs = self.n_days * len(self.platforms)
-        n_in = 3 + 4 * n_obs
+        n_in = 3 + 4 * n_obs + (2 if cfg.currents else 0)
+        #: the statistics that scale the currents' inputs and increments (m s-1)
+        vel_scale = [float(info.norm_stats[c]["std"]) for c in ("u_g", "v_g")] if cfg.currents else [1.0, 1.0]
+        self.register_buffer("vel_scale", torch.tensor(vel_scale, dtype=torch.float32))
         widths = [min(cfg.base_channels * 2**k, cfg.max_channels) for k in range(cfg.levels)]
         self.widths = widths
         self.down = nn.ModuleList()
@@ -105,7 +114,8 @@ class AnalysisUNet(nn.Module):
             c = w
         self.up = nn.ModuleList(_block(widths[k + 1] + widths[k], widths[k], cfg.convs_per_level)
                                 for k in reversed(range(cfg.levels - 1)))
-        self.head = nn.Conv2d(widths[0], 2 if cfg.uncertainty else 1, 1)
+        self._currents_at = 2 if cfg.uncertainty else 1  # head channels: SSTA increment, (std), (du, dv)
+        self.head = nn.Conv2d(widths[0], self._currents_at + (2 if cfg.currents else 0), 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
         # gate: density weights per (day, platform), reach per scale; softplus(x) keeps them >= 0
@@ -118,8 +128,15 @@ class AnalysisUNet(nn.Module):
         self.prior_weight = nn.Parameter(torch.zeros(cfg.gate_scales))
         self.prior_lambda = nn.Parameter(torch.zeros(cfg.gate_scales))
 
-    def features(self, background: Tensor, obs: Tensor, ocean: Tensor) -> tuple[Tensor, Tensor]:
-        """(B, 2 + 4·D·P, H, W) network inputs and (B, D, P, H, W) observation weights ω."""
+    @property
+    def analyses_currents(self) -> bool:
+        """True when the network also analyses u_g, v_g (``currents: true``): :meth:`forward` then needs the
+        first-guess currents and returns their analysis too."""
+        return bool(self.config.currents)
+
+    def features(self, background: Tensor, obs: Tensor, ocean: Tensor,
+                 currents: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """(B, 2 + 4·D·P (+ 2), H, W) network inputs and (B, D, P, H, W) observation weights ω."""
         b = background[:, None, None]
         scale = self.obs_scale[None, None, :, None, None]
         seen = (obs[:, :, :, COUNT] > 0).to(b.dtype)
@@ -129,8 +146,9 @@ class AnalysisUNet(nn.Module):
         omega = s2 / (1.0 + s2)
         count = torch.log1p(obs[:, :, :, COUNT])
         o = ocean[:, None].to(b.dtype)
+        extra = [] if currents is None else [currents.to(b.dtype) / self.vel_scale[None, :, None, None]]
         stack = torch.cat([background[:, None] / self.ssta_std, o,
-                           *(t.flatten(1, 2) for t in (seen, innovation, omega, count))], dim=1)
+                           *(t.flatten(1, 2) for t in (seen, innovation, omega, count)), *extra], dim=1)
         return stack * o, omega
 
     def _pool(self, x: Tensor, s: int) -> Tensor:
@@ -179,7 +197,8 @@ class AnalysisUNet(nn.Module):
             x = block(torch.cat([x, skips[k]], dim=1))
         return self.head(x)[..., :h, :w]
 
-    def forward(self, background: Tensor, obs: Tensor, mask: Tensor) -> tuple[Tensor, Tensor | None]:
+    def forward(self, background: Tensor, obs: Tensor, mask: Tensor,
+                currents: Tensor | None = None) -> tuple[Tensor, ...]:
         """Analyse one day.
 
         Args:
@@ -188,9 +207,11 @@ class AnalysisUNet(nn.Module):
                 first), platforms in ``info.channels["obs"]`` order, channels value / count / inverse
                 variance (:mod:`oceane2e.assim.gridding`).
             mask: (B, H, W) or (H, W), True over the ocean.
+            currents: (B, 2, H, W) first-guess u_g, v_g, m s-1 (needed with ``currents: true``, else unused).
 
         Returns:
-            analysis (B, H, W) K and its error std (B, H, W) K (None without ``uncertainty``); land 0.
+            analysis (B, H, W) K and its error std (B, H, W) K (None without ``uncertainty``); land 0; with
+            ``currents: true`` also the analysed currents (B, 2, H, W) m s-1.
         """
         if obs.ndim != 6 or obs.shape[1:3] != (self.n_days, len(self.platforms)) or obs.shape[3] != 3:
             raise ValueError(f"AnalysisUNet: obs must be (B, {self.n_days}, {len(self.platforms)}, 3, H, W), "
@@ -199,15 +220,24 @@ class AnalysisUNet(nn.Module):
         if ocean.ndim == 2:
             ocean = ocean.expand(background.shape[0], *ocean.shape)
         obs = obs.to(background.dtype)
-        x, omega = self.features(background, obs, ocean)
+        if self.config.currents and (currents is None or currents.shape != (background.shape[0], 2,
+                                                                            *background.shape[-2:])):
+            raise ValueError("AnalysisUNet(currents=True): needs the first-guess currents (B, 2, H, W), got "
+                             f"{None if currents is None else tuple(currents.shape)}")
+        x, omega = self.features(background, obs, ocean, currents if self.config.currents else None)
         prior = self.prior(background, obs, omega)
         y = self.unet(torch.cat([x, (prior / self.ssta_std)[:, None] * ocean[:, None]], dim=1))
-        increment = prior + y[:, 0] * self.ssta_std * self.gate(omega)
+        gate = self.gate(omega)
+        increment = prior + y[:, 0] * self.ssta_std * gate
         analysis = apply_mask(background + increment, ocean)
         std = None
         if self.config.uncertainty:
             std = apply_mask(self.config.min_std + self.ssta_std * F.softplus(y[:, 1]), ocean)
-        return analysis, std
+        if not self.config.currents:
+            return analysis, std
+        c = self._currents_at
+        du = y[:, c : c + 2] * self.vel_scale[None, :, None, None] * gate[:, None]
+        return analysis, std, (currents.to(analysis.dtype) + du) * ocean[:, None]
 
 
 def _build(config: AnalysisUNetConfig, info: DataInfo) -> AnalysisUNet:

@@ -1,7 +1,7 @@
 """The main job: the whole Ocean-E2E pipeline on one config, step by step, resumable.
 
     synth | prepare -> check -> observe -> train_vel -> inference_vel -> train_online -> inference
-          -> ensemble -> train_baseline, inference_baseline (each baseline) -> oi -> train_assim
+          -> ensemble -> train_baseline, inference_baseline (each baseline) -> oi -> oi_windows -> train_assim
           -> hindcast -> oi_realtime -> forecast_from_oi -> assimilate -> forecast_from_obs
           -> hindcast_<baseline> (each) -> calibrate -> evaluate
 
@@ -237,6 +237,19 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
 
         infer_ensemble(load_ensemble_config(cfg.ensemble_config, cfg.ensemble_overrides), overwrite=True)
 
+    def oi_windows() -> None:
+        """The real-time OI of the learned analysis' training-window and validation years, at its
+        ``windows.currents_path``: the currents its backgrounds (and its current analysis' first guess) train with."""
+        from oceane2e.assim.oi import analyse_and_score, load_oi_config
+        from oceane2e.stage_da import load_assim_config
+
+        da = load_assim_config(cfg.assim_config)
+        path = Path(da.windows.currents_path)  # type: ignore[arg-type]
+        years = sorted({*da.window_years(), *da.data.val_years})
+        analyse_and_score(load_oi_config(cfg.oi_realtime_config, [  # type: ignore[arg-type]
+            f"years={years}", f"method={path.name.removesuffix('_analysis.nc')}", f"results_dir={path.parent}",
+            "score=false"]), progress=True, overwrite=True)
+
     def train_assim() -> None:
         from oceane2e.stage_da import load_assim_config, train
 
@@ -331,6 +344,8 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "hindcast"))
                   for path in cfg.baseline_configs]
     if cfg.assim_config is not None:
+        if _windows_oi(cfg):  # the real-time OI of the training windows' years, before the analysis trains on it
+            steps.append(Step("oi_windows", oi_windows, side=True, needs=observed))
         # the analysis' backgrounds are forecasts of the trained hybrid; the cycle needs the real-time OI currents
         steps.append(Step("train_assim", train_assim, side=True, needs=("train_online",)))
     if cfg.hindcasts:
@@ -483,6 +498,16 @@ def validate_pipeline(cfg: PipelineConfig, only: list[str] | None) -> list[Step]
     return steps
 
 
+def _windows_oi(cfg: PipelineConfig) -> bool:
+    """True when the learned analysis trains on an OI's currents (``windows.currents: analysis``) that the
+    pipeline writes with its real-time OI config (step ``oi_windows``)."""
+    if cfg.assim_config is None or cfg.oi_realtime_config is None:
+        return False
+    from oceane2e.stage_da import load_assim_config
+
+    return load_assim_config(cfg.assim_config).windows.currents == "analysis"
+
+
 def _check_analyses(cfg: PipelineConfig) -> None:
     """The OI configs write where the learned analysis reads, and the real-time one is real time."""
     from oceane2e.assim.oi import load_oi_config
@@ -508,7 +533,16 @@ def _check_analyses(cfg: PipelineConfig) -> None:
     from oceane2e.stage_da import load_assim_config
 
     da = load_assim_config(cfg.assim_config)
+    if _windows_oi(cfg):
+        path = Path(da.windows.currents_path)  # type: ignore[arg-type]
+        if not path.name.endswith("_analysis.nc") or os.path.abspath(path) in written:
+            raise ConfigError(f"{cfg.assim_config}: windows.currents_path {path}: the step oi_windows writes it with "
+                              f"the real-time OI config as <folder>/<method>_analysis.nc; name it so, apart from the "
+                              f"other analyses (e.g. results/train_windows/OI-realtime_analysis.nc)")
+        written[os.path.abspath(path)] = f"oi_windows ({cfg.oi_realtime_config})"
     needed = {"cycle.currents_path": da.cycle.currents_path}
+    if da.windows.currents == "analysis":
+        needed["windows.currents_path"] = da.windows.currents_path  # type: ignore[assignment]
     needed.update({f"forecasts.methods.{name}": da.results_dir / f"{analysis}_analysis.nc"
                    for name, analysis in da.forecasts.methods.items() if analysis != da.method})
     # a file the user put there may stand in for an OI step; one an earlier run made may go with --fresh

@@ -79,13 +79,18 @@ class WindowsConfig(StrictModel):
 
     train_years: list[int] | None = Field(
         None, description="years whose windows train (a subset of data.train_years with observations); null: all")
+    last_train_years: int | None = Field(
+        None, ge=1, description="train on the last N of those years only (null: all): with currents: analysis, the "
+        "years an OI must analyse first, so a run on other years needs no edit here")
     cycle_days: int = Field(4, ge=1, description="analyses cycled per window (the first from a perturbed truth)")
     stride: int = Field(2, ge=1, description="days between training windows")
     val_stride: int = Field(6, ge=1, description="days between validation windows")
     currents: str = Field("truth", pattern="^(truth|analysis)$",
-                          description="currents of the backgrounds in training: the truth (a cheap proxy) or "
-                          "those of an analysis file (currents_path) covering the training and validation years")
-    currents_path: Path | None = Field(None, description="analysis file with u_g, v_g when currents: analysis")
+                          description="currents of the backgrounds in training (and the first guess of a network "
+                          "that analyses currents): the truth (a cheap proxy) or those of a real-time analysis file "
+                          "(currents_path) covering the training windows' and validation years")
+    currents_path: Path | None = Field(None, description="analysis file with u_g, v_g when currents: analysis (the "
+                                       "pipeline writes it with its real-time OI config: step oi_windows)")
     init_noise_k: float = Field(1.0, ge=0, description="largest std (K) of the smooth perturbation of the first "
                                 "state; each window draws its std uniformly in [0, init_noise_k], so the network "
                                 "meets backgrounds from nearly perfect to as poor as a cold start")
@@ -109,6 +114,9 @@ class LossConfig(StrictModel):
     gradient_weight: float = Field(0.0, ge=0, description="weight of the MSE of the zonal/meridional differences")
     nll_weight: float = Field(0.1, ge=0, description="weight of the Gaussian likelihood of the predicted std "
                               "(the mean is detached in it: the std never pulls the analysis)")
+    currents_weight: float = Field(1.0, ge=0, description="weight of the currents' MSE (u_g, v_g in units of "
+                                   "their std) beside the SSTA's (K²), for a network that analyses them "
+                                   "(model.currents: true); also in the end-to-end stage's analysis term")
 
 
 class EndToEndConfig(StrictModel):
@@ -194,6 +202,13 @@ class AssimConfig(StrictModel):
         """The name of the learned analysis in file names and scores (``train.name``)."""
         return self.train.name
 
+    def window_years(self) -> list[int]:
+        """The training years whose windows train (``windows.train_years``, else ``data.train_years``, the last
+        ``windows.last_train_years`` of them)."""
+        years = sorted(self.windows.train_years or self.data.train_years)
+        n = self.windows.last_train_years
+        return years[-n:] if n else years
+
     @property
     def obs_root(self) -> Path:
         from oceane2e.data.observations import OBS_DIR
@@ -262,7 +277,7 @@ class AssimWindowDataset(Dataset):
 
     Item (float32, land 0), days ``t0 - K .. t0 + n_forecast`` with ``t0`` the last analysis day:
     ``ssta`` (K + n_forecast + 1, H, W) K — the truth —, ``velocity`` (…, 2, H, W) m s⁻¹ (truth or an
-    analysis file's), ``atmos`` (…, 3, H, W), ``obs`` (K, D + F, P, 3, H, W) the gridded observations of each
+    analysis file's), ``velocity_true`` (…, 2, H, W) the true currents (the target of a current analysis), ``atmos`` (…, 3, H, W), ``obs`` (K, D + F, P, 3, H, W) the gridded observations of each
     analysis day ``t0 - K + 1 + k``, its D − 1 previous days and (a smoother's) its F next days
     (``obs.future_days``; windows end F days before the last day of the years, so those exist), ``mask`` (H, W)
     bool, ``time0`` int64 (t0).
@@ -293,12 +308,14 @@ class AssimWindowDataset(Dataset):
         t0 = self.time0s[index]
         first, n = t0 - self.k, self.k + self.n_forecast + 1
         mhw = self.folder.read("mhw", first, n, ("ssta", "u10", "v10", "t2m"))
+        true_vel = self.folder.read("geo", first, n, ("u_g", "v_g"))
         if self.currents is None:
-            vel = self.folder.read("geo", first, n, ("u_g", "v_g"))
+            vel = true_vel
         else:
             vel = np.stack([self.currents.read(c, first, n) for c in ("u_g", "v_g")], axis=1)
         obs = np.stack([self.obs.window(first + 1 + k, self.d, self.f) for k in range(self.k)])
         return {"ssta": torch.from_numpy(np.ascontiguousarray(mhw[:, 0])), "velocity": torch.from_numpy(vel),
+                "velocity_true": torch.from_numpy(true_vel),
                 "atmos": torch.from_numpy(np.ascontiguousarray(mhw[:, 1:])), "obs": torch.from_numpy(obs),
                 "mask": torch.from_numpy(self.folder.mask.copy()),
                 "time0": torch.tensor(int(t0.astype(np.int64)), dtype=torch.int64)}
@@ -320,7 +337,9 @@ class AssimSystem(nn.Module):
     index ``grad_from`` without gradient (their inputs are detached anyway: truncated in time).
 
     Returns a dict: ``background``/``analysis``/``std`` (B, K, H, W) K (``std`` absent without
-    uncertainty) and ``forecast`` (B, n_forecast, H, W) K (absent when n_forecast is 0).
+    uncertainty), ``currents`` (B, K, 2, H, W) m s⁻¹ (only when the network analyses the currents: first guess
+    the window's ``velocity`` of the day) and ``forecast`` (B, n_forecast, H, W) K (absent when n_forecast is 0;
+    started from the analysed currents when there are).
     """
 
     def __init__(self, analysis: nn.Module, forecaster: nn.Module, joint: bool = False) -> None:
@@ -343,21 +362,35 @@ class AssimSystem(nn.Module):
                 grad_checkpoint: bool = False) -> dict[str, Tensor]:
         k_days = batch["obs"].shape[1]
         state = initial
-        out: dict[str, list[Tensor]] = {"background": [], "analysis": [], "std": []}
+        out: dict[str, list[Tensor]] = {"background": [], "analysis": [], "std": [], "currents": []}
         for k in range(k_days):
             bg = self.background(state.detach(), _day_slice(batch, k, 1))
             with torch.set_grad_enabled(torch.is_grad_enabled() and k >= grad_from):
-                a, std = self.analysis(bg, batch["obs"][:, k], batch["mask"])
+                a, std, *uv = self.analysis(bg, batch["obs"][:, k], batch["mask"], *self.first_guess(batch, k + 1))
             out["background"].append(bg)
             out["analysis"].append(a)
             if std is not None:
                 out["std"].append(std)
+            out["currents"] += uv
             state = a
         result = {key: torch.stack(v, dim=1) for key, v in out.items() if v}
         if n_forecast:
+            initial = {"ssta": state}
+            if "currents" in result:  # the forecast starts from the analysed currents: its loss trains them too
+                initial.update(u_g=result["currents"][:, -1, 0], v_g=result["currents"][:, -1, 1])
             result["forecast"] = rollout(self.forecaster, _day_slice(batch, k_days, n_forecast), n_forecast,
-                                         grad_checkpoint=grad_checkpoint, initial={"ssta": state})
+                                         grad_checkpoint=grad_checkpoint, initial=initial)
         return result
+
+    @property
+    def analyses_currents(self) -> bool:
+        """True when the analysis network also analyses the currents (``model.currents: true``)."""
+        return bool(getattr(self.analysis, "analyses_currents", False))
+
+    def first_guess(self, batch: dict[str, Tensor], day: int) -> tuple[Tensor, ...]:
+        """The analysis network's extra input of window day ``day``: its first-guess currents (B, 2, H, W),
+        or nothing when it does not analyse them."""
+        return (batch["velocity"][:, day],) if self.analyses_currents else ()
 
 
 def smooth_noise(shape: tuple[int, ...], std: float, cells: int, generator: torch.Generator | None = None) -> Tensor:
@@ -449,6 +482,14 @@ class AssimStepper:
         metrics: dict[str, Tensor | float] = {
             "analysis_mse_last": analysis_mse[:, -1].mean().detach(),
             "background_mse_last": masked_mse(out["background"], truth, mask)[:, -1].mean().detach()}
+        if "currents" in out:  # (B, K): the MSE of u_g, v_g in units of their std, mean of the two
+            scale = self.model.analysis.vel_scale[None, None, :, None, None]  # type: ignore[union-attr]
+            true_uv = batch["velocity_true"][:, 1 : k_days + 1] / scale
+            current_mse = masked_mse(out["currents"] / scale, true_uv, mask)
+            first_mse = masked_mse(batch["velocity"][:, k_days : k_days + 1] / scale, true_uv[:, -1:], mask)
+            metrics["currents_mse_last"] = current_mse[:, -1].mean().detach()
+            metrics["first_guess_currents_mse"] = first_mse.mean().detach()
+            analysis_mse = analysis_mse + self.cfg.loss.currents_weight * current_mse
         if self.n_forecast:
             fc_mse = masked_mse(out["forecast"], batch["ssta"][:, k_days + 1 : k_days + 1 + self.n_forecast], mask)
             loss = fc_mse.mean() + self.cfg.end_to_end.analysis_weight * analysis_mse[:, -1].mean()
@@ -518,7 +559,7 @@ def train(cfg: AssimConfig, *, resume: bool = False, dist_info: DistInfo | None 
         ensure_stats(cfg.data, progress=show_progress)
     barrier(info)
     stats = ensure_stats(cfg.data, progress=False)
-    years = cfg.windows.train_years or cfg.data.train_years
+    years = cfg.window_years()
     _require_obs(cfg, [*years, *cfg.data.val_years], "training and validation years")
     loaded = _forecaster(cfg)
     n_fc = cfg.end_to_end.forecast_days if cfg.end_to_end.epochs else 0
@@ -624,20 +665,26 @@ class CycleInputs:
 def run_cycle(system: AssimSystem, inputs: CycleInputs, seg: Segment, state: Tensor | None = None,
               clip_k: float | None = None) -> dict[str, np.ndarray]:
     """Cycle the days of ``seg`` (analyses bounded by ``clip_k`` K when given); returns ``analysis``,
-    ``background``, ``std`` (stop − start, H, W) K."""
+    ``background``, ``std`` (stop − start, H, W) K, and ``u_g``, ``v_g`` (m s⁻¹) when the network analyses the
+    currents (first guess: the day's currents of ``inputs``)."""
     h, w = inputs.folder.shape
     x = torch.zeros(1, h, w) if state is None else state
     keep: dict[str, list[np.ndarray]] = {"analysis": [], "background": [], "std": []}
+    if system.analyses_currents:
+        keep.update(u_g=[], v_g=[])
     for k in range(seg.start - seg.spinup, seg.stop):
         day = inputs.day(k)
         bg = system.background(x, day)
-        x, std = system.analysis(bg, day["obs"], day["mask"])
+        x, std, *uv = system.analysis(bg, day["obs"], day["mask"], *system.first_guess(day, 1))
         if clip_k is not None:
             x = x.clamp(-clip_k, clip_k)
         if k >= seg.start:
             keep["analysis"].append(x[0].numpy())
             keep["background"].append(bg[0].numpy())
             keep["std"].append((std if std is not None else torch.full_like(x, np.nan))[0].numpy())
+            if uv:
+                keep["u_g"].append(uv[0][0, 0].numpy())
+                keep["v_g"].append(uv[0][0, 1].numpy())
     return {k: np.stack(v) for k, v in keep.items()}
 
 
@@ -680,8 +727,10 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
     longest = max(s.stop - s.start for s in segs)
     h, w = coords.shape
 
+    keys = ("analysis", "background", "std") + (("u_g", "v_g") if system.analyses_currents else ())
+
     def compute(idx: list[int]) -> dict[str, np.ndarray]:
-        rows = {k: np.full((len(idx), longest, h, w), np.nan, np.float32) for k in ("analysis", "background", "std")}
+        rows = {k: np.full((len(idx), longest, h, w), np.nan, np.float32) for k in keys}
         with torch.no_grad():
             for r, i in enumerate(idx):
                 got = run_cycle(system, inputs, segs[i], clip_k=cfg.cycle.clip_k)
@@ -691,20 +740,28 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
 
     method = cfg.method
     out = cfg.results_dir / f"{method}_analysis.nc"
-    paths = sharded_rows(len(segs), {k: (longest, h, w) for k in ("analysis", "background", "std")}, compute,
+    paths = sharded_rows(len(segs), {k: (longest, h, w) for k in keys}, compute,
                          cfg.results_dir / f".{method}_cycle_parts", info, batch_size=1, desc=f"{method} cycling",
                          show_progress=show_progress)
     if info.is_main:
         fields = {}
-        for key, name in (("analysis", "ssta"), ("background", "ssta_background"), ("std", "ssta_error_std")):
+        names = {"analysis": "ssta", "background": "ssta_background", "std": "ssta_error_std", "u_g": "u_g",
+                 "v_g": "v_g"}
+        for key in keys:
             rows = np.load(paths[key], mmap_mode="r")
-            fields[name] = np.concatenate([rows[i, : s.stop - s.start] for i, s in enumerate(segs)])
+            fields[names[key]] = np.concatenate([rows[i, : s.stop - s.start] for i, s in enumerate(segs)])
         if np.isnan(fields["ssta_error_std"][:, mask]).all():
             del fields["ssta_error_std"]
-        fields["u_g"] = currents.read("u_g", dates[0], dates.size)
-        fields["v_g"] = currents.read("v_g", dates[0], dates.size)
+        if system.analyses_currents:
+            for c in ("u_g", "v_g"):  # the first guess, kept beside the analysed currents
+                fields[f"{c}_first_guess"] = currents.read(c, dates[0], dates.size)
+            origin = f"analysed by {method} from the first guess u_g, v_g of {currents.path} ({currents.method})"
+        else:
+            fields["u_g"] = currents.read("u_g", dates[0], dates.size)
+            fields["v_g"] = currents.read("v_g", dates[0], dates.size)
+            origin = f"u_g, v_g of {currents.path} ({currents.method})"
         attrs = {"method": method, "checkpoint": str(checkpoint or cfg.final_checkpoint),
-                 "observations": str(cfg.obs_root), "currents": f"u_g, v_g of {currents.path} ({currents.method})",
+                 "observations": str(cfg.obs_root), "currents": origin,
                  "background": "one-day forecast of the hybrid from the previous analysis",
                  "windows": (f"{PAST_ONLY} (records of days d-{cfg.obs.window_days - 1} .. d; the background from "
                              "d-1)") if cfg.obs.future_days == 0 else
@@ -725,9 +782,11 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
 
 
 # ------------------------------------------------------------------------------- forecasts from obs
-def velocity_from_altimetry(cfg: AssimConfig, *, dist_info: DistInfo | None = None, show_progress: bool = True) -> Path:
-    """M_θ's forecasts started from the altimetry currents (``cycle.currents_path``) on the start dates of
-    the stage-1 file, written like ``MultiConv_data.nc`` (channels u_g, v_g)."""
+def velocity_from_altimetry(cfg: AssimConfig, *, dist_info: DistInfo | None = None, show_progress: bool = True,
+                            currents_path: Path | None = None, output: Path | None = None) -> Path:
+    """M_θ's forecasts started from the altimetry currents (``cycle.currents_path``, or ``currents_path``: any
+    real-time analysis file with u_g, v_g) on the start dates of the stage-1 file, written like
+    ``MultiConv_data.nc`` (channels u_g, v_g) to ``forecasts.velocity_output`` (or ``output``)."""
     from oceane2e.assim.analysis_file import AnalysisFile
     from oceane2e.data.forecast_files import ForecastFile
     from oceane2e.engine.sharded import sharded_rows
@@ -742,7 +801,7 @@ def velocity_from_altimetry(cfg: AssimConfig, *, dist_info: DistInfo | None = No
     model = loaded.model
     with ForecastFile(c1.inference.output) as f:
         time0, lead = f.time0, int(f.n_lead)
-    currents = AnalysisFile(cfg.cycle.currents_path)
+    currents = AnalysisFile(currents_path or cfg.cycle.currents_path)
     currents.require_past_only("the start of M_θ's forecasts (cycle.currents_path)")
     ok = np.array([currents.covers(t - model.n_in + 1, model.n_in) for t in time0])
     time0 = time0[ok]
@@ -751,7 +810,7 @@ def velocity_from_altimetry(cfg: AssimConfig, *, dist_info: DistInfo | None = No
     coords = GridCoords(lat=currents.lat, lon=currents.lon)
     loaded.check_data(coords, currents.mask, currents.path)
     mask = torch.from_numpy(currents.mask.copy())
-    out = cfg.forecasts.velocity_output or cfg.data.root / "MultiConv_altimetry_data.nc"
+    out = output or cfg.forecasts.velocity_output or cfg.data.root / "MultiConv_altimetry_data.nc"
     h, w = currents.mask.shape
 
     def compute(idx: list[int]) -> dict[str, np.ndarray]:
@@ -780,7 +839,9 @@ def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = Non
     """The hybrid started from the analysis ``results/<analysis>_analysis.nc`` of each ``name: analysis`` of
     ``forecasts.methods`` as model ``<hybrid>+<name>`` (currents of day 0 from the altimetry analysis
     ``cycle.currents_path``, later days from M_θ started from it; never the truth), on the start dates every
-    other model is scored on. Returns name -> forecast file.
+    other model is scored on. An analysis that analysed its own currents (a learned analysis with
+    ``model.currents: true``: its file has ``u_g_first_guess``) gives them instead, day 0 and M_θ's start
+    (M_θ's forecasts from them: ``<data.root>/MultiConv_<analysis>_data.nc``). Returns name -> forecast file.
 
     ``names``: only these of ``forecasts.methods`` (the pipeline forecasts from OI while the learned analysis
     still trains); ``reuse_velocity``: use M_θ's forecasts from the altimetry already written
@@ -813,15 +874,21 @@ def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = Non
             continue
         analyses = AnalysisFile(cfg.results_dir / f"{analysis}_analysis.nc")
         analyses.require_past_only(f"the start of {c2.model.name}+{method} (forecasts.methods.{method})")
+        c2m, own = c2, analyses if "u_g_first_guess" in analyses.variables else currents
+        if own is analyses:  # its own analysed currents: day 0 and M_θ's start
+            vel_own = velocity_from_altimetry(cfg, dist_info=info, show_progress=show_progress,
+                                              currents_path=analyses.path,
+                                              output=cfg.data.root / f"MultiConv_{analysis}_data.nc")
+            c2m = c2.model_copy(update={"inference": c2.inference.model_copy(update={"forecast_path": vel_own})})
 
-        def initial(time0: np.ndarray, analyses: AnalysisFile = analyses) -> dict[str, Tensor]:
+        def initial(time0: np.ndarray, analyses: AnalysisFile = analyses, own: AnalysisFile = own) -> dict[str, Tensor]:
             return {"ssta": torch.from_numpy(np.stack([analyses.read("ssta", t, 1)[0] for t in time0])),
-                    "u_g": torch.from_numpy(np.stack([currents.read("u_g", t, 1)[0] for t in time0])),
-                    "v_g": torch.from_numpy(np.stack([currents.read("v_g", t, 1)[0] for t in time0]))}
+                    "u_g": torch.from_numpy(np.stack([own.read("u_g", t, 1)[0] for t in time0])),
+                    "v_g": torch.from_numpy(np.stack([own.read("v_g", t, 1)[0] for t in time0]))}
 
-        paths = infer(c2, initial=initial, suffix=f"+{method}", results_dir=cfg.results_dir, dist_info=info,
-                           show_progress=show_progress, overwrite=overwrite, attrs={"initial_state": str(analyses.path),
-                                                               "initial_currents": str(currents.path)})
+        paths = infer(c2m, initial=initial, suffix=f"+{method}", results_dir=cfg.results_dir, dist_info=info,
+                      show_progress=show_progress, overwrite=overwrite,
+                      attrs={"initial_state": str(analyses.path), "initial_currents": str(own.path)})
         written[method] = paths["forecast"]
     return written
 

@@ -171,3 +171,36 @@ def test_segments_cover_the_period_once() -> None:
     assert segments(10, None, 5) == [segments(10, None, 5)[0]] and segments(10, None, 5)[0].stop == 10
     segs = segments(100, 30, 7)
     assert [(s.start, s.stop, s.spinup) for s in segs] == [(0, 30, 0), (30, 60, 7), (60, 90, 7), (90, 100, 7)]
+
+
+def test_a_current_analysis_without_observations_returns_its_first_guess() -> None:
+    """``currents: true``: the first-guess currents go in, the analysed ones come out, gated like the SSTA —
+    no observation gives the first guess bit for bit; observations move them; no first guess is an error."""
+    net = _net(currents=True)
+    mask = torch.as_tensor(net.data_info.mask)
+    bg = torch.randn(3, 12, 16) * mask
+    first = torch.randn(3, 2, 12, 16) * 0.3 * mask
+    analysis, std, currents = net(bg, torch.zeros(3, 2, 4, 3, 12, 16), mask, first)
+    assert torch.equal(analysis, bg) and torch.equal(currents, first)
+    analysis, std, currents = net(bg, _obs(3, 12, 16), mask, first)
+    assert not torch.equal(currents, first) and torch.all(currents[:, :, ~mask] == 0)
+    assert torch.isfinite(currents).all() and currents.shape == (3, 2, 12, 16)
+    with pytest.raises(ValueError, match="first-guess currents"):
+        net(bg, _obs(3, 12, 16), mask)
+
+
+def test_the_forecast_loss_reaches_a_current_analysis_through_its_day_zero_currents() -> None:
+    """End to end, the forecast starts from the analysed currents: a loss on the forecast alone gives the
+    network's current read-out a gradient, and the window's currents are its first guess."""
+    system = _system()
+    system.analysis = _net(currents=True)
+    batch = _window_batch(k=2, n=3)
+    out = system(batch, batch["ssta"][:, 0], n_forecast=3, grad_from=1)
+    assert out["currents"].shape == (2, 2, 2, 12, 16)
+    out["forecast"].square().mean().backward()
+    head = system.analysis.head.weight.grad
+    assert head is not None and float(head[system.analysis._currents_at :].abs().sum()) > 0
+    no_obs = {**batch, "obs": torch.zeros_like(batch["obs"])}
+    with torch.no_grad():
+        quiet = system(no_obs, batch["ssta"][:, 0], n_forecast=0)
+    assert torch.equal(quiet["currents"], batch["velocity"][:, 1:3])

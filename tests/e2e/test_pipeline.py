@@ -50,8 +50,11 @@ def _write_configs(tmp: Path, *, data_block: bool = False) -> Path:
                             "ensemble": {"members": 2, "source": {"relative_to_ssta_std": False}}},
         "config_da.yaml": {
             "data": data, "model": {"name": "AnalysisUNet", "base_channels": 4, "max_channels": 8, "levels": 2,
-                                    "gate_scales": 2},
-            "obs": {"window_days": 1}, "windows": {"cycle_days": 2, "stride": 20, "val_stride": 60},
+                                    "gate_scales": 2, "currents": True},
+            "obs": {"window_days": 1},
+            # as the shipped config: the analysis corrects the real-time OI's currents, on which it trains
+            "windows": {"cycle_days": 2, "stride": 20, "val_stride": 60, "currents": "analysis", "currents_noise": 0.0,
+                        "currents_path": "results/train_windows/OI-realtime_analysis.nc", "last_train_years": 1},
             "train": {**TRAIN, "name": "NeuralDA", "max_steps_per_epoch": 2},
             "end_to_end": {"epochs": 1, "forecast_days": 2, "batch_size": 4, "max_steps_per_epoch": 1}},
         "pipeline.yaml": {"synthetic_config": "configs/synthetic.yaml", "vel_config": "configs/config_vel.yaml",
@@ -110,10 +113,19 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
         with ForecastFile(demo / "results" / f"{name}_forecast.nc") as f:
             assert {int(str(t)[:4]) for t in f.time0} == {2003}, name  # the data block's test year, not STALE's
             assert Path(f.attrs["initial_state"]).name == f"{start}_analysis.nc", name
-            assert Path(f.attrs["initial_currents"]).name == "OI-realtime_analysis.nc", name
+            # the learned analysis starts its forecasts from its own analysed currents (and M_θ from them)
+            assert Path(f.attrs["initial_currents"]).name == f"{start}_analysis.nc", name
+    assert (demo / "data" / "GS" / "MultiConv_NeuralDA_data.nc").exists()
+    assert {"NeuralDA", "OI-realtime"} <= set(
+        pd.read_csv(demo / "results" / "analysis_skill.csv").query("metric == 'current_rmse'").method)
+    # the OI of the training windows' years (the last training year, the validation year), apart from the scores
+    from oceane2e.assim.analysis_file import AnalysisFile
+
+    windows = AnalysisFile(demo / "results" / "train_windows" / "OI-realtime_analysis.nc")
+    assert {int(str(d)[:4]) for d in windows.dates} == {2001, 2002} and windows.windows.startswith("past only")
     # the baselines ran in the second process (its log holds their steps), finished before the evaluation
     log = (demo / "logs" / "pipeline" / "side.log").read_text()
-    for name in ("observe", "train_config_baseline", "inference_config_baseline", "oi", "train_assim"):
+    for name in ("observe", "train_config_baseline", "inference_config_baseline", "oi", "oi_windows", "train_assim"):
         assert f"] {name}: " in log, name
         assert (demo / "logs" / "pipeline" / f"{name}.done").exists(), name
     assert "] train_vel" not in log and "] oi_realtime" not in log and "] assimilate" not in log
@@ -155,6 +167,8 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
     assert {"oi", "oi_realtime"} <= set(needs["assimilate"]) and not lanes["oi_realtime"]
     # the smoother fills the side lane's wait for the hybrid, before the analysis' training
     assert lanes["oi"] and names.index("oi") < names.index("train_assim")
+    # the OI of the training windows' years (the currents the analysis trains to correct), side lane, before it
+    assert lanes["oi_windows"] and names.index("oi_windows") < names.index("train_assim")
     # the forecasts from OI wait for no learned analysis: they run before its cycle, in the main lane
     assert not lanes["forecast_from_oi"] and names.index("oi_realtime") < names.index("forecast_from_oi") \
         < names.index("assimilate") < names.index("forecast_from_obs")
@@ -259,9 +273,10 @@ def test_rerun_skips_finished_steps(demo: Path, capsys: pytest.CaptureFixture[st
         mp.chdir(demo)
         cfg = PipelineConfig.model_validate(yaml.safe_load((demo / "configs" / "pipeline.yaml").read_text()))
         timings = run_pipeline(cfg)
+        n_steps = len(build_steps(cfg))  # the step configs are read from the run's folder
     assert timings == {}, "every step finished before: nothing may run again"
     out = capsys.readouterr().out
-    assert out.count("skipped") == len(build_steps(cfg))
+    assert out.count("skipped") == n_steps
 
 
 def test_unknown_step_and_unknown_key_fail(demo: Path) -> None:
