@@ -1,9 +1,9 @@
 """The main job: the whole Ocean-E2E pipeline on one config, step by step, resumable.
 
     synth | prepare -> check -> observe -> train_vel -> inference_vel -> train_online -> inference
-          -> ensemble -> train_baseline, inference_baseline (each baseline) -> oi -> oi_windows -> train_assim
-          -> hindcast -> oi_realtime -> forecast_from_oi -> assimilate -> forecast_from_obs
-          -> hindcast_<baseline> (each) -> calibrate -> evaluate
+          -> ensemble -> train_baseline, inference_baseline (each baseline) -> oi_windows -> train_assim
+          -> hindcast_<baseline> (each) -> hindcast -> oi_realtime -> forecast_from_oi -> oi -> assimilate
+          -> forecast_from_obs -> calibrate -> evaluate
 
 The data come from the synthetic ocean (``synthetic_config``) or from real files converted by
 ``prepare-data`` (``prepare_config``, e.g. SST alone: configs/pipeline_oisst.yaml). Without a stage-1
@@ -334,20 +334,20 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         tag = path.stem
         steps += [Step(f"train_{tag}", train_b, side=True, needs=needs_of(path, "train")),
                   Step(f"inference_{tag}", infer_b, side=True, needs=needs_of(path, "inference"))]
-    if cfg.oi_config is not None:
-        # the smoother (the analyses' reference) needs only the observations: the side lane has it done while the
-        # main lane still trains the hybrid, which the learned analysis' training must wait for anyway
-        steps.append(Step("oi", oi_of(cfg.oi_config), side=True, needs=observed))
-    if cfg.hindcasts:
-        # the baselines' validation forecasts (for the MHW calibration) fill the side lane's wait for the hybrid,
-        # which train_assim needs: the main lane waited for train_assim when they ran after it
-        steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "hindcast"))
-                  for path in cfg.baseline_configs]
+    # The side lane reaches train_assim about when the main lane has trained the hybrid (which train_assim needs):
+    # the OI of the training windows' years goes before it; the smoother OI and the baselines' hindcasts, needed only
+    # by the scores and the calibration, fill the main lane's wait for train_assim and the side lane's time after it
+    # (2026-12-02: with them before train_assim the main lane waited 121 s for it; 16.7 -> ~15.5 min).
+    windows_oi = cfg.assim_config is not None and _windows_oi(cfg)
+    if windows_oi:  # the real-time OI of the training windows' years, before the analysis trains on it
+        steps.append(Step("oi_windows", oi_windows, side=True, needs=observed))
     if cfg.assim_config is not None:
-        if _windows_oi(cfg):  # the real-time OI of the training windows' years, before the analysis trains on it
-            steps.append(Step("oi_windows", oi_windows, side=True, needs=observed))
         # the analysis' backgrounds are forecasts of the trained hybrid; the cycle needs the real-time OI currents
         steps.append(Step("train_assim", train_assim, side=True, needs=("train_online",)))
+    if cfg.hindcasts:
+        # the baselines' validation forecasts (for the MHW calibration), in the side lane after the analysis' training
+        steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "hindcast"))
+                  for path in cfg.baseline_configs]
     if cfg.hindcasts:
         # the validation years' forecasts, for the evaluation's MHW calibration: the hybrid's in the main lane
         # while the side lane trains the analysis
@@ -358,8 +358,12 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         analyses = tuple(name for name, c in (("oi", cfg.oi_config), ("oi_realtime", cfg.oi_realtime_config)) if c)
         # the forecasts from the real-time OI fill the main lane's wait for train_assim too
         realtime = ("oi_realtime",) if cfg.oi_realtime_config else ()  # not the smoother: never a start
-        steps += [Step("forecast_from_oi", forecasts_from(learned=False), needs=realtime),
-                  Step("assimilate", assimilate, needs=("train_assim", *analyses)),
+        steps.append(Step("forecast_from_oi", forecasts_from(learned=False), needs=realtime))
+    if cfg.oi_config is not None:
+        # the smoother (the analyses' reference, never a start): the scores need it, the forecasts do not
+        steps.append(Step("oi", oi_of(cfg.oi_config), needs=observed))
+    if cfg.assim_config is not None:
+        steps += [Step("assimilate", assimilate, needs=("train_assim", *analyses)),
                   Step("forecast_from_obs", forecasts_from(learned=True))]
     if cfg.hindcasts:
         # the MHW threshold scales, fitted on the hindcasts beside the main lane's last forecasts

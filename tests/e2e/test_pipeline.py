@@ -125,10 +125,11 @@ def test_pipeline_writes_every_artifact_and_the_report(demo: Path) -> None:
     assert {int(str(d)[:4]) for d in windows.dates} == {2001, 2002} and windows.windows.startswith("past only")
     # the baselines ran in the second process (its log holds their steps), finished before the evaluation
     log = (demo / "logs" / "pipeline" / "side.log").read_text()
-    for name in ("observe", "train_config_baseline", "inference_config_baseline", "oi", "oi_windows", "train_assim"):
+    for name in ("observe", "train_config_baseline", "inference_config_baseline", "oi_windows", "train_assim"):
         assert f"] {name}: " in log, name
         assert (demo / "logs" / "pipeline" / f"{name}.done").exists(), name
     assert "] train_vel" not in log and "] oi_realtime" not in log and "] assimilate" not in log
+    assert "] oi: " not in log and (demo / "logs" / "pipeline" / "oi.done").exists()  # the main lane's
     assert "] hindcast_config_baseline: " in log and "] hindcast: " not in log and "] calibrate: " in log
 
 
@@ -165,19 +166,19 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
     needs = {s.name: s.needs for s in steps}
     assert "train_assim" in needs["assimilate"] and "train_online" in needs["train_assim"]
     assert {"oi", "oi_realtime"} <= set(needs["assimilate"]) and not lanes["oi_realtime"]
-    # the smoother fills the side lane's wait for the hybrid, before the analysis' training
-    assert lanes["oi"] and names.index("oi") < names.index("train_assim")
-    # the OI of the training windows' years (the currents the analysis trains to correct), side lane, before it
+    # the OI of the training windows' years (the currents the analysis trains to correct), side lane, before it;
+    # the smoother (only the scores read it) fills the main lane's wait for train_assim, after the real-time forecasts
     assert lanes["oi_windows"] and names.index("oi_windows") < names.index("train_assim")
+    assert not lanes["oi"] and names.index("forecast_from_oi") < names.index("oi") < names.index("assimilate")
     # the forecasts from OI wait for no learned analysis: they run before its cycle, in the main lane
     assert not lanes["forecast_from_oi"] and names.index("oi_realtime") < names.index("forecast_from_oi") \
         < names.index("assimilate") < names.index("forecast_from_obs")
     assert needs["inference_config_baseline"] == ("inference_vel",)  # it forecasts with M_θ's currents
     assert needs["train_config_baseline"] == ("check",)  # it trains on the observed currents
-    # the hybrid's hindcast fills the main lane's wait for train_assim; the baselines' fill the side lane's wait for
-    # the hybrid, before that training (after it, the main lane waited for train_assim)
+    # the hybrid's hindcast fills the main lane's wait for train_assim; the baselines' run in the side lane after
+    # that training (before it they made the main lane wait for it, once oi_windows was added)
     assert not lanes["hindcast"] and names.index("hindcast") < names.index("assimilate")
-    assert lanes["hindcast_config_baseline"] and names.index("hindcast_config_baseline") < names.index("train_assim")
+    assert lanes["hindcast_config_baseline"] and names.index("train_assim") < names.index("hindcast_config_baseline")
     assert needs["hindcast_config_baseline"] == ("train_vel",)  # M_θ on the fly: no stage-1 file of the val year
     assert lanes["calibrate"] and needs["calibrate"] == ("hindcast",) and names[-2:] == ["calibrate", "evaluate"]
 
