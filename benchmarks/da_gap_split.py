@@ -6,7 +6,8 @@
 Run in the folder of a finished main command. The hybrid ``Oceane2e`` is started four ways on the same test
 start dates and scored against the truth (RMSE per lead over ocean cells, cos-latitude weighted):
 
-* ``Oceane2e+OI`` and ``Oceane2e+<method>``, as the main command made them (the real-time OI's currents);
+* ``Oceane2e+OI`` and ``Oceane2e+<method>``, as the main command made them (the real-time OI's currents, or the
+  learned analysis' own when it analysed them);
 * ``+TruthSST``: the true SSTA with the real-time OI's currents (day 0, and M_θ started from them);
 * ``+<method>-truecur``: the learned analysis with the true currents (day 0, and M_θ started from them);
 * ``Oceane2e`` itself: the true SSTA and the true currents (the upper bound).
@@ -20,7 +21,6 @@ nothing is chosen on it.
 from __future__ import annotations
 
 import argparse
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -57,6 +57,20 @@ def write_truth_files(results: Path, root: Path, scratch: Path) -> None:
     print(f"real-time OI currents: vector RMSE {np.sqrt(err[:, rt.mask].mean()):.3f} m s-1")
 
 
+def copy_ssta_only(src: Path, dst: Path) -> bool:
+    """``dst``: the SSTA of the analysis file ``src`` alone, so that the forecasts from it take the currents of
+    ``cycle.currents_path``. Returns True when ``src`` analysed its own currents (it has ``u_g_first_guess``)."""
+    from oceane2e.assim.analysis_file import AnalysisFile
+    from oceane2e.assim.oi import write_analysis
+    from oceane2e.data.contract import GridCoords
+
+    a = AnalysisFile(src)
+    ssta = np.where(a.mask, a.read("ssta", a.dates[0], a.dates.size), np.nan).astype(np.float32)
+    write_analysis(dst, a.dates, GridCoords(lat=a.lat, lon=a.lon), a.mask, {"ssta": ssta},
+                   {"method": a.method, "windows": a.windows})
+    return "u_g_first_guess" in a.variables
+
+
 def lead_rmse(folder: Path, name: str) -> np.ndarray:
     """RMSE per lead (K) of ``<name>_outputs.npy`` against its ``_inputs.npy`` (the truth), cos-lat weighted."""
     import netCDF4
@@ -89,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
                                               Path("configs/config_da.yaml")) if p.exists())
     cfg = load_assim_config(config)
     analysis = cfg.forecasts.methods.get(args.method, args.method)
-    shutil.copy(args.results / f"{analysis}_analysis.nc", scratch / f"{analysis}_analysis.nc")
+    own = copy_ssta_only(args.results / f"{analysis}_analysis.nc", scratch / f"{analysis}_analysis.nc")
     write_truth_files(args.results, args.data, scratch)
 
     def run(methods: dict[str, str], currents: Path, velocity: Path, reuse: bool) -> None:
@@ -105,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         False)
 
     rows = [("from the OI (real-time currents)", args.results, "Oceane2e+OI"),
-            (f"from {args.method} (real-time currents)", args.results, f"Oceane2e+{args.method}"),
+            (f"from {args.method} ({'its own' if own else 'real-time'} currents)", args.results,
+             f"Oceane2e+{args.method}"),
             (f"from {args.method}, true currents", scratch, f"Oceane2e+{args.method}-truecur"),
             ("true SSTA, real-time currents", scratch, "Oceane2e+TruthSST"),
             ("true SSTA, true currents", args.results, "Oceane2e")]
