@@ -216,6 +216,14 @@ def test_the_analyses_the_forecasts_start_from_must_be_real_time_and_written(tmp
         (tmp_path / "configs" / "oi_realtime.yaml").write_text(yaml.safe_dump({"data": DATA, "realtime": True}))
         with pytest.raises(ConfigError, match=r"oi_realtime.yaml: writes .*OI_analysis.nc like oi_config"):
             validate_pipeline(PipelineConfig.model_validate(body), None)
+        # the windows' currents need the real-time OI config too (step oi_windows writes them with it), even when
+        # the user put the test years' real-time OI there
+        (tmp_path / "results").mkdir()
+        (tmp_path / "results" / "OI-realtime_analysis.nc").write_text("")
+        with pytest.raises(ConfigError, match=r"config_da.yaml: windows.currents_path reads results/train_windows/"
+                                              r"OI-realtime_analysis.nc, which no OI step of the pipeline writes"):
+            validate_pipeline(PipelineConfig.model_validate({**body, "oi_realtime_config": None}), None)
+        (tmp_path / "results" / "OI-realtime_analysis.nc").unlink()
         da = yaml.safe_load((tmp_path / "configs" / "config_da.yaml").read_text())
         da["cycle"] = {"currents_path": "results/OI_analysis.nc"}
         (tmp_path / "configs" / "config_da.yaml").write_text(yaml.safe_dump(da))
