@@ -52,8 +52,9 @@ def from_observations_markdown(skill, leads: Sequence[int] = (1, 2, 3, 5, 10, 20
         return []
     lines = ["## Forecasts from observations", "",
              "Forecasts started from analyses of the simulated observations (`<forecaster>+<analysis>`), the "
-             "currents of day 0 from the altimetry analysis and later days from M_θ started from them — never "
-             "the truth, and no analysis that saw a record after the start day (the file each started from is "
+             "currents of day 0 from the altimetry analysis (or from the analysis itself when it analysed them: "
+             "the learned one) and later days from M_θ started from them — never "
+             "the truth, and no analysis that saw a record after the start day (the files each started from are "
              "listed with the forcing of each forecast) — beside the same forecaster started from the true state (the "
              "upper bound). "
              "*Gap closed*: (RMSE from OI − RMSE from the analysis) / (RMSE from OI − RMSE from the truth), "
