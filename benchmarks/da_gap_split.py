@@ -63,12 +63,13 @@ def copy_ssta_only(src: Path, dst: Path) -> bool:
     from oceane2e.assim.analysis_file import AnalysisFile
     from oceane2e.assim.oi import write_analysis
     from oceane2e.data.contract import GridCoords
+    from oceane2e.stage_da import FIRST_GUESS_SUFFIX
 
     a = AnalysisFile(src)
     ssta = np.where(a.mask, a.read("ssta", a.dates[0], a.dates.size), np.nan).astype(np.float32)
     write_analysis(dst, a.dates, GridCoords(lat=a.lat, lon=a.lon), a.mask, {"ssta": ssta},
                    {"method": a.method, "windows": a.windows})
-    return "u_g_first_guess" in a.variables
+    return f"u_g{FIRST_GUESS_SUFFIX}" in a.variables
 
 
 def lead_rmse(folder: Path, name: str) -> np.ndarray:

@@ -102,9 +102,10 @@ class AnalysisUNet(nn.Module):
         self.ssta_std = float(info.norm_stats["ssta"]["std"])
         n_obs = self.n_days * len(self.platforms)
         n_in = 3 + 4 * n_obs + (2 if cfg.currents else 0)
-        #: the statistics that scale the currents' inputs and increments (m s-1)
-        vel_scale = [float(info.norm_stats[c]["std"]) for c in ("u_g", "v_g")] if cfg.currents else [1.0, 1.0]
-        self.register_buffer("vel_scale", torch.tensor(vel_scale, dtype=torch.float32))
+        if cfg.currents:  # the statistics that scale the currents' inputs and increments (m s-1); only then, so
+            # an SSTA-only network keeps the state dict of the checkpoints written before the option existed
+            self.register_buffer("vel_scale", torch.tensor([float(info.norm_stats[c]["std"]) for c in ("u_g", "v_g")],
+                                                           dtype=torch.float32))
         widths = [min(cfg.base_channels * 2**k, cfg.max_channels) for k in range(cfg.levels)]
         self.widths = widths
         self.down = nn.ModuleList()

@@ -54,6 +54,9 @@ from oceane2e.stages import masked_mse, setup_threads
 
 STAGE = "assim"
 OFFLINE_SUFFIX = "_offline"
+#: a learned analysis that analysed its currents keeps their first guess as ``u_g<this>``, ``v_g<this>``; the
+#: forecasts from an analysis file with ``u_g<this>`` start from its own currents
+FIRST_GUESS_SUFFIX = "_first_guess"
 
 
 # ------------------------------------------------------------------------------------------ config
@@ -277,7 +280,8 @@ class AssimWindowDataset(Dataset):
 
     Item (float32, land 0), days ``t0 - K .. t0 + n_forecast`` with ``t0`` the last analysis day:
     ``ssta`` (K + n_forecast + 1, H, W) K — the truth —, ``velocity`` (…, 2, H, W) m s⁻¹ (truth or an
-    analysis file's), ``velocity_true`` (…, 2, H, W) the true currents (the target of a current analysis), ``atmos`` (…, 3, H, W), ``obs`` (K, D + F, P, 3, H, W) the gridded observations of each
+    analysis file's), ``velocity_true`` (…, 2, H, W) the true currents (only for a network that analyses them:
+    their target), ``atmos`` (…, 3, H, W), ``obs`` (K, D + F, P, 3, H, W) the gridded observations of each
     analysis day ``t0 - K + 1 + k``, its D − 1 previous days and (a smoother's) its F next days
     (``obs.future_days``; windows end F days before the last day of the years, so those exist), ``mask`` (H, W)
     bool, ``time0`` int64 (t0).
@@ -296,6 +300,8 @@ class AssimWindowDataset(Dataset):
         self.obs = _obs_grid(cfg, np.datetime64(f"{self.years[0]:04d}-01-01", "D"),
                              np.datetime64(f"{self.years[-1]:04d}-12-31", "D"), self.folder.coords, self.folder.mask)
         self.currents = None
+        #: the true currents in each item (``velocity_true``): the target of a network that analyses currents
+        self.target_currents = bool(getattr(cfg.model, "currents", False))
         if cfg.windows.currents == "analysis":
             from oceane2e.assim.analysis_file import AnalysisFile
 
@@ -308,17 +314,20 @@ class AssimWindowDataset(Dataset):
         t0 = self.time0s[index]
         first, n = t0 - self.k, self.k + self.n_forecast + 1
         mhw = self.folder.read("mhw", first, n, ("ssta", "u10", "v10", "t2m"))
-        true_vel = self.folder.read("geo", first, n, ("u_g", "v_g"))
+        true_vel = self.folder.read("geo", first, n, ("u_g", "v_g")) if self.currents is None or self.target_currents \
+            else None
         if self.currents is None:
             vel = true_vel
         else:
             vel = np.stack([self.currents.read(c, first, n) for c in ("u_g", "v_g")], axis=1)
         obs = np.stack([self.obs.window(first + 1 + k, self.d, self.f) for k in range(self.k)])
-        return {"ssta": torch.from_numpy(np.ascontiguousarray(mhw[:, 0])), "velocity": torch.from_numpy(vel),
-                "velocity_true": torch.from_numpy(true_vel),
+        item = {"ssta": torch.from_numpy(np.ascontiguousarray(mhw[:, 0])), "velocity": torch.from_numpy(vel),
                 "atmos": torch.from_numpy(np.ascontiguousarray(mhw[:, 1:])), "obs": torch.from_numpy(obs),
                 "mask": torch.from_numpy(self.folder.mask.copy()),
                 "time0": torch.tensor(int(t0.astype(np.int64)), dtype=torch.int64)}
+        if self.target_currents:
+            item["velocity_true"] = torch.from_numpy(true_vel)  # type: ignore[arg-type]
+        return item
 
 
 # ------------------------------------------------------------------------------------- the system
@@ -754,7 +763,7 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
             del fields["ssta_error_std"]
         if system.analyses_currents:
             for c in ("u_g", "v_g"):  # the first guess, kept beside the analysed currents
-                fields[f"{c}_first_guess"] = currents.read(c, dates[0], dates.size)
+                fields[f"{c}{FIRST_GUESS_SUFFIX}"] = currents.read(c, dates[0], dates.size)
             origin = f"analysed by {method} from the first guess u_g, v_g of {currents.path} ({currents.method})"
         else:
             fields["u_g"] = currents.read("u_g", dates[0], dates.size)
@@ -874,7 +883,7 @@ def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = Non
             continue
         analyses = AnalysisFile(cfg.results_dir / f"{analysis}_analysis.nc")
         analyses.require_past_only(f"the start of {c2.model.name}+{method} (forecasts.methods.{method})")
-        c2m, own = c2, analyses if "u_g_first_guess" in analyses.variables else currents
+        c2m, own = c2, analyses if f"u_g{FIRST_GUESS_SUFFIX}" in analyses.variables else currents
         if own is analyses:  # its own analysed currents: day 0 and M_θ's start
             vel_own = velocity_from_altimetry(cfg, dist_info=info, show_progress=show_progress,
                                               currents_path=analyses.path,
@@ -894,7 +903,7 @@ def forecast_from_analyses(cfg: AssimConfig, *, dist_info: DistInfo | None = Non
 
 
 __all__ = [
-    "AssimConfig", "AssimStepper", "AssimSystem", "AssimWindowDataset", "CycleInputs", "Segment", "analysis_info",
+    "FIRST_GUESS_SUFFIX", "AssimConfig", "AssimStepper", "AssimSystem", "AssimWindowDataset", "CycleInputs", "Segment", "analysis_info",
     "build_system", "cycle", "forecast_from_analyses", "load_assim_config", "load_system", "run_cycle", "segments",
     "smooth_noise", "swap_obs_masks", "train", "velocity_from_altimetry",
 ]

@@ -187,6 +187,9 @@ def test_a_current_analysis_without_observations_returns_its_first_guess() -> No
     assert torch.isfinite(currents).all() and currents.shape == (3, 2, 12, 16)
     with pytest.raises(ValueError, match="first-guess currents"):
         net(bg, _obs(3, 12, 16), mask)
+    # an SSTA-only network keeps the state dict of the checkpoints written before the option existed
+    ssta_only = set(_net().state_dict())
+    assert "vel_scale" not in ssta_only and set(net.state_dict()) == ssta_only | {"vel_scale"}
 
 
 def test_the_forecast_loss_reaches_a_current_analysis_through_its_day_zero_currents() -> None:
