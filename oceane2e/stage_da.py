@@ -32,7 +32,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -147,6 +147,10 @@ class CycleConfig(StrictModel):
     checkpoint: Path | None = Field(None, description="weights (default: the final checkpoint of train)")
     clip_k: float | None = Field(10.0, gt=0, description="safety bound |analysis| <= clip_k (K) of the cycle, so one "
                                  "bad day cannot run away through the forecast model; null: none")
+    background_currents: Literal["first_guess", "analysis"] = Field(
+        "first_guess", description="currents of day d-1 that advect the background to day d: the first guess of "
+        "d-1 (the altimetry analysis'), or, with a network that analyses the currents, its analysed currents of d-1 "
+        "(the cycle's first day: the first guess). Training keeps the first guess (docs/assimilation.md)")
 
 
 class ForecastsConfig(StrictModel):
@@ -351,9 +355,13 @@ class AssimSystem(nn.Module):
     started from the analysed currents when there are).
     """
 
-    def __init__(self, analysis: nn.Module, forecaster: nn.Module, joint: bool = False) -> None:
+    def __init__(self, analysis: nn.Module, forecaster: nn.Module, joint: bool = False,
+                 background_currents: str = "first_guess") -> None:
         super().__init__()
         self.analysis, self.forecaster = analysis, forecaster
+        #: the background of day d is advected by the analysed currents of d−1 ("analysis"; only when the network
+        #: analyses them) or by the first guess of d−1 ("first_guess"): ``cycle.background_currents`` (training keeps the first guess)
+        self.background_currents = background_currents
         self.set_joint(joint)
 
     def set_joint(self, joint: bool) -> None:
@@ -362,10 +370,15 @@ class AssimSystem(nn.Module):
         for p in self.forecaster.parameters():
             p.requires_grad_(joint)
 
-    def background(self, state: Tensor, day_batch: dict[str, Tensor]) -> Tensor:
-        """(B, H, W) one-day forecast from ``state`` with the forcing of ``day_batch`` (2 days)."""
+    def background(self, state: Tensor, day_batch: dict[str, Tensor], currents: Tensor | None = None) -> Tensor:
+        """(B, H, W) one-day forecast from ``state`` with the forcing of ``day_batch`` (2 days); ``currents``
+        (B, 2, H, W) m s⁻¹, the analysed currents of the day before, replace that day's ones when the system
+        advects its backgrounds with them (``background_currents: analysis``)."""
+        initial = {"ssta": state}
+        if currents is not None and self.background_currents == "analysis" and self.analyses_currents:
+            initial.update(u_g=currents[:, 0].detach(), v_g=currents[:, 1].detach())
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.joint):
-            return rollout(self.forecaster, day_batch, 1, initial={"ssta": state})[:, 0]
+            return rollout(self.forecaster, day_batch, 1, initial=initial)[:, 0]
 
     def forward(self, batch: dict[str, Tensor], initial: Tensor, n_forecast: int = 0, grad_from: int = 0,
                 grad_checkpoint: bool = False) -> dict[str, Tensor]:
@@ -373,7 +386,8 @@ class AssimSystem(nn.Module):
         state = initial
         out: dict[str, list[Tensor]] = {"background": [], "analysis": [], "std": [], "currents": []}
         for k in range(k_days):
-            bg = self.background(state.detach(), _day_slice(batch, k, 1))
+            bg = self.background(state.detach(), _day_slice(batch, k, 1),
+                                 out["currents"][-1] if k and out["currents"] else None)
             with torch.set_grad_enabled(torch.is_grad_enabled() and k >= grad_from):
                 a, std, *uv = self.analysis(bg, batch["obs"][:, k], batch["mask"], *self.first_guess(batch, k + 1))
             out["background"].append(bg)
@@ -681,9 +695,10 @@ def run_cycle(system: AssimSystem, inputs: CycleInputs, seg: Segment, state: Ten
     keep: dict[str, list[np.ndarray]] = {"analysis": [], "background": [], "std": []}
     if system.analyses_currents:
         keep.update(u_g=[], v_g=[])
+    uv: list[Tensor] = []
     for k in range(seg.start - seg.spinup, seg.stop):
         day = inputs.day(k)
-        bg = system.background(x, day)
+        bg = system.background(x, day, uv[0] if uv else None)
         x, std, *uv = system.analysis(bg, day["obs"], day["mask"], *system.first_guess(day, 1))
         if clip_k is not None:
             x = x.clamp(-clip_k, clip_k)
@@ -715,6 +730,7 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
     claim_outputs([cfg.results_dir / f"{cfg.method}_analysis.nc"], overwrite=overwrite,
                   what=f"{cfg.method} cycling", announce=info.is_main)
     system, trained, _ = load_system(checkpoint or cfg.final_checkpoint)
+    system.background_currents = cfg.cycle.background_currents
     got, want = (trained.obs.window_days, trained.obs.future_days), (cfg.obs.window_days, cfg.obs.future_days)
     if got != want:
         raise ConfigError(f"{checkpoint or cfg.final_checkpoint}: trained with obs.window_days, future_days = {got}, "
@@ -771,7 +787,9 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
             origin = f"u_g, v_g of {currents.path} ({currents.method})"
         attrs = {"method": method, "checkpoint": str(checkpoint or cfg.final_checkpoint),
                  "observations": str(cfg.obs_root), "currents": origin,
-                 "background": "one-day forecast of the hybrid from the previous analysis",
+                 "background": "one-day forecast of the hybrid from the previous analysis" + (
+                     " with its analysed currents" if system.analyses_currents and
+                     system.background_currents == "analysis" else ""),
                  "windows": (f"{PAST_ONLY} (records of days d-{cfg.obs.window_days - 1} .. d; the background from "
                              "d-1)") if cfg.obs.future_days == 0 else
                             (f"{CENTRED} (a fixed-lag smoother: records of days d-{cfg.obs.window_days - 1} .. "

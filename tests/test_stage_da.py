@@ -352,3 +352,11 @@ def test_a_current_analysis_beats_its_first_guess_and_cycles_into_the_analysis_f
 
     scores = pd.read_csv(world / "cur" / "analysis_skill.csv")
     assert {"NeuralDAcur"} <= set(scores.method[scores.metric == "current_rmse"])
+    # cycle.background_currents: analysis: day d's background is advected by the analysed currents of d-1
+    moved = cycle(cfg.model_copy(update={"cycle": cfg.cycle.model_copy(update={"background_currents": "analysis"}),
+                                         "results_dir": world / "cur_bg"}), show_progress=False, score=False)
+    with netCDF4.Dataset(out) as a, netCDF4.Dataset(moved) as b:
+        bg_fg, bg_an = (np.asarray(ds["ssta_background"][:].filled(0.0)) for ds in (a, b))
+        assert "with its analysed currents" in b.background and "analysed currents" not in a.background
+    np.testing.assert_array_equal(bg_an[0], bg_fg[0])  # the first day: no analysis before it, the first guess
+    assert np.isfinite(bg_an).all() and np.abs(bg_an - bg_fg)[1:, mask].max() > 1e-5

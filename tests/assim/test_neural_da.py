@@ -8,12 +8,13 @@ import pytest
 import torch
 
 from model_baselines.analysis import AnalysisUNet, AnalysisUNetConfig
+from model_baselines.base import rollout
 from model_baselines.hybrid import BackboneSizes, HybridConfig, KernelSection, Oceane2e
 from oceane2e.assim.gridding import DailyObsGrid, grid_records
 from oceane2e.data.contract import GridCoords
 from oceane2e.data.info import DataInfo, stage2_channels
 from oceane2e.data.observations import ObsRecords
-from oceane2e.stage_da import AssimSystem, analysis_info, segments, smooth_noise, swap_obs_masks
+from oceane2e.stage_da import AssimSystem, _day_slice, analysis_info, segments, smooth_noise, swap_obs_masks
 
 STATS = {"ssta": {"mean": 0.0, "std": 0.8}, "zos": {"mean": 0.0, "std": 0.2}, "u_g": {"mean": 0.0, "std": 0.3},
          "v_g": {"mean": 0.0, "std": 0.3}, "u10": {"mean": 5.0, "std": 4.0}, "v10": {"mean": 0.0, "std": 4.0},
@@ -207,3 +208,28 @@ def test_the_forecast_loss_reaches_a_current_analysis_through_its_day_zero_curre
     with torch.no_grad():
         quiet = system(no_obs, batch["ssta"][:, 0], n_forecast=0)
     assert torch.equal(quiet["currents"], batch["velocity"][:, 1:3])
+
+
+def test_backgrounds_advected_by_the_analysed_currents_of_the_day_before() -> None:
+    """``background_currents: analysis``: the background of window day 2 is the forecast from day 1's analysis with
+    day 1's *analysed* currents (the first day's, which has no analysis before it, with the first guess); the default
+    keeps the first guess; an SSTA-only network has no analysed currents, so the option changes nothing there."""
+    batch = _window_batch(k=2, n=0)
+    system = _system()
+    system.analysis = _net(currents=True)
+    with torch.no_grad():
+        plain = system(batch, batch["ssta"][:, 0])
+        system.background_currents = "analysis"
+        moved = system(batch, batch["ssta"][:, 0])
+        by_hand = rollout(system.forecaster, _day_slice(batch, 1, 1), 1,
+                          initial={"ssta": moved["analysis"][:, 0], "u_g": moved["currents"][:, 0, 0],
+                                   "v_g": moved["currents"][:, 0, 1]})[:, 0]
+    assert torch.equal(moved["background"][:, 0], plain["background"][:, 0]), "day 1: the first guess"
+    assert not torch.allclose(moved["currents"][:, 0], batch["velocity"][:, 1]), "the analysis moved the currents"
+    torch.testing.assert_close(moved["background"][:, 1], by_hand)
+    assert not torch.allclose(moved["background"][:, 1], plain["background"][:, 1])
+    ssta_only = _system()
+    ssta_only.background_currents = "analysis"
+    with torch.no_grad():
+        torch.testing.assert_close(ssta_only(batch, batch["ssta"][:, 0])["background"],
+                                   _system()(batch, batch["ssta"][:, 0])["background"])
