@@ -202,6 +202,10 @@ class AssimConfig(StrictModel):
                              f"days after each of its days, and so may be its cycle's currents; forecasts.methods "
                              f"may not start {sorted(self.forecasts.methods)} from this config; set forecasts.methods: "
                              "{} (or obs.future_days: 0 for an analysis forecasts start from)")
+        if self.cycle.background_currents == "analysis" and not getattr(self.model, "currents", False):
+            raise ValueError("cycle.background_currents is 'analysis', but the network does not analyse the currents "
+                             "(model.currents is not true); set cycle.background_currents: first_guess, or "
+                             "model.currents: true")
         return self
 
     @property
@@ -355,13 +359,13 @@ class AssimSystem(nn.Module):
     started from the analysed currents when there are).
     """
 
-    def __init__(self, analysis: nn.Module, forecaster: nn.Module, joint: bool = False,
-                 background_currents: str = "first_guess") -> None:
+    def __init__(self, analysis: nn.Module, forecaster: nn.Module, joint: bool = False) -> None:
         super().__init__()
         self.analysis, self.forecaster = analysis, forecaster
-        #: the background of day d is advected by the analysed currents of d−1 ("analysis"; only when the network
-        #: analyses them) or by the first guess of d−1 ("first_guess"): ``cycle.background_currents`` (training keeps the first guess)
-        self.background_currents = background_currents
+        #: "analysis": the background of day d is advected by the analysed currents of d−1 (when the network
+        #: analyses them); "first_guess": by the first guess of d−1. The cycle sets it from
+        #: ``cycle.background_currents``; training keeps the first guess.
+        self.background_currents: Literal["first_guess", "analysis"] = "first_guess"
         self.set_joint(joint)
 
     def set_joint(self, joint: bool) -> None:
@@ -375,7 +379,7 @@ class AssimSystem(nn.Module):
         (B, 2, H, W) m s⁻¹, the analysed currents of the day before, replace that day's ones when the system
         advects its backgrounds with them (``background_currents: analysis``)."""
         initial = {"ssta": state}
-        if currents is not None and self.background_currents == "analysis" and self.analyses_currents:
+        if currents is not None and self.advects_with_analysed_currents:
             initial.update(u_g=currents[:, 0].detach(), v_g=currents[:, 1].detach())
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.joint):
             return rollout(self.forecaster, day_batch, 1, initial=initial)[:, 0]
@@ -404,6 +408,11 @@ class AssimSystem(nn.Module):
             result["forecast"] = rollout(self.forecaster, _day_slice(batch, k_days, n_forecast), n_forecast,
                                          grad_checkpoint=grad_checkpoint, initial=initial)
         return result
+
+    @property
+    def advects_with_analysed_currents(self) -> bool:
+        """True when a background is advected by the analysed currents of the day before (see ``__init__``)."""
+        return self.background_currents == "analysis" and self.analyses_currents
 
     @property
     def analyses_currents(self) -> bool:
@@ -731,6 +740,10 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
                   what=f"{cfg.method} cycling", announce=info.is_main)
     system, trained, _ = load_system(checkpoint or cfg.final_checkpoint)
     system.background_currents = cfg.cycle.background_currents
+    if cfg.cycle.background_currents == "analysis" and not system.analyses_currents:
+        raise ConfigError(f"{checkpoint or cfg.final_checkpoint}: the network does not analyse the currents, so "
+                          "cycle.background_currents: analysis has none to advect with; set it to first_guess, or "
+                          "cycle a network trained with model.currents: true")
     got, want = (trained.obs.window_days, trained.obs.future_days), (cfg.obs.window_days, cfg.obs.future_days)
     if got != want:
         raise ConfigError(f"{checkpoint or cfg.final_checkpoint}: trained with obs.window_days, future_days = {got}, "
@@ -788,8 +801,7 @@ def cycle(cfg: AssimConfig, *, dist_info: DistInfo | None = None, checkpoint: st
         attrs = {"method": method, "checkpoint": str(checkpoint or cfg.final_checkpoint),
                  "observations": str(cfg.obs_root), "currents": origin,
                  "background": "one-day forecast of the hybrid from the previous analysis" + (
-                     " with its analysed currents" if system.analyses_currents and
-                     system.background_currents == "analysis" else ""),
+                     " with its analysed currents" if system.advects_with_analysed_currents else ""),
                  "windows": (f"{PAST_ONLY} (records of days d-{cfg.obs.window_days - 1} .. d; the background from "
                              "d-1)") if cfg.obs.future_days == 0 else
                             (f"{CENTRED} (a fixed-lag smoother: records of days d-{cfg.obs.window_days - 1} .. "

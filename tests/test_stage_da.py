@@ -223,6 +223,9 @@ def test_config_errors_name_the_key(world: Path) -> None:
         load_assim_config(path, {"windows.train_years": [2002]})
     with pytest.raises(ConfigError, match="unknown analysis model"):
         load_assim_config(path, {"model.name": "Oceane2e"})
+    with pytest.raises(ConfigError, match="cycle.background_currents.*first_guess.*model.currents: true"):
+        load_assim_config(path, {"cycle.background_currents": "analysis"})
+    assert load_assim_config(path, {"cycle.background_currents": "analysis", "model.currents": True}).cycle
 
 
 def test_forecasts_name_the_analysis_they_start_from() -> None:
@@ -360,3 +363,8 @@ def test_a_current_analysis_beats_its_first_guess_and_cycles_into_the_analysis_f
         assert "with its analysed currents" in b.background and "analysed currents" not in a.background
     np.testing.assert_array_equal(bg_an[0], bg_fg[0])  # the first day: no analysis before it, the first guess
     assert np.isfinite(bg_an).all() and np.abs(bg_an - bg_fg)[1:, mask].max() > 1e-5
+    ssta_only = load_assim_config(_da_config(world)).final_checkpoint  # the fixture's network: no currents
+    with pytest.raises(ConfigError, match="does not analyse the currents.*first_guess"):
+        cycle(cfg.model_copy(update={"cycle": cfg.cycle.model_copy(update={"background_currents": "analysis"}),
+                                     "results_dir": world / "cur_bad"}), checkpoint=ssta_only, show_progress=False)
+    assert not (world / "cur_bad" / "NeuralDAcur_analysis.nc").exists()
