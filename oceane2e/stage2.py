@@ -372,6 +372,22 @@ def result_paths(results_dir: str | Path, name: str) -> dict[str, Path]:
             "forecast": root / f"{name}_forecast.nc"}
 
 
+def forcing_attrs(info: DataInfo, inf: Any) -> dict[str, Any]:
+    """What drove a forecast, for its file: the currents (``velocity``) and the atmosphere a model could read.
+
+    A role the data lacks (SST only: no currents, no atmosphere; ``DataInfo.channels``) is ``"none"``, whatever
+    ``inference.velocity`` / ``inference.atmosphere`` say: nothing of it was observed, forecast or used, and the
+    report must not call it an oracle.
+    """
+    attrs: dict[str, Any] = {"velocity": inf.velocity if info.channels.get("velocity") else "none"}
+    if info.channels.get("atmos"):
+        attrs.update(atmosphere=inf.atmosphere, atmosphere_observed_days=inf.atmosphere_observed_days,
+                     atmosphere_tau_days=inf.atmosphere_tau_days)
+    else:
+        attrs["atmosphere"] = "none"
+    return attrs
+
+
 def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: str | Path | None = None,
           show_progress: bool = True, overwrite: bool | None = None,
           initial: Callable[[np.ndarray], dict[str, Tensor]] | None = None, suffix: str = "",
@@ -438,10 +454,7 @@ def infer(cfg: Stage2Config, *, dist_info: DistInfo | None = None, checkpoint: s
         out["outputs"].parent.mkdir(parents=True, exist_ok=True)
         write_forecast_file(out["forecast"], outputs, targets, ds.time0s, coords, mask, channels=("ssta",),
                             title=f"Ocean-E2E SSTA forecast of {name}",
-                            attrs={"model": name, "checkpoint": str(path), "velocity": inf.velocity,
-                                   "atmosphere": inf.atmosphere,
-                                   "atmosphere_observed_days": inf.atmosphere_observed_days,
-                                   "atmosphere_tau_days": inf.atmosphere_tau_days,
+                            attrs={"model": name, "checkpoint": str(path), **forcing_attrs(loaded.info, inf),
                                    "split": inf.split, "years": ",".join(map(str, ds.years)),
                                    "test_years": ",".join(map(str, cfg.data.test_years)), **(attrs or {})})
         # the reference release's files: the gathered rows themselves, (sample, lead, lat, lon) K

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 import yaml
 
 from oceane2e.stage2 import infer, load_forecaster, load_stage2_config, train
@@ -60,6 +61,11 @@ def test_models_train_and_forecast_without_currents_or_atmosphere(run: Path, mod
     mask = np.load(run / "data" / "mask.npy").astype(bool)
     assert outputs.shape[1:] == (LEAD, 8, 12) and outputs.shape[0] == len(range(0, 365 - LEAD, 40))
     assert np.isfinite(outputs).all() and np.all(outputs[:, :, ~mask] == 0)
+    # the file says nothing drove it: no currents and no atmosphere were in the data (the config's
+    # inference.velocity: observed notwithstanding), so the report cannot call them an oracle
+    with xr.open_dataset(run / "results" / f"{model}_forecast.nc") as ds:
+        assert ds.attrs["velocity"] == "none" and ds.attrs["atmosphere"] == "none"
+        assert "atmosphere_observed_days" not in ds.attrs
     if model == "Oceane2e":
         assert "learned velocity alone" in loaded.model.mode and "history" in loaded.model.mode
 
@@ -72,6 +78,10 @@ def test_evaluation_scores_them_beside_the_references(run: Path) -> None:
     rmse = result.skill[result.skill.metric == "rmse"]
     assert np.isfinite(rmse.value).all() and {"Persistence", "DampedPersistence", "Climatology"} <= set(rmse.model)
     assert {"csi", "sedi", "csi_strong"} <= set(result.skill.metric)
+    report = (run / "results" / "report.md").read_text()
+    for model in MODELS:
+        assert f"  - {model}: currents none (not in the data); atmosphere none (not in the data)." in report
+    assert "oracle" not in report
 
 
 def test_a_forecaster_about_a_level_needs_its_level(run: Path, tmp_path: Path) -> None:

@@ -83,9 +83,12 @@ def forcing_lines(forcing: dict[str, dict]) -> list[str]:
     for model, attrs in forcing.items():
         velocity = attrs.get("velocity", "not recorded")
         currents = {"forecast": "M_θ's forecast (stage-1 file)", "model": "M_θ's forecast (made on the fly)",
-                    "observed": "OBSERVED (oracle)"}.get(str(velocity), str(velocity))
+                    "observed": "OBSERVED (oracle)",
+                    "none": "none (not in the data)"}.get(str(velocity), str(velocity))
         mode = attrs.get("atmosphere")
-        if mode is None:
+        if mode == "none":
+            atmos = "none (not in the data)"
+        elif mode is None:
             atmos = "observed at every lead (oracle; not recorded in the file: written before the option existed)"
         elif mode == "observed":
             atmos = "observed at every lead (**oracle**, the reference release's setting)"

@@ -162,3 +162,7 @@ def test_the_report_says_what_a_forecast_from_observations_started_from() -> Non
                            "Oceane2e": {"velocity": "forecast", "atmosphere": "observed"}})
     assert lines[0].endswith("started from `OI-realtime_analysis.nc`, day-0 currents of `OI-realtime_analysis.nc`.")
     assert "started from" not in lines[1]
+    assert "currents M_θ's forecast (stage-1 file); atmosphere observed at every lead (**oracle**" in lines[1]
+    # SST only: the file records that the data had neither (stage2.forcing_attrs)
+    assert forcing_lines({"SimVP": {"velocity": "none", "atmosphere": "none"}}) == [
+        "  - SimVP: currents none (not in the data); atmosphere none (not in the data)."]
