@@ -368,3 +368,31 @@ def test_a_current_analysis_beats_its_first_guess_and_cycles_into_the_analysis_f
         cycle(cfg.model_copy(update={"cycle": cfg.cycle.model_copy(update={"background_currents": "analysis"}),
                                      "results_dir": world / "cur_bad"}), checkpoint=ssta_only, show_progress=False)
     assert not (world / "cur_bad" / "NeuralDAcur_analysis.nc").exists()
+
+
+def test_the_window_forecast_benchmark_ranks_checkpoints_and_swaps_their_hybrid(world: Path, capsys) -> None:
+    """benchmarks/da_window_forecasts.py: one line of RMSE per lead and checkpoint; ``--forecaster-of`` its own
+    name changes nothing, a checkpoint with another hybrid changes the forecasts (the swap is real)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("da_window_forecasts", REPO / "benchmarks" / "da_window_forecasts.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    cfg_path = _da_config(world)
+    ckpt = load_checkpoint(world / "ckpt" / "NeuralDA_best_model.pth")
+    other = {k: (v * 0.5 if k.startswith("forecaster.") and v.is_floating_point() else v)
+             for k, v in ckpt["model"].items()}
+    from oceane2e.engine.checkpoint import save_checkpoint
+
+    save_checkpoint(world / "ckpt" / "HalfHybrid_best_model.pth", {**ckpt, "model": other})
+
+    def lines(*extra: str) -> list[str]:
+        bench.main(["--config", str(cfg_path), "--names", "NeuralDA", "--lead", "4", "--stride", "40", *extra])
+        return [ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("NeuralDA:")]
+
+    own = lines()
+    assert len(own) == 1
+    rmse = [float(x) for x in own[0].split(":")[1].split("/")]
+    assert len(rmse) == 3 and all(np.isfinite(r) and 0 < r < 5 for r in rmse)  # the printed leads <= 4: 1, 2, 3
+    assert lines("--forecaster-of", "NeuralDA") == own
+    assert lines("--forecaster-of", "HalfHybrid") != own
