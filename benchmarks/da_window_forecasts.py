@@ -29,6 +29,7 @@ LEADS = (1, 2, 3, 5, 10, 20, 30, 40)
 
 def main(argv: list[str] | None = None) -> None:
     import torch
+    from torch.utils.data import default_collate
 
     from oceane2e.engine.checkpoint import load_checkpoint
     from oceane2e.stage_da import AssimStepper, AssimWindowDataset, load_assim_config, load_system
@@ -60,8 +61,7 @@ def main(argv: list[str] | None = None) -> None:
         sums, n = np.zeros(args.lead), 0
         with torch.no_grad():
             for i in range(0, len(ds), args.batch):
-                items = [ds[j] for j in range(i, min(i + args.batch, len(ds)))]
-                batch = {k: torch.stack([it[k] for it in items]) for k in items[0]}
+                batch = default_collate([ds[j] for j in range(i, min(i + args.batch, len(ds)))])
                 k_days = batch["obs"].shape[1]
                 initial, batch = stepper.perturb(batch, False)
                 out = system(batch, initial, args.lead, k_days - 1, False)

@@ -372,7 +372,7 @@ def result_paths(results_dir: str | Path, name: str) -> dict[str, Path]:
             "forecast": root / f"{name}_forecast.nc"}
 
 
-def forcing_attrs(info: DataInfo, inf: Any) -> dict[str, Any]:
+def forcing_attrs(info: DataInfo, inf: Stage2InferenceConfig) -> dict[str, Any]:
     """What drove a forecast, for its file: the currents (``velocity``) and the atmosphere a model could read.
 
     A role the data lacks (SST only: no currents, no atmosphere; ``DataInfo.channels``) is ``"none"``, whatever
