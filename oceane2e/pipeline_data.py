@@ -7,7 +7,8 @@ years (and input file) put in — and every step reads those:
 
 - every config with a ``data:`` section gets ``data.train_years``, ``val_years``, ``test_years``;
 - the prepare config gets ``years`` = every year from the first to the last of the splits (the
-  climatology needs consecutive years), ``sources.sst.files`` = ``sst_files`` and
+  climatology needs consecutive years), ``sources.sst.files`` = ``sst_files`` (``variable``, ``units`` =
+  ``sst_variable``, ``sst_units`` when given) and
   ``climatology.baseline`` = ``climatology_baseline`` when given;
 - the synthetic config gets ``years`` = (first, last) of the splits and ``baseline_years`` =
   ``climatology_baseline`` when given;
@@ -42,6 +43,12 @@ class PipelineData(StrictModel):
     sst_files: list[Path] | None = Field(
         None, min_length=1, description="the SST files to prepare (prepare_config's sources.sst.files); null: the "
         "prepare config's own; only with prepare_config")
+    sst_variable: str | None = Field(
+        None, description="the SST variable of those files (prepare_config's sources.sst.variable); null: the "
+        "prepare config's own (default: analysed_sst, then sst); only with prepare_config")
+    sst_units: str | None = Field(
+        None, description="units of that variable where the files lack them, degC or K (sources.sst.units); "
+        "null: the prepare config's own (default: the files' units attribute); only with prepare_config")
     train_years: list[int] = Field(..., min_length=1, description="years that fit the networks and statistics")
     val_years: list[int] = Field(..., min_length=1, description="years that choose checkpoints and settings")
     test_years: list[int] = Field(..., min_length=1, description="years used only for the final scores")
@@ -99,8 +106,10 @@ def apply_data(raw: dict[str, Any], kind: str, data: PipelineData, source: Path)
     first, last = data.all_years[0], data.all_years[-1]
     if kind == "prepare_config":
         out["years"] = list(range(first, last + 1))  # the climatology needs consecutive years
-        if data.sst_files is not None:
-            set_dotted(out, "sources.sst.files", [str(p) for p in data.sst_files])
+        for key, value in (("files", None if data.sst_files is None else [str(p) for p in data.sst_files]),
+                           ("variable", data.sst_variable), ("units", data.sst_units)):
+            if value is not None:
+                set_dotted(out, f"sources.sst.{key}", value)
     elif kind == "synthetic_config":
         out["years"] = [first, last]
     if kind in BASELINE_KEYS:
@@ -150,9 +159,10 @@ def write_effective_configs(named: dict[str, Path | list[Path] | None], data: Pi
     pipeline key, whose defaults stand in for what the file leaves out (a reference to another config, the
     synthetic ocean's baseline). A config referenced by a named one but not named itself gets a copy too."""
     where = pipeline_path or "the pipeline config"
-    if data.sst_files is not None and named.get("prepare_config") is None:
-        raise ConfigError(f"{where}: data.sst_files is given, but there is no prepare_config to prepare them with; "
-                          "remove sst_files or add prepare_config")
+    for key in ("sst_files", "sst_variable", "sst_units"):
+        if getattr(data, key) is not None and named.get("prepare_config") is None:
+            raise ConfigError(f"{where}: data.{key} is given, but there is no prepare_config to prepare the SST "
+                              f"files with; remove {key} or add prepare_config")
     for f in data.sst_files or []:
         if not _exists(Path(f)):
             raise ConfigError(f"{where}: data.sst_files: {f} not found (paths are relative to the run folder "

@@ -191,6 +191,23 @@ def test_oisst_celsius_zlev_and_wrap_across_greenwich():
     assert np.isnan(out).any()  # Africa
 
 
+def test_the_sst_config_keys_are_named_where_the_file_lacks_the_name_or_the_units():
+    """heatwave3's real OISST names its SST 'oisst_short' and gives no units: each error lists what the file
+    has and names the key that fixes it, in the prepare config, on the command line and in a pipeline."""
+    from oceane2e.data.converters.prepare import SSTSource, _sst_quantity
+
+    with pytest.raises(DataContractError, match=r"heatwave3_oisst_short\.nc: no sst .*gridded: oisst_short "
+                       r"\('time', 'latitude', 'longitude'\), units None\); name it with sources\.sst\.variable "
+                       r"\(prepare config; --sst-variable of prepare-data; data\.sst_variable of a pipeline config\)"):
+        DailySource(HEATWAVE3, "sst", [_sst_quantity(SSTSource(files=[str(HEATWAVE3)]))], (-30, -29))
+    named = SSTSource(files=[str(HEATWAVE3)], variable="oisst_short")
+    with pytest.raises(DataContractError, match=r"'oisst_short' has units None.*declare them with sources\.sst\.units"
+                       r" \(prepare config; --sst-units of prepare-data; data\.sst_units of a pipeline config\)"):
+        DailySource(HEATWAVE3, "sst", [_sst_quantity(named)], (-30, -29))
+    src = DailySource(HEATWAVE3, "sst", [_sst_quantity(named.model_copy(update={"units": "degC"}))], (-30, -29))
+    assert src.read_day(np.datetime64("2011-02-28"))["sst"].max() > 273.15 + 25  # the 2011 WA heatwave's peak
+
+
 def test_sst_units_missing_are_reported_then_overridable():
     with pytest.raises(DataContractError, match=r"heatwave3_oisst_short\.nc.*units None"):
         DailySource(HEATWAVE3, "sst", [Quantity("sst", ("oisst_short",), "temperature")], (-30, -29))

@@ -68,7 +68,8 @@ def test_the_oisst_pipeline_takes_another_split_and_file_from_its_data_block_alo
     shipped = load_config(PipelineConfig, REPO / "configs" / "pipeline_oisst.yaml")
     copy = tmp_path / "tasman_longer.nc"
     copy.write_bytes(b"")  # only its existence is checked before the prepare step reads it
-    split = {"data.sst_files": [str(copy)], "data.train_years": list(range(1982, 2002)),
+    split = {"data.sst_files": [str(copy)], "data.sst_variable": "analysed_sst", "data.sst_units": "degC",
+             "data.train_years": list(range(1982, 2002)),
              "data.val_years": [2002, 2003], "data.test_years": [2004, 2005], "data.climatology_baseline": [1983, 2001]}
     state = REPO / "logs" / "test_pipeline_data"
     try:
@@ -78,7 +79,7 @@ def test_the_oisst_pipeline_takes_another_split_and_file_from_its_data_block_alo
         assert [s.name for s in validate_pipeline(eff, None)] == [s.name for s in build_steps(shipped)]
         prep = yaml.safe_load(eff.prepare_config.read_text())
         assert prep["years"] == list(range(1982, 2006)) and prep["climatology"]["baseline"] == [1983, 2001]
-        assert prep["sources"]["sst"]["files"] == [str(copy)]
+        assert prep["sources"]["sst"] == {"files": [str(copy)], "variable": "analysed_sst", "units": "degC"}
         for path in [eff.online_config, *eff.baseline_configs]:
             data = yaml.safe_load(path.read_text())["data"]
             assert (data["val_years"], data["test_years"]) == ([2002, 2003], [2004, 2005]), path
@@ -94,7 +95,8 @@ def test_the_oisst_pipeline_takes_another_split_and_file_from_its_data_block_alo
 @pytest.mark.parametrize(("overrides", "message"), [
     ({"data.val_years": [2003]}, "overlap in \\[2003\\]"),
     ({"data.climatology_baseline": [2001, 2003]}, "contains the test years \\[2003\\]"),
-    ({"data.sst_files": ["x.nc"]}, "no prepare_config"),
+    ({"data.sst_files": ["x.nc"]}, "data.sst_files is given, but there is no prepare_config"),
+    ({"data.sst_units": "degC"}, "data.sst_units is given, but there is no prepare_config"),
 ])
 def test_a_bad_data_block_is_refused_before_anything_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                           overrides: dict, message: str) -> None:

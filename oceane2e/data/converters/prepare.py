@@ -166,7 +166,10 @@ class PrepareReport:
 
 def _sst_quantity(cfg: SSTSource) -> Quantity:
     names = (cfg.variable,) if cfg.variable else ("analysed_sst", "sst")
-    return Quantity("sst", names, "temperature", cfg.units)
+    where = "(prepare config; --{} of prepare-data; data.{} of a pipeline config)"
+    return Quantity("sst", names, "temperature", cfg.units,
+                    f"sources.sst.variable {where.format('sst-variable', 'sst_variable')}",
+                    f"sources.sst.units {where.format('sst-units', 'sst_units')}")
 
 
 def _altimetry_quantities(cfg: AltimetrySource) -> list[Quantity]:

@@ -62,12 +62,16 @@ class Quantity:
         candidates: source variable names tried in order.
         kind: ``temperature`` (-> K), ``speed`` (-> m s-1) or ``length`` (-> m).
         units: override of the source units (for files that lack or misstate them).
+        variable_key, units_key: where the user sets the variable name and the units (config keys, options),
+            named by the errors of a file that lacks the one or the other; None: not settable.
     """
 
     name: str
     candidates: tuple[str, ...]
     kind: str
     units: str | None = None
+    variable_key: str | None = None
+    units_key: str | None = None
 
 
 def expand_files(patterns: str | Path | Sequence[str | Path], what: str) -> list[Path]:
@@ -84,18 +88,24 @@ def expand_files(patterns: str | Path | Sequence[str | Path], what: str) -> list
     return sorted(set(files))
 
 
-def _find(ds, names: Iterable[str], path: Path, what: str) -> str:
+def _find(ds, names: Iterable[str], path: Path, what: str, variable_key: str | None = None) -> str:
     for n in names:
         if n in ds.variables:
             return n
+    fix = (f"name it with {variable_key}" if variable_key
+           else "is this the right product?")
+    gridded = [f"{v.name} {v.dimensions}, units {getattr(v, 'units', None)!r}"
+               for v in ds.variables.values() if v.ndim >= 3]
     raise DataContractError(
-        f"{path}: no {what} variable (looked for {list(names)}; file has {sorted(ds.variables)}); "
-        f"is this the right product? (set the variable name in the config otherwise)"
+        f"{path}: no {what} variable (looked for {list(names)}; file has {sorted(ds.variables)}"
+        + (f"; gridded: {'; '.join(gridded)}" if gridded else "") + f"); {fix}"
     )
 
 
-def unit_factor(units: str | None, kind: str, path: Path, variable: str) -> tuple[float, float]:
-    """``(scale, offset)`` turning values in ``units`` into the contract's units for ``kind``."""
+def unit_factor(units: str | None, kind: str, path: Path, variable: str,
+                units_key: str | None = None) -> tuple[float, float]:
+    """``(scale, offset)`` turning values in ``units`` into the contract's units for ``kind``; ``units_key``:
+    where the user declares them (named by the error)."""
     u = (units or "").strip().lower()
     if kind == "temperature":
         if u in _CELSIUS:
@@ -111,7 +121,8 @@ def unit_factor(units: str | None, kind: str, path: Path, variable: str) -> tupl
             return 0.01, 0.0
     raise DataContractError(
         f"{path}: variable {variable!r} has units {units!r}, not recognised as a {kind}; "
-        f"declare them in the config (e.g. units: degC or K for SST)"
+        + (f"declare them with {units_key} (degC or K)" if units_key
+           else "declare them in the config (e.g. units: degC or K for SST)")
     )
 
 
@@ -222,14 +233,15 @@ class DailySource:
                 dates, time_dim = _decode_dates(ds, path)
                 variables, scale = {}, {}
                 for q in self.quantities:
-                    vname = _find(ds, q.candidates, path, f"{q.name} ({q.kind})")
+                    vname = _find(ds, q.candidates, path, f"{q.name} ({q.kind})", q.variable_key)
                     var = ds[vname]
                     if lat_name not in var.dimensions or lon_name not in var.dimensions:
                         raise DataContractError(
                             f"{path}: variable {vname!r} has dims {var.dimensions}, without ({lat_name}, {lon_name})"
                         )
                     variables[q.name] = vname
-                    scale[q.name] = unit_factor(q.units or getattr(var, "units", None), q.kind, path, vname)
+                    scale[q.name] = unit_factor(q.units or getattr(var, "units", None), q.kind, path, vname,
+                                                q.units_key)
                 self._infos.append(_FileInfo(path, dates, time_dim, variables, scale))
                 self._lat_name, self._lon_name = lat_name, lon_name
         assert grid is not None
