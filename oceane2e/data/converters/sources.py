@@ -92,8 +92,7 @@ def _find(ds, names: Iterable[str], path: Path, what: str, variable_key: str | N
     for n in names:
         if n in ds.variables:
             return n
-    fix = (f"name it with {variable_key}" if variable_key
-           else "is this the right product?")
+    fix = f"name it with {variable_key}" if variable_key else "is this the right product?"
     gridded = [f"{v.name} {v.dimensions}, units {getattr(v, 'units', None)!r}"
                for v in ds.variables.values() if v.ndim >= 3]
     raise DataContractError(
