@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 import sys
 
+from oceane2e.cpu_isa import pin_cpu_vector_paths
 from oceane2e.errors import pop_debug_flag, report_user_errors
+from oceane2e.threads import prefer_passive_openmp
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "synth": ("oceane2e.data.synthetic.ocean", "generate the embedded synthetic ocean data folder"),
@@ -34,6 +36,10 @@ def _usage() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # The ``oceane2e`` console script enters here, not through ``python -m oceane2e``: choose the OpenMP wait
+    # policy and the vector paths before a sub-command imports torch (oceane2e.threads, oceane2e.cpu_isa).
+    prefer_passive_openmp()
+    pin_cpu_vector_paths()
     argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())

@@ -1,0 +1,78 @@
+"""The entry points hold torch / MKL / oneDNN at AVX2, so x86 CPUs with and without AVX-512 compute the same bits."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from oceane2e import cpu_isa
+from oceane2e.cpu_isa import PINS, SWITCH, cpu_has_avx2, pin_cpu_vector_paths
+
+REPO = Path(__file__).resolve().parents[2]
+TRAIN = """
+import hashlib, torch
+torch.manual_seed(0); torch.set_num_threads(1)
+net = torch.nn.Sequential(torch.nn.Conv2d(2, 16, 3, padding=1), torch.nn.GELU(), torch.nn.Conv2d(16, 1, 3, padding=1))
+opt = torch.optim.AdamW(net.parameters(), 1e-3)
+x, y = torch.randn(4, 2, 32, 32), torch.randn(4, 1, 32, 32)
+for _ in range(5):
+    loss = ((net(x) - y) ** 2).mean(); opt.zero_grad(); loss.backward(); opt.step()
+print(hashlib.sha1(b"".join(p.detach().numpy().tobytes() for p in net.parameters())).hexdigest())
+"""
+
+
+def _child(code: str, env_extra: dict[str, str]) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in PINS and k != SWITCH} | {"PYTHONPATH": str(REPO)} | env_extra
+    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
+                          cwd=REPO, timeout=120).stdout.strip()
+
+
+def test_the_pins_are_set_unless_the_user_chose_or_the_cpu_lacks_avx2() -> None:
+    env: dict[str, str] = {}
+    assert pin_cpu_vector_paths(env, has_avx2=True) == PINS and env == PINS
+    env = {"MKL_CBWR": "COMPATIBLE"}
+    assert "MKL_CBWR" not in pin_cpu_vector_paths(env, has_avx2=True) and env["MKL_CBWR"] == "COMPATIBLE"
+    assert env["ATEN_CPU_CAPABILITY"] == "avx2"
+    for env in ({SWITCH: "native"}, {SWITCH: " Native "}):
+        assert pin_cpu_vector_paths(env, has_avx2=True) == {} and set(env) == {SWITCH}
+    env = {}
+    assert pin_cpu_vector_paths(env, has_avx2=False) == {} and env == {}
+
+
+def test_a_wrong_switch_value_is_an_error_naming_the_variable_and_the_choices() -> None:
+    with pytest.raises(SystemExit) as err:
+        pin_cpu_vector_paths({SWITCH: "avx512"}, has_avx2=True)
+    assert all(s in str(err.value) for s in (SWITCH, "'avx512'", "'avx2'", "'native'"))
+
+
+def test_avx2_is_read_from_the_cpu_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    info = tmp_path / "cpuinfo"
+    monkeypatch.setattr(cpu_isa.platform, "machine", lambda: "x86_64")
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx fma avx2 bmi2\n")
+    assert cpu_has_avx2(info)
+    info.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx fma avx2_like\n")
+    assert not cpu_has_avx2(info)
+    assert not cpu_has_avx2(tmp_path / "missing")
+    monkeypatch.setattr(cpu_isa.platform, "machine", lambda: "arm64")
+    info.write_text("flags\t: avx2\n")
+    assert not cpu_has_avx2(info)
+
+
+def test_the_entry_module_pins_the_paths_which_keep_an_avx2_cpus_own_bits() -> None:
+    """What the children of an entry point see, why the pin exists (another vector path gives other weights
+    after 5 steps) and why it costs nothing on a CPU with AVX2 and without AVX-512 (the same weights)."""
+    probe = ("import os, oceane2e.entry, torch; print(os.environ.get('ATEN_CPU_CAPABILITY'), "
+             "os.environ.get('MKL_CBWR'), os.environ.get('ONEDNN_MAX_CPU_ISA'), torch.backends.cpu.get_cpu_capability())")
+    pinned = _child(probe + TRAIN, {}).split()
+    native = _child(probe + TRAIN, {SWITCH: "native"}).split()
+    other_path = _child(TRAIN, {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41"})
+    assert native[:3] == ["None"] * 3 and other_path != native[-1]
+    if cpu_has_avx2():
+        assert pinned[:4] == ["avx2", "AVX2", "AVX2", "AVX2"]
+        flags = Path("/proc/cpuinfo").read_text()
+        if "avx512" not in flags:
+            assert pinned[-1] == native[-1]
