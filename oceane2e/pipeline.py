@@ -23,7 +23,9 @@ the learned analysis' training, which waits for the hybrid's checkpoint; the mai
 and the hybrid, forecasts with them, runs the real-time OI, and its cycle of the learned analysis waits
 for that training.
 Each lane waits only for the markers of the steps it ``needs`` from the other; the list order above is
-one valid order, which ``side_process: false`` runs in one process. Each process
+one valid order, which ``side_process: false`` runs in one process. Stopping the main process stops the
+second one: SIGTERM (``kill``) or Ctrl-C stops it before the main one exits, and on Linux the kernel ends it when
+the main one dies any other way (``kill -9``); elsewhere it stops before its next step. Each process
 has one torch thread: the small tensors of these grids keep a second intra-op thread mostly waiting
 (the hybrid's training step is 1.6x faster with one thread than with two on 2 cores), so two
 processes use the two cores where one process could not. The second process writes to
@@ -38,7 +40,8 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -655,13 +658,56 @@ class SideProcessError(UserError, RuntimeError):
     """The second process failed (or the first one vanished); the message names its log."""
 
 
+#: the main process' pid, for the side process to tell that it was orphaned
+PARENT_ENV = "OCEANE2E_PIPELINE_PARENT"
+
+
+def die_with_parent() -> None:
+    """Linux: have the kernel send this process SIGTERM when its parent dies, however it dies (``kill -9`` too).
+
+    Without it the side lane of a killed pipeline ran on, orphaned, through all its remaining steps (measured:
+    still training after the main process was gone) and raced the next run for the same checkpoints. Elsewhere a
+    no-op; the side lane then also checks its parent before each step.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # no libc prctl: the check before each step remains
+        pass
+
+
+@contextmanager
+def sigterm_raises_exit() -> Iterator[None]:
+    """Within it, SIGTERM raises ``SystemExit(143)`` in the main thread, so ``finally`` blocks run (the side process
+    is stopped) instead of the process vanishing; the previous handler comes back after."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum: int, _frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class _SideProcess:
     """The side lane's steps in a child ``oceane2e pipeline --lane side`` with one torch thread."""
 
     def __init__(self, config_path: Path, log: Path) -> None:
         import subprocess
 
-        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **{PARENT_ENV: str(os.getpid())})
         log.parent.mkdir(parents=True, exist_ok=True)
         self.log = log
         self._out = open(log, "w")  # noqa: SIM115 - closed in wait()/stop()
@@ -731,17 +777,25 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
     if lane is None:  # what the steps about to run run with (checked at the next run)
         _record_data_block(source)
     if lane == "side":
-        parent = os.getppid()
+        die_with_parent()
+        parent = int(os.environ.get(PARENT_ENV, os.getppid()))
 
         def parent_alive() -> None:
             if os.getppid() != parent:
                 raise SideProcessError("the main process of the pipeline is gone; this side process stops "
                                        "(re-run the pipeline: finished steps are kept)")
 
-        return _run_steps(cfg, steps, [s for s in steps if s.side], None, wait=parent_alive)
+        return _run_steps(cfg, steps, [s for s in steps if s.side], None, wait=parent_alive, guard=parent_alive)
     use_side = (cfg.side_process and config_path is not None and not only
                 and any(s.side and not (cfg.state_dir / f"{s.name}.done").exists() for s in steps))
     before = _snapshot(cfg)
+    with sigterm_raises_exit():
+        return _run_lanes(cfg, steps, only, config_path, use_side, before)
+
+
+def _run_lanes(cfg: PipelineConfig, steps: list[Step], only: list[str] | None, config_path: Path | None,
+               use_side: bool, before: dict[str, set[str] | None]) -> dict[str, float]:
+    """The main lane's steps, the side lane's in a second process when ``use_side``; stops it on the way out."""
     side: _SideProcess | None = None
     timings: dict[str, float] = {}
 
@@ -784,11 +838,12 @@ def run_pipeline(cfg: PipelineConfig, *, fresh: bool = False, only: list[str] | 
 
 
 def _run_steps(cfg: PipelineConfig, steps: list[Step], todo: list[Step], before: dict[str, set[str] | None] | None,
-               only: list[str] | None = None, wait: Callable[[], None] | None = None) -> dict[str, float]:
+               only: list[str] | None = None, wait: Callable[[], None] | None = None,
+               guard: Callable[[], None] | None = None) -> dict[str, float]:
     """Run ``todo`` (a part of ``steps``), skipping finished ones; ``before``: record what they create.
 
     ``wait``: with two lanes, first wait for each step's ``needs`` (``wait()`` raises when the other
-    lane is gone).
+    lane is gone). ``guard()``: called before each step (the side lane: raises when the main one is gone).
     """
     timings: dict[str, float] = {}
     for step in todo:
@@ -799,6 +854,8 @@ def _run_steps(cfg: PipelineConfig, steps: list[Step], todo: list[Step], before:
         if marker.exists() and not only:
             print(f"[{i}/{len(steps)}] {step.name}: done earlier, skipped (use --fresh to redo)")
             continue
+        if guard is not None:
+            guard()
         if wait is not None:
             _wait_for(cfg, step, wait)
         print(f"[{i}/{len(steps)}] {step.name} ...", flush=True)

@@ -277,6 +277,80 @@ def test_a_failing_side_process_names_its_log(tmp_path: Path) -> None:
     assert "missing.yaml" in (tmp_path / "side.log").read_text()
 
 
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie nobody reaped)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "\tZ" not in next(line for line in status.splitlines() if line.startswith("State:"))
+
+
+def _orphan_after_kill(die_with_parent: bool, wait_s: float) -> bool:
+    """Start parent -> child, SIGKILL the parent; is the child still alive ``wait_s`` later?"""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    child = ("from oceane2e.pipeline import die_with_parent; " + ("die_with_parent(); " if die_with_parent else "")
+             + "import time; print('ready', flush=True); time.sleep(60)")
+    parent_code = ("import subprocess, sys, time\n"
+                   f"c = subprocess.Popen([sys.executable, '-c', {child!r}], stdout=subprocess.PIPE, text=True)\n"
+                   "assert c.stdout.readline().strip() == 'ready'\n"
+                   "print(c.pid, flush=True); time.sleep(60)\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    parent = subprocess.Popen([sys.executable, "-c", parent_code], stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    pid = int(parent.stdout.readline())  # type: ignore[union-attr]
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + wait_s
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    orphaned = _alive(pid)
+    if orphaned:
+        os.kill(pid, signal.SIGKILL)
+    return orphaned
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="PR_SET_PDEATHSIG and /proc are Linux's")
+def test_the_side_process_dies_with_the_main_one_however_it_dies() -> None:
+    """A killed pipeline left its second process training on, orphaned, racing the next run for its checkpoints."""
+    assert _orphan_after_kill(die_with_parent=False, wait_s=2)  # what happened before
+    assert not _orphan_after_kill(die_with_parent=True, wait_s=10)
+
+
+def test_sigterm_stops_the_side_process_before_the_main_one_exits() -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    code = ("import subprocess, sys, time\n"
+            "from oceane2e.pipeline import sigterm_raises_exit\n"
+            "side = None\n"
+            "with sigterm_raises_exit():\n"
+            "    try:\n"
+            "        side = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)'],\n"
+            "                                stdout=subprocess.DEVNULL)\n"
+            "        print(side.pid, flush=True)\n"
+            "        time.sleep(60)\n"
+            "    finally:\n"
+            "        if side is not None:\n"
+            "            side.terminate(); side.wait(); print('stopped', flush=True)\n")
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    main_process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env, cwd=REPO)
+    side_pid = int(main_process.stdout.readline())  # type: ignore[union-attr]
+    main_process.send_signal(signal.SIGTERM)
+    out, _ = main_process.communicate(timeout=30)
+    assert main_process.returncode == 128 + signal.SIGTERM and out.strip() == "stopped"
+    assert not _alive(side_pid)
+
+
 def test_rerun_skips_finished_steps(demo: Path, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.chdir(demo)
