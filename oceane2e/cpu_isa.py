@@ -1,15 +1,17 @@
-"""The same bits on every x86 CPU: torch's, numpy's and OpenBLAS's vector code paths held at AVX2.
+"""The same vector code paths on every x86 CPU: torch's, numpy's and OpenBLAS's vector code paths held at AVX2.
 
 torch, MKL, oneDNN, numpy and OpenBLAS each pick their vector instructions at run time from the CPU: AVX2 on
 one machine, AVX-512 on another. The sums then round differently in the last bit, and a chaotic training (the
 learned analysis' SGD) turns that into differences of a seed's size (docs/benchmarks.md, "Reproducibility").
 Measured on this project's AVX2 box, a 20-step conv training ends with other weights under
 ``ATEN_CPU_CAPABILITY=default``, ``MKL_CBWR=COMPATIBLE`` or ``ONEDNN_MAX_CPU_ISA=SSE41`` than with the native
-choice, and with the same weights when each is held at AVX2. On an AVX-512 box (Intel Sapphire Rapids) the
+choice, and with the same weights when each is held at AVX2. On an AVX-512 box (an Intel Xeon with AVX512-FP16) the
 torch pins alone were not enough: the optimal interpolation, which feeds the learned analysis, came out with
 other last bits under OpenBLAS's SkylakeX kernels than under its Haswell ones (which AMD Zen runs too), and
-under numpy's AVX-512 loops than under its AVX2 ones; the pipeline's learned analysis then moved by 0.5 %.
-So numpy and OpenBLAS are held too.
+under numpy's AVX-512 loops than under its AVX2 ones; the pipeline's learned analysis then moved by 0.6 %.
+So numpy and OpenBLAS are held too. That was not all: with every pin here the learned analysis still differed
+by ~1.5 % between that box and an AMD Zen 3 one (every other output the same to the printed digit), by a cause not
+found on one machine (the blocking oneDNN / MKL choose from the cache sizes?).
 
 :func:`pin_cpu_vector_paths` sets the variables of :data:`PINS` (a value already in the environment wins), on
 x86 CPUs that have AVX2 only. The libraries read them when they load, so the entry points call it before
@@ -71,7 +73,7 @@ def pin_cpu_vector_paths(environ: MutableMapping[str, str] | None = None, has_av
     env = os.environ if environ is None else environ
     choice = env.get(SWITCH, "avx2").strip().lower()
     if choice not in CHOICES:
-        sys.exit(f"error: {SWITCH}={env[SWITCH]!r}: expected 'avx2' (the default: the same bits on every x86 CPU "
+        sys.exit(f"error: {SWITCH}={env[SWITCH]!r}: expected 'avx2' (the default: the same vector paths on every x86 CPU "
                  f"with AVX2) or 'native' (the libraries choose; results depend on the CPU). Fix or unset it.")
     if choice == "native" or not (cpu_has_avx2() if has_avx2 is None else has_avx2):
         return {}
