@@ -1,11 +1,26 @@
-"""Shared pytest fixtures."""
+"""Shared pytest fixtures.
+
+The tests compute with the vector paths the entry points choose (oceane2e.cpu_isa): set before numpy and
+torch load, so that this process and the entry points it starts (torchrun's workers in the two-process
+tests) compute the same bits also on an AVX-512 machine.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
+import sys
 
-import pytest
-import torch
+from oceane2e.cpu_isa import SWITCH, pin_cpu_vector_paths
+
+if os.environ.get(SWITCH, "").strip().lower() != "native" and {"numpy", "torch"} & set(sys.modules):  # pragma: no cover - a plugin loaded them first
+    raise RuntimeError("tests/conftest.py: numpy or torch was imported before the CPU vector paths were pinned "
+                       "(a pytest plugin?); run with -p no:<plugin> or set OCEANE2E_CPU_ISA=native for both")
+pin_cpu_vector_paths()
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SHARED = REPO_ROOT.parent / "shared"
