@@ -1,4 +1,4 @@
-"""The same vector code paths on every x86 CPU: torch's, numpy's and OpenBLAS's vector code paths held at AVX2.
+"""The same vector code paths on every x86 CPU: those of torch, MKL, oneDNN, numpy and OpenBLAS held at AVX2.
 
 torch, MKL, oneDNN, numpy and OpenBLAS each pick their vector instructions at run time from the CPU: AVX2 on
 one machine, AVX-512 on another. The sums then round differently in the last bit, and a chaotic training (the
@@ -13,7 +13,7 @@ So numpy and OpenBLAS are held too. That was not all: with every pin here the le
 by ~1.5 % between that box and an AMD Zen 3 one (every other output the same to the printed digit), by a cause not
 found on one machine (the blocking oneDNN / MKL choose from the cache sizes?).
 
-:func:`pin_cpu_vector_paths` sets the variables of :data:`PINS` (a value already in the environment wins), on
+:func:`pin_cpu_vector_paths` sets the variables of :func:`vector_path_pins` (a value already in the environment wins), on
 x86 CPUs that have AVX2 only. The libraries read them when they load, so the entry points call it before
 ``import numpy`` / ``import torch``; child processes (the pipeline's second lane, torchrun's workers) inherit
 them. ``OCEANE2E_CPU_ISA=native`` leaves the choice to the libraries (13-15 % faster training on an AVX-512
@@ -34,7 +34,6 @@ PINS = {
     "MKL_CBWR": "AVX2",  # MKL (torch's BLAS on x86)
     "ONEDNN_MAX_CPU_ISA": "AVX2",  # oneDNN (torch's convolutions)
     "OPENBLAS_CORETYPE": "Haswell",  # numpy's and scipy's OpenBLAS: its AVX2 kernels, also AMD Zen's
-    "NPY_DISABLE_CPU_FEATURES": "",  # numpy's loops: its dispatch targets above AVX2 (numpy_avx512_targets())
 }
 CHOICES = ("avx2", "native")
 
@@ -68,6 +67,12 @@ def numpy_avx512_targets() -> str:
     return "AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR"
 
 
+def vector_path_pins() -> dict[str, str]:
+    """The variables and values that hold every library at AVX2: :data:`PINS` and numpy's (it has no fixed name set)."""
+    npy = numpy_avx512_targets()
+    return dict(PINS, NPY_DISABLE_CPU_FEATURES=npy) if npy else dict(PINS)
+
+
 def pin_cpu_vector_paths(environ: MutableMapping[str, str] | None = None, has_avx2: bool | None = None) -> dict[str, str]:
     """Hold torch / MKL / oneDNN / OpenBLAS / numpy at AVX2 unless ``OCEANE2E_CPU_ISA=native``; return what was set."""
     env = os.environ if environ is None else environ
@@ -77,7 +82,6 @@ def pin_cpu_vector_paths(environ: MutableMapping[str, str] | None = None, has_av
                  f"with AVX2) or 'native' (the libraries choose; results depend on the CPU). Fix or unset it.")
     if choice == "native" or not (cpu_has_avx2() if has_avx2 is None else has_avx2):
         return {}
-    pins = dict(PINS, NPY_DISABLE_CPU_FEATURES=numpy_avx512_targets())
-    set_now = {k: v for k, v in pins.items() if k not in env and v}
+    set_now = {k: v for k, v in vector_path_pins().items() if k not in env}
     env.update(set_now)
     return set_now

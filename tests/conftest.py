@@ -12,7 +12,8 @@ import sys
 
 from oceane2e.cpu_isa import SWITCH, pin_cpu_vector_paths
 
-if os.environ.get(SWITCH, "").strip().lower() != "native" and {"numpy", "torch"} & set(sys.modules):  # pragma: no cover - a plugin loaded them first
+# a plugin that loaded numpy or torch first would leave this process on other paths than its children
+if os.environ.get(SWITCH, "").strip().lower() != "native" and {"numpy", "torch"} & set(sys.modules):
     raise RuntimeError("tests/conftest.py: numpy or torch was imported before the CPU vector paths were pinned "
                        "(a pytest plugin?); run with -p no:<plugin> or set OCEANE2E_CPU_ISA=native for both")
 pin_cpu_vector_paths()
