@@ -182,15 +182,41 @@ class AnalysisUNet(nn.Module):
             total = total + reach[s] * self._pool(rho, s)
         return (1.0 - torch.exp(-total))[:, 0]
 
-    def unet(self, x: Tensor) -> Tensor:
-        """The U-Net on (B, C, H, W) (padded to a multiple of 2^(levels-1), cropped back)."""
+    def unet(self, x: Tensor, learned: Tensor | None = None) -> Tensor:
+        """The U-Net on (B, C, H, W) (padded to a multiple of 2^(levels-1), cropped back).
+
+        ``learned`` (B, C', H, W), when given, are the input's last C' channels, kept apart: the ones that depend
+        on trained parameters (the prior). The first convolution then runs as two, the same weights split along
+        their input channels, so backward computes the input gradient of those C' channels only — the observation
+        channels (~120 at a 7-day window) have none to compute — and ``x`` is laid out once in the first
+        convolution's memory format (channels-last on CPU, :func:`oceane2e.engine.trainer.fast_layout`) instead
+        of converted in forward and again in backward. Measured on the demo's training step (batch 8, 48 × 96,
+        one thread): docs/benchmarks.md, "The analysis' training step".
+        """
         h, w = x.shape[-2:]
         m = 2 ** (len(self.down) - 1)
-        x = F.pad(x, (0, (-w) % m, 0, (-h) % m))
-        skips = []
+        pad = (0, (-w) % m, 0, (-h) % m)
+        first, *rest = self.down[0]
+        if any(pad):
+            x, learned = (None if t is None else F.pad(t, pad) for t in (x, learned))
+        if learned is None:
+            x = first(x)
+        else:
+            assert isinstance(first, nn.Conv2d)
+            k = x.shape[1]
+            weight = first.weight
+            layout = torch.channels_last if weight.is_contiguous(memory_format=torch.channels_last) and \
+                not weight.is_contiguous() else torch.contiguous_format
+            w_obs, w_learned = (part.contiguous(memory_format=layout) for part in (weight[:, :k], weight[:, k:]))
+            x = first._conv_forward(x.contiguous(memory_format=layout), w_obs, first.bias) + \
+                first._conv_forward(learned, w_learned, None)
+        for layer in rest:
+            x = layer(x)
+        skips = [x]
         for k, block in enumerate(self.down):
-            if k:
-                x = F.avg_pool2d(x, 2)
+            if k == 0:
+                continue
+            x = F.avg_pool2d(x, 2)
             x = block(x)
             skips.append(x)
         for k, block in zip(reversed(range(len(self.down) - 1)), self.up, strict=True):
@@ -227,7 +253,7 @@ class AnalysisUNet(nn.Module):
                              f"{None if currents is None else tuple(currents.shape)}")
         x, omega = self.features(background, obs, ocean, currents if self.config.currents else None)
         prior = self.prior(background, obs, omega)
-        y = self.unet(torch.cat([x, (prior / self.ssta_std)[:, None] * ocean[:, None]], dim=1))
+        y = self.unet(x, (prior / self.ssta_std)[:, None] * ocean[:, None])
         gate = self.gate(omega)
         increment = prior + y[:, 0] * self.ssta_std * gate
         analysis = apply_mask(background + increment, ocean)

@@ -73,6 +73,58 @@ def test_grid_records_weights_by_inverse_variance_and_drops_land() -> None:
     np.testing.assert_array_equal(smoother[1], win[0])
 
 
+def test_gridded_days_are_kept_and_give_what_gridding_each_time_gives() -> None:
+    """The day cache (windows overlap) changes nothing: windows equal those of a grid without a cache, and
+    writing into a returned day does not reach the cache."""
+    coords = GridCoords(lat=np.linspace(30.0, 33.0, 6), lon=np.linspace(-70.0, -67.0, 5))
+    mask = np.ones((6, 5), bool)
+    rng = np.random.default_rng(0)
+    n = 400
+    rec = ObsRecords(time=np.datetime64("2003-01-01T00", "s") + rng.integers(0, 12 * 86400, n),
+                     lat=rng.uniform(30, 33, n), lon=rng.uniform(-70, -67, n), value=rng.normal(size=n),
+                     error_std=rng.uniform(0.1, 0.5, n), platform=rng.choice(["sst_l3", "argo"], n),
+                     variable=["ssta"] * n)
+    cached = DailyObsGrid(rec, coords, mask, ("sst_l3", "argo"))
+    plain = DailyObsGrid(rec, coords, mask, ("sst_l3", "argo"), cache_bytes=0)
+    for day in ("2003-01-05", "2003-01-06", "2003-01-05", "2003-01-11"):  # overlapping windows, one again
+        d = np.datetime64(day)
+        np.testing.assert_array_equal(cached.window(d, 4, future_days=1), plain.window(d, 4, future_days=1))
+    assert len(cached._cache) == 11 and not plain._cache  # days 2 .. 12, each once
+    mine = cached.grid(np.datetime64("2003-01-05"))
+    assert mine.any()
+    mine[:] = -1.0
+    np.testing.assert_array_equal(cached.grid(np.datetime64("2003-01-05")), plain.grid(np.datetime64("2003-01-05")))
+    small = DailyObsGrid(rec, coords, mask, ("sst_l3", "argo"), cache_bytes=3 * 2 * 3 * 6 * 5 * 4)
+    small.window(np.datetime64("2003-01-11"), 6)
+    assert len(small._cache) == 3, "the cache holds what its bytes allow, no more"
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_the_split_first_convolution_is_the_convolution_of_the_whole_input(channels_last: bool) -> None:
+    """The U-Net's first convolution runs as two (the observation channels, which need no input gradient, and
+    the prior's): the same output and parameter gradients as one convolution of the concatenated input, in
+    either memory layout of the weights (channels-last is the CPU engine's), at a grid size that is padded."""
+    from oceane2e.engine.trainer import fast_layout
+
+    net = _net(13, 21)
+    if channels_last:
+        net = fast_layout(net, "cpu")
+        assert net.down[0][0].weight.is_contiguous(memory_format=torch.channels_last)
+    g = torch.Generator().manual_seed(5)
+    x = torch.randn(2, net.down[0][0].in_channels - 1, 13, 21, generator=g)
+    learned = torch.randn(2, 1, 13, 21, generator=g, requires_grad=True)
+    whole = net.unet(torch.cat([x, learned], dim=1))
+    grads_whole = torch.autograd.grad(whole.square().sum(), [learned, *net.parameters()], allow_unused=True)
+    split = net.unet(x, learned)
+    grads_split = torch.autograd.grad(split.square().sum(), [learned, *net.parameters()], allow_unused=True)
+    torch.testing.assert_close(split, whole, rtol=1e-5, atol=1e-6)
+    for a, b in zip(grads_split, grads_whole, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-6)
+    assert float(whole.abs().max()) > 0
+
+
 def test_no_observation_gives_the_background_exactly() -> None:
     net = _net()
     bg = torch.randn(3, 12, 16) * torch.as_tensor(net.data_info.mask)
