@@ -88,11 +88,13 @@ class DailyObsGrid:
     ``day, day - 1, ..., day - n_days + 1`` (today first): past days only, so a cycled analysis never
     sees the future; ``future_days`` > 0 appends the days after (a smoother's, never a forecast's start).
     Days without records give zeros. The cells of the records are found once, so a
-    day costs three ``bincount`` per platform.
+    day costs three ``bincount`` per platform; gridded days are kept (up to ``cache_bytes``, then
+    gridded each time), since windows overlap: a training window of 3 analysis days with 7 days of
+    records each reads 21 days, and the cycle reads each day ``n_days`` times.
     """
 
     def __init__(self, records: ObsRecords, coords: GridCoords, mask: np.ndarray,
-                 platforms: Sequence[str] = tuple(PLATFORM_VARIABLES)) -> None:
+                 platforms: Sequence[str] = tuple(PLATFORM_VARIABLES), cache_bytes: int = 256 * 2**20) -> None:
         unknown = [p for p in platforms if p not in PLATFORM_VARIABLES]
         if unknown:
             raise ValueError(f"unknown platforms {unknown}; choose from {list(PLATFORM_VARIABLES)}")
@@ -102,6 +104,8 @@ class DailyObsGrid:
             flat, w, wy, day = _binned(records.of(platform=p, variable=PLATFORM_VARIABLES[p]), coords, self.mask)
             order = np.argsort(day, kind="stable")
             self._by_platform.append((day[order], flat[order], w[order], wy[order]))
+        self._cache: dict[int, np.ndarray] = {}
+        self._cache_days = max(0, int(cache_bytes) // (4 * int(np.prod(self.shape))))
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
@@ -109,13 +113,21 @@ class DailyObsGrid:
         return (len(self.platforms), len(OBS_FIELDS), *self.coords.shape)
 
     def grid(self, day: np.datetime64) -> np.ndarray:
-        """(P, 3, H, W) float32 of ``day`` (see the module docstring)."""
-        d = int(np.datetime64(day, "D").astype(np.int64))
+        """(P, 3, H, W) float32 of ``day`` (see the module docstring); the caller's own array."""
+        return self._day(int(np.datetime64(day, "D").astype(np.int64))).copy()
+
+    def _day(self, d: int) -> np.ndarray:
+        """The gridded day ``d`` (days since 1970-01-01), from the cache when there; not to be written to."""
+        out = self._cache.get(d)
+        if out is not None:
+            return out
         out = np.zeros(self.shape, np.float32)
         for k, (days, flat, w, wy) in enumerate(self._by_platform):
             lo, hi = np.searchsorted(days, d), np.searchsorted(days, d + 1)
             if hi > lo:
                 out[k] = _to_grid(flat[lo:hi], w[lo:hi], wy[lo:hi], self.coords.shape)
+        if len(self._cache) < self._cache_days:
+            self._cache[d] = out
         return out
 
     def window(self, day: np.datetime64, n_days: int, future_days: int = 0) -> np.ndarray:
