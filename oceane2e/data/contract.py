@@ -400,7 +400,8 @@ def write_clim(
 
 @dataclass
 class Climatology:
-    """Day-of-year climatology read from ``clim.nc``; arrays are (366, H, W), index 0 is doy 1."""
+    """Day-of-year climatology read from ``clim.nc``; arrays are (366, H, W), index 0 is doy 1, read-only as read
+    (copy one to change it)."""
 
     seas: np.ndarray
     thresh: np.ndarray
@@ -438,6 +439,8 @@ def read_clim(path: str | Path) -> Climatology:
         raise DataContractError(f"{path}: unreadable ({err}); regenerate it") from err
     if seas.shape[0] != 366:
         raise DataContractError(f"{path}: seas has {seas.shape[0]} days of year, expected 366")
+    for array in (seas, thresh):  # read-only: the MHW detection keeps its float64 copy (oceane2e.mhw.forecast)
+        array.flags.writeable = False
     baseline = (int(attrs.get("baseline_start_year", -1)), int(attrs.get("baseline_end_year", -1)))
     return Climatology(
         seas=seas,

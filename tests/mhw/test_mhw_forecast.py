@@ -125,3 +125,30 @@ def test_bad_shapes_are_reported() -> None:
         forecast_mhw(np.zeros((1, 3, H, W)), np.zeros((1, 5, H, W)), np.array([TIME0]), seas[:365], thresh)
     with pytest.raises(ValueError, match="does not match forecast"):
         forecast_mhw(np.zeros((1, 3, H, W)), np.zeros((2, 5, H, W)), np.array([TIME0]), seas, thresh)
+
+
+def test_a_read_only_climatology_is_prepared_once_and_a_writeable_one_each_call(tmp_path) -> None:
+    """The float64 threshold is kept between calls only for read-only arrays (clim.nc as read): a climatology
+    changed in place between two calls is seen by the second, and the kept one gives the same flags."""
+    from oceane2e.data.contract import GridCoords, read_clim, write_clim
+    from oceane2e.mhw import forecast as fm
+
+    seas, thresh = _flat_clim()
+    forecast, history = _case(3, [1, 2])
+    first = forecast_mhw(forecast, history, np.array([TIME0]), seas, thresh)
+    thresh += 10.0  # writeable: changed in place, and the next call must see it
+    assert not forecast_mhw(forecast, history, np.array([TIME0]), seas, thresh).flags.any()
+    assert all(s is not seas for s, _, _ in fm._PREPARED)
+
+    coords = GridCoords(lat=np.array([30.0, 31.0]), lon=np.array([-70.0, -69.0, -68.0]))
+    write_clim(tmp_path / "clim.nc", seas.astype(np.float32), (thresh - 10.0).astype(np.float32), coords,
+               variable="sst", baseline=(2001, 2007), window_half_width=5, smooth_width=31, percentile=90.0)
+    clim = read_clim(tmp_path / "clim.nc")
+    with pytest.raises(ValueError, match="read-only"):
+        clim.thresh[0] += 1.0
+    kept = forecast_mhw(forecast, history, np.array([TIME0]), clim.seas, clim.thresh)
+    assert fm._PREPARED and fm._PREPARED[0][0] is clim.seas
+    again = forecast_mhw(forecast, history, np.array([TIME0]), clim.seas, clim.thresh)
+    for out in (kept, again):
+        np.testing.assert_array_equal(out.flags, first.flags)
+        np.testing.assert_array_equal(out.category, first.category)
