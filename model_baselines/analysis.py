@@ -202,20 +202,20 @@ class AnalysisUNet(nn.Module):
         if learned is None:
             x = first(x)
         else:
-            assert isinstance(first, nn.Conv2d)
+            # a split along the input channels is the same convolution only for an ungrouped, zero-padded one
+            assert isinstance(first, nn.Conv2d) and first.groups == 1 and first.padding_mode == "zeros"
             k = x.shape[1]
             weight = first.weight
             layout = torch.channels_last if weight.is_contiguous(memory_format=torch.channels_last) and \
                 not weight.is_contiguous() else torch.contiguous_format
             w_obs, w_learned = (part.contiguous(memory_format=layout) for part in (weight[:, :k], weight[:, k:]))
-            x = first._conv_forward(x.contiguous(memory_format=layout), w_obs, first.bias) + \
-                first._conv_forward(learned, w_learned, None)
+            conv = {"stride": first.stride, "padding": first.padding, "dilation": first.dilation}
+            x = F.conv2d(x.contiguous(memory_format=layout), w_obs, first.bias, **conv) + \
+                F.conv2d(learned, w_learned, None, **conv)
         for layer in rest:
             x = layer(x)
         skips = [x]
-        for k, block in enumerate(self.down):
-            if k == 0:
-                continue
+        for block in self.down[1:]:
             x = F.avg_pool2d(x, 2)
             x = block(x)
             skips.append(x)
