@@ -8,7 +8,7 @@ keys fail with their dotted name (``StrictModel``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
@@ -79,6 +79,11 @@ class TrainConfig(StrictModel):
     bf16: bool = Field(False, description="bf16 autocast of the networks on GPU (ignored on CPU)")
     grad_checkpoint: bool = Field(False, description="passed to the stepper: checkpoint each rollout day")
     num_threads: int | None = Field(None, ge=1, description="torch intra-op threads per process (default torch's)")
+    val_from_epoch: Annotated[int, Field(ge=0)] | Literal["longest_rollout"] = Field(
+        0, description="first epoch (0-based) scored on the validation split, i.e. a candidate for the best "
+        "checkpoint; earlier epochs are trained and checkpointed (last) but not validated. 'longest_rollout': the first "
+        "epoch of the schedule's longest rollout (stage 1 and 2 validate rollouts of that length, so epochs trained "
+        "on shorter ones are not scored). The last epoch is always validated")
 
     @model_validator(mode="after")
     def _check_schedule(self) -> TrainConfig:
@@ -101,6 +106,19 @@ class TrainConfig(StrictModel):
     def max_rollout_length(self) -> int:
         """The longest rollout of the schedule (datasets must provide that many target days)."""
         return max(s.length for s in self.rollout_schedule)
+
+    @property
+    def first_validated_epoch(self) -> int:
+        """The first 0-based epoch that :attr:`val_from_epoch` validates (never after the last epoch)."""
+        if self.val_from_epoch == "longest_rollout":
+            first = next(s.from_epoch for s in self.rollout_schedule if s.length == self.max_rollout_length)
+        else:
+            first = self.val_from_epoch
+        return min(first, self.epochs - 1)
+
+    def validates(self, epoch: int) -> bool:
+        """Whether 0-based ``epoch`` is scored on the validation split (see :attr:`val_from_epoch`)."""
+        return epoch >= self.first_validated_epoch
 
     @property
     def best_checkpoint(self) -> Path:

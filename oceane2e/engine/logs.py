@@ -75,21 +75,16 @@ class MetricsCSV:
                 if new_file:
                     writer.writeheader()
                 writer.writerows(dropped)
-        if not history:
-            columns = self._columns
-        else:
-            columns = self._columns if self._columns and set(history[0]) <= set(self._columns) else list(history[0])
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        with tmp.open("w", newline="") as f:
-            if columns:
-                writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
-                writer.writeheader()
-                writer.writerows(history)
-        os.replace(tmp, self.path)
-        self._columns = columns
+        columns = _joined(self._columns, history) if history else self._columns
+        self._rewrite(columns, history)
         return len(dropped)
 
     def write(self, row: dict[str, Any]) -> None:
+        """Append ``row``; a key no earlier row had (the validation metrics of the first validated epoch after
+        epochs without validation, ``train.val_from_epoch``) adds a column, the earlier rows left empty there."""
+        if self._columns is not None and not set(row) <= set(self._columns):
+            old = read_metrics(self.path) if self.path.exists() and self.path.stat().st_size > 0 else []
+            self._rewrite(_joined(self._columns, [row]), old)
         new = self._columns is None
         if new:
             self._columns = list(row)
@@ -98,6 +93,25 @@ class MetricsCSV:
             if new:
                 writer.writeheader()
             writer.writerow(row)
+
+    def _rewrite(self, columns: list[str] | None, rows: list[dict[str, Any]]) -> None:
+        """Replace the file (atomically) by ``rows`` under ``columns``."""
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        with tmp.open("w", newline="") as f:
+            if columns:
+                writer = csv.DictWriter(f, fieldnames=columns, extrasaction="ignore")
+                writer.writeheader()
+                writer.writerows(rows)
+        os.replace(tmp, self.path)
+        self._columns = columns
+
+
+def _joined(columns: list[str] | None, rows: list[dict[str, Any]]) -> list[str]:
+    """``columns`` followed by the keys of ``rows`` not among them, in the order they first appear."""
+    out = list(columns or [])
+    for row in rows:
+        out += [k for k in row if k not in out]
+    return out
 
 
 def read_metrics(path: str | Path) -> list[dict[str, str]]:

@@ -33,6 +33,7 @@ RESUME_MAY_CHANGE: tuple[str, ...] = (
     "train.log_every",
     "train.num_threads",
     "train.val_batch_size",  # the validation mean is over all windows, whatever the batch
+    "train.val_from_epoch",  # which epochs are scored (candidates for the best checkpoint); training unchanged
     "train.grad_checkpoint",  # memory only, same numbers
     "train.checkpoint_dir",  # the run was moved
     "train.log_dir",

@@ -235,7 +235,8 @@ def build_scheduler(
 
 
 class Trainer:
-    """Train ``stepper.model`` on ``train_data``, choose the best checkpoint on ``val_data``.
+    """Train ``stepper.model`` on ``train_data``, choose the best checkpoint on ``val_data`` (scored after each epoch
+    from ``train.val_from_epoch`` on).
 
     Args:
         config: the ``train:`` section.
@@ -544,9 +545,11 @@ class Trainer:
                 if stopped:
                     break
                 train_means = meter.reduce(info)
-                val_means = self.validate(epoch, global_step)
+                # epochs before train.val_from_epoch are not scored: no candidates for the best checkpoint
+                validated = cfg.validates(epoch)
+                val_means = self.validate(epoch, global_step) if validated else {"loss": math.nan}
                 skip, meter = 0, _Meter()
-                is_best = val_means["loss"] < best_val
+                is_best = validated and val_means["loss"] < best_val
                 if is_best:
                     best_val, best_epoch = val_means["loss"], epoch
                 row = {"epoch": epoch + 1, "global_step": global_step, "train_loss": train_means.get("loss", math.nan),
@@ -555,8 +558,13 @@ class Trainer:
                 row |= {f"train_{k}": v for k, v in train_means.items() if k != "loss"}
                 row |= {f"val_{k}": v for k, v in val_means.items() if k != "loss"}
                 history.append(row)
-                self.logger.info("epoch %d/%d: train %.6g val %.6g%s (%.1f s)", epoch + 1, cfg.epochs,
-                                 row["train_loss"], row["val_loss"], " best" if is_best else "", row["epoch_time_s"])
+                if validated:
+                    self.logger.info("epoch %d/%d: train %.6g val %.6g%s (%.1f s)", epoch + 1, cfg.epochs,
+                                     row["train_loss"], row["val_loss"], " best" if is_best else "", row["epoch_time_s"])
+                else:
+                    self.logger.info("epoch %d/%d: train %.6g, not validated (train.val_from_epoch: epochs %d on) "
+                                     "(%.1f s)", epoch + 1, cfg.epochs, row["train_loss"], cfg.first_validated_epoch + 1,
+                                     row["epoch_time_s"])
                 payload = self._payload(epoch=epoch + 1, batch_in_epoch=0, global_step=global_step, meter=meter,
                                         best_val=best_val, best_epoch=best_epoch, history=history)
                 # checkpoint first, then the CSV row: a kill in between loses no row (a resume adds it

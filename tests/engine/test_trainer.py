@@ -78,6 +78,53 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
                                                                     {"from_epoch": 3, "length": 4}]})
     assert [cfg.rollout_length(e) for e in range(5)] == [1, 1, 1, 4, 4] and cfg.max_rollout_length == 4
 
+    with pytest.raises(ConfigError, match=r"train: val_from_epoch"):
+        validate_config(TrainConfig, good | {"val_from_epoch": "last"}, source="train")
+    with pytest.raises(ConfigError, match=r"train: val_from_epoch"):
+        validate_config(TrainConfig, good | {"val_from_epoch": -1}, source="train")
+
+
+def test_val_from_epoch_skips_early_validation_and_changes_no_weight(tmp_path: Path) -> None:
+    """Epochs before ``val_from_epoch`` are not scored and never best; the training itself (weights, dropout RNG)
+    is that of the run validating every epoch; the first validated epoch's metrics get their columns."""
+    _, every = run_fake(tmp_path / "every", epochs=4, dropout=0.2)
+    result, late = run_fake(tmp_path / "late", epochs=4, dropout=0.2, val_from_epoch=2)
+    for a, b in zip(_weights(every), _weights(late), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    full = read_metrics(tmp_path / "every" / "logs" / "Fake_metrics.csv")
+    rows = read_metrics(tmp_path / "late" / "logs" / "Fake_metrics.csv")
+    assert [r["val_loss"] for r in rows[:2]] == ["nan", "nan"] and [r["val_abs_err"] for r in rows[:2]] == ["", ""]
+    assert [r["is_best"] for r in rows[:2]] == ["0", "0"]
+    for got, want in zip(rows[2:], full[2:], strict=True):  # the same epochs scored alike
+        assert (got["train_loss"], got["val_loss"], got["val_abs_err"]) == (
+            want["train_loss"], want["val_loss"], want["val_abs_err"])
+    val = [float(r["val_loss"]) for r in rows[2:]]
+    best = load_checkpoint(tmp_path / "late" / "ckpt" / "Fake_best_model.pth")
+    assert best["best_epoch"] == result.best_epoch == 2 + val.index(min(val))
+    log = (tmp_path / "late" / "logs" / "Fake_training_log.log").read_text()
+    assert "epoch 1/4: train" in log and "not validated (train.val_from_epoch: epochs 3 on)" in log
+
+
+def test_val_from_epoch_longest_rollout_and_the_last_epoch() -> None:
+    cfg = TrainConfig(name="a", epochs=6, val_from_epoch="longest_rollout", rollout_schedule=[
+        {"from_epoch": 0, "length": 1}, {"from_epoch": 2, "length": 20}, {"from_epoch": 4, "length": 5}])
+    assert [cfg.validates(e) for e in range(6)] == [False, False, True, True, True, True]  # 20 days from epoch 2
+    # a schedule (or a val_from_epoch) beyond the last epoch still validates the last one: there is a best checkpoint
+    short = cfg.model_copy(update={"epochs": 2})
+    assert [short.validates(e) for e in range(2)] == [False, True]
+    assert TrainConfig(name="a", epochs=3, val_from_epoch=7).first_validated_epoch == 2
+    assert TrainConfig(name="a", epochs=3).first_validated_epoch == 0
+
+
+def test_resume_with_val_from_epoch_reproduces_the_csv(tmp_path: Path) -> None:
+    run_fake(tmp_path / "full", epochs=4, dropout=0.2, val_from_epoch=2)
+    part = tmp_path / "part"
+    run_fake(part, epochs=4, dropout=0.2, stop_after=4, val_from_epoch=2)  # stopped after epoch 1 (not validated)
+    run_fake(part, epochs=4, dropout=0.2, resume=True, val_from_epoch=2)
+    read = lambda out: read_metrics(out / "logs" / "Fake_metrics.csv")  # noqa: E731
+    keys = ("epoch", "train_loss", "val_loss", "val_abs_err", "is_best")
+    assert [[r[k] for k in keys] for r in read(tmp_path / "full")] == [[r[k] for k in keys] for r in read(part)]
+
 
 def _env() -> dict[str, str]:
     env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(REPO))
