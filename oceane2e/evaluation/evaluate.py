@@ -444,7 +444,7 @@ def run_evaluation(
                         counts_cat_cal[suffix][name] += M.contingency_counts(det.category >= cat, obs_cat[cat], weights)
 
             # every forecast's sums grow chunk by chunk in the same order as in one thread: the same bits
-            list(pool.map(lambda item: score(*item), forecasts.items()))
+            list(pool.map(score, forecasts, forecasts.values()))
             bar.update(s1 - s0)
         bar.close()
 

@@ -104,6 +104,21 @@ def test_missing_forecast_file_and_empty_results(evaluated, tmp_path, capsys):
     assert "Lonely_forecast.nc" in capsys.readouterr().err
 
 
+def test_scoring_in_threads_gives_the_scores_of_one_thread(evaluated, tmp_path, monkeypatch):
+    """The forecasts of a chunk are scored side by side; over several chunks every score is the one-thread one."""
+    import oceane2e.evaluation.evaluate as ev
+
+    monkeypatch.setattr(ev, "_CHUNK_ELEMENTS", 1)  # one start date per chunk: the sums grow over many chunks
+    skills = {}
+    for threads in (1, 2):
+        results = tmp_path / f"results{threads}"
+        shutil.copytree(evaluated.results, results)
+        monkeypatch.setattr(ev, "SCORING_THREADS", threads)
+        skills[threads] = ev.run_evaluation(results, None, evaluated.config, progress=False, figures=False).skill
+    assert len(skills[1]) > 0 and skills[1]["model"].nunique() >= 4
+    pd.testing.assert_frame_equal(skills[1], skills[2], check_exact=True)
+
+
 def test_default_history_gives_the_flags_of_the_whole_record(tiny_results):
     from oceane2e.data.contract import read_clim
     from oceane2e.evaluation.evaluate import HISTORY_DAYS
