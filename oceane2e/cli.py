@@ -12,6 +12,7 @@ import sys
 
 from oceane2e.cpu_isa import pin_cpu_vector_paths
 from oceane2e.errors import pop_debug_flag, report_user_errors
+from oceane2e.memory import keep_freed_memory
 from oceane2e.threads import prefer_passive_openmp
 
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -40,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     # policy and the vector paths before a sub-command imports torch (oceane2e.threads, oceane2e.cpu_isa).
     prefer_passive_openmp()
     pin_cpu_vector_paths()
+    keep_freed_memory()  # freed tensors' memory stays with the process for reuse (oceane2e.memory)
     argv, debug = pop_debug_flag(list(sys.argv[1:] if argv is None else argv))
     if not argv or argv[0] in ("-h", "--help"):
         print(_usage())

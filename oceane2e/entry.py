@@ -29,6 +29,7 @@ from oceane2e.engine.cli import parse_args  # noqa: E402
 from oceane2e.engine.distributed import DistInfo, distributed_context  # noqa: E402
 from oceane2e.engine.runfiles import RunStart  # noqa: E402
 from oceane2e.errors import report_user_errors  # noqa: E402
+from oceane2e.memory import keep_freed_memory  # noqa: E402
 
 
 def run_entry(
@@ -45,6 +46,7 @@ def run_entry(
     where the config has it and stays in ``args.overwrite`` for the other commands (cycling, ensembles).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    keep_freed_memory()  # before the first tensor: freed memory stays for reuse (oceane2e.memory)
 
     def body() -> int:
         args = parse_args(argv, description, default_config)
