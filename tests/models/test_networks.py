@@ -96,6 +96,43 @@ def test_multiconv_shapes_odd_grid_and_persistence_start(n_s: int) -> None:
     assert core(torch.randn(1, 2, 3, 17, 9)).shape == (1, 1, 1, 17, 9)
 
 
+@pytest.mark.parametrize(("n_in", "n_out", "n_days", "n_s"), [(4, 1, 9, 2), (3, 2, 7, 4), (2, 3, 8, 2)])
+def test_multiconv_forecast_without_gradients_encodes_each_day_once_with_the_same_forecast(
+    n_in: int, n_out: int, n_days: int, n_s: int
+) -> None:
+    # M_θ encodes each day once without gradients (a day stays in the input window for n_in calls); the forecast
+    # must be that of the network called on every window, on an odd grid (padded for the encoder), with land,
+    # weights channels-last as the engine lays them out. Same up to round-off only: oneDNN may sum a convolution
+    # of B frames in another order than of B·n_in (measured: ~1e-6 in normalised units on this grid, 2e-5 m/s at
+    # 40 days on the demo's)
+    from oceane2e.engine.trainer import fast_layout
+
+    torch.manual_seed(0)
+    model = build_model(parse_model_config({"name": "MultiConv", **TINY_SIMVP, "N_S": n_s}),
+                        velocity_info(n_in=n_in, n_out=n_out))
+    randomise_readouts(model)
+    fast_layout(model.eval(), "cpu")
+    batch = make_batch(b=5, n_lead=n_in)
+    inputs, mask = batch["velocity"][:, :n_in], batch["mask"]
+    encoded: list[int] = []
+    hook = model.net.core.encoder.register_forward_hook(lambda mod, args, out: encoded.append(args[0].shape[0]))
+    with torch.no_grad():
+        reused = model(inputs, mask, n_days)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    reused_frames = sum(encoded)
+    encoded.clear()
+    plain = model(inputs, mask, n_days)  # gradients enabled: the network called on every window
+    hook.remove()
+    calls = -(-n_days // n_out)
+    assert sum(encoded) == 5 * n_in * calls  # every window encoded whole
+    assert reused_frames == 5 * (n_in + (calls - 1) * n_out)  # each day once
+    assert reused.shape == plain.shape == (5, n_days, 2, 13, 21)
+    assert (plain[:, -1] - plain[:, 0]).abs().max() > 0.1  # the forecast moves: later days come from encoded outputs
+    torch.testing.assert_close(reused, plain, rtol=1e-5, atol=1e-5)
+    assert torch.equal(reused[:, :n_out], plain[:, :n_out])  # the first call sees the same batch of frames
+
+
 @pytest.mark.parametrize("name", ["SimVP", "ConvLSTM"])
 def test_stage2_shapes_odd_grid_and_land(name: str) -> None:
     model = tiny_stage2(name)
