@@ -66,3 +66,28 @@ def test_a_field_drawn_from_its_covariance_is_recovered_with_the_predicted_error
     predicted = float(np.mean(pred))
     assert predicted < 0.6 * COV.background_std**2  # the observations do inform the analysis
     assert abs(measured / predicted - 1.0) < 0.10, (measured, predicted)
+
+
+def test_the_cholesky_solve_equals_lu_and_falls_back_to_it() -> None:
+    """The batched Cholesky path gives the increments and variances of a plain LU solve; a batch that is
+    not positive definite (here a negative 'variance' on one diagonal) is solved by LU, not left wrong."""
+    from oceane2e.assim.oi_core import _solve_spd, _sq_dist
+
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(-2.0, 2.0, (5, 30, 4))
+    tgt = rng.uniform(-2.0, 2.0, (5, 7, 4))
+    np.testing.assert_allclose(_sq_dist(tgt, pts), np.sum((tgt[:, :, None] - pts[:, None]) ** 2, -1), rtol=1e-12)
+    var_b = 0.7
+    a = var_b * np.exp(-0.5 * _sq_dist(pts, pts)) + np.eye(30) * 0.05
+    g = var_b * np.exp(-0.5 * _sq_dist(tgt, pts))
+    rhs = np.concatenate([rng.standard_normal((5, 30, 1)), np.swapaxes(g, 1, 2)], axis=2)
+
+    def lu(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.linalg.solve(a, rhs)
+        return (g @ x[:, :, :1])[:, :, 0], var_b - np.sum(g * np.swapaxes(x[:, :, 1:], 1, 2), axis=-1)
+
+    for matrix in (a, a - np.eye(30)[None] * np.array([0, 0, 0.6, 0, 0])[:, None, None]):  # the second: indefinite
+        inc, err = _solve_spd(matrix, rhs, g, var_b)
+        want_inc, want_err = lu(matrix)
+        np.testing.assert_allclose(inc, want_inc, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(err, want_err, rtol=1e-8, atol=1e-10)
