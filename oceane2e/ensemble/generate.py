@@ -212,15 +212,17 @@ class Perturber:
         M = N (+1 control, all zeros, first of each start date)."""
         n = self.cfg.members
         h, w = self.mask.shape
-        zero = {"initial": np.zeros((h, w)), "currents": np.zeros((self.n_lead, 2, h, w)),
-                "source": np.zeros((self.n_lead, h, w))}
-        rows: dict[str, list[np.ndarray]] = {k: [] for k in zero}
-        for t0 in time0_days:
-            fields = ([zero] if with_control else []) + [self.member(t0, m) for m in range(n)]
-            for f in fields:
-                for key in rows:
-                    rows[key].append(f.get(key, zero[key]))
-        return {k: torch.from_numpy(np.stack(v).astype(np.float32)) for k, v in rows.items()}
+        shapes = {"initial": (h, w), "currents": (self.n_lead, 2, h, w), "source": (self.n_lead, h, w)}
+        per_start = n + int(with_control)
+        # filled in place, float64 -> float32 on assignment (a list stacked in float64, then cast, cost two more
+        # passes over ~100 MB per batch: a quarter of the fields' time)
+        out = {k: np.zeros((len(time0_days) * per_start, *shape), dtype=np.float32) for k, shape in shapes.items()}
+        for i, t0 in enumerate(time0_days):
+            for m in range(n):
+                row = i * per_start + int(with_control) + m  # the control's row stays zero
+                for key, field in self.member(t0, m).items():
+                    out[key][row] = field
+        return {k: torch.from_numpy(v) for k, v in out.items()}
 
 
 def source_amplitude_map(data_cfg: Any, mask: np.ndarray, relative: bool) -> np.ndarray:
