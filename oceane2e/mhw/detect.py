@@ -70,8 +70,9 @@ def find_events(
     padded[..., 1:-1] = time_last  # one strided copy; the zeros close runs at both ends
     padded = padded.reshape(-1, n_steps + 2)
     change = np.diff(padded, axis=1)  # (N, T+1): +1 at a run's first day, -1 after its last
-    cell, start = np.nonzero(change == 1)  # row-major: by cell, then time
-    _, stop = np.nonzero(change == -1)
+    # row-major (by cell, then time), each run's +1 is followed by its -1: one scan gives both, alternating
+    cells, steps = np.nonzero(change)
+    cell, start, stop = cells[0::2], steps[0::2], steps[1::2]
     keep = stop - start >= min_duration
     cell, start, end = cell[keep], start[keep], stop[keep] - 1
     if join_across_gaps and cell.size > 1:
