@@ -18,3 +18,15 @@ import os
 def prefer_passive_openmp() -> None:
     """Set ``OMP_WAIT_POLICY=PASSIVE`` unless the environment already says otherwise."""
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+def cpu_budget() -> int:
+    """Cores this process may keep busy with its own worker threads: ``OMP_NUM_THREADS`` when set to a positive
+    integer (the pipeline's second process has 1: the other core is the main process'), else the CPU count.
+
+    The thread pools of the numpy work (the evaluation's scoring, the MHW calibration's candidate scales) size
+    themselves by it: two threads in a process meant to use one core took the other process' core."""
+    value = os.environ.get("OMP_NUM_THREADS", "").strip()
+    if value.isdigit() and int(value) > 0:
+        return int(value)
+    return os.cpu_count() or 1

@@ -31,7 +31,6 @@ metrics ``<metric>_cal`` beside the ones with the observed threshold.
 
 from __future__ import annotations
 
-import os
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -42,6 +41,7 @@ import numpy as np
 
 from oceane2e.errors import UserError
 from oceane2e.outputs import HINDCAST_DIR
+from oceane2e.threads import cpu_budget
 
 #: suffix of the metrics scored with the lead-calibrated detection (``csi_cal``, ``csi_strong_cal``, ...)
 CALIBRATED_SUFFIX = "_cal"
@@ -107,7 +107,7 @@ def fit_scales(forecast: np.ndarray, history: np.ndarray, observed: dict[str, np
         return {key: np.nan_to_num(M.categorical_scores(c)["csi"], nan=0.0) for key, c in counts.items()}
 
     fitted = {}
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:  # numpy frees the GIL
+    with ThreadPoolExecutor(max_workers=max(1, min(4, cpu_budget()))) as pool:  # numpy frees the GIL
         # one detection per candidate scores every objective
         tried = dict(zip((float(k) for k in grid), pool.map(lambda k: csi_of(np.full(n_lead, k)), grid), strict=True))
         raw = tried[1.0] if 1.0 in tried else csi_of(np.ones(n_lead))

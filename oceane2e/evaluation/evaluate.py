@@ -19,7 +19,6 @@ mapped. Outputs: ``skill.csv`` (model, lead, metric, value), ``report.md`` and P
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -34,6 +33,7 @@ from oceane2e.evaluation import metrics as M
 from oceane2e.evaluation.calibration import CALIBRATED_SUFFIX
 from oceane2e.evaluation.references import REFERENCE_NAMES, fit_tau_from_data, reference_forecasts
 from oceane2e.mhw.categories import CATEGORY_NAMES, STRONG
+from oceane2e.threads import cpu_budget
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -395,7 +395,7 @@ def run_evaluation(
     chunk = _chunk_size(n_lead, history_days, grid, len(sources) + 1)
     observed = ObservedSSTA(root, data_cfg)
     # numpy releases the GIL in the detection's array work: the forecasts of a chunk are scored side by side
-    pool = ThreadPoolExecutor(max_workers=max(1, min(SCORING_THREADS, os.cpu_count() or 1)))
+    pool = ThreadPoolExecutor(max_workers=max(1, min(SCORING_THREADS, cpu_budget())))
     try:
         calibration = _calibration(hindcasts, calibration_file, results_dir, observed, clim, mask, weights, time0,
                                    n_lead, tau, sources, history_days)

@@ -254,3 +254,39 @@ def test_only_the_scored_models_hindcasts_are_fitted_and_stale_scales_go(tiny_re
     shutil.rmtree(results / "hindcast")
     assert fit_mhw_calibration(results, config_path=tiny.config) is None
     assert not (results / CALIBRATION_FILE).exists()
+
+
+def test_one_core_budget_fits_on_one_thread_with_the_same_scales(tiny_results, monkeypatch):
+    """With OMP_NUM_THREADS=1 (the pipeline's second process) the candidate scales are scored on one worker
+    thread, not on threads that would take the main process' core; the fitted scales are those of more threads."""
+    import threading
+
+    from oceane2e.evaluation import calibration as C
+    from oceane2e.threads import cpu_budget
+
+    tiny = tiny_results
+    time0 = np.datetime64("2002-01-15", "D") + 5 * np.arange(30)
+    truth, history, obs, clim, weights = _observed(tiny, time0)
+    damped = (truth * DAMPING[None, :, None, None]).astype(np.float32)
+    seen: set[int] = set()
+    counts = C._detection_counts
+
+    def recording(*args, **kwargs):
+        seen.add(threading.get_ident())
+        return counts(*args, **kwargs)
+
+    monkeypatch.setattr(C, "_detection_counts", recording)
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert cpu_budget() == 1
+    one = fit_scales(damped, history, obs, time0, clim.seas, clim.thresh, tiny.mask, weights)
+    assert len(seen - {threading.get_ident()}) == 1  # one worker
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    assert cpu_budget() == 3
+    three = fit_scales(damped, history, obs, time0, clim.seas, clim.thresh, tiny.mask, weights)
+    for key in OBJECTIVES:
+        for a, b in zip(one[key], three[key], strict=True):
+            np.testing.assert_array_equal(a, b)
+    monkeypatch.setenv("OMP_NUM_THREADS", "many")  # not a count: the CPU count
+    import os
+
+    assert cpu_budget() == (os.cpu_count() or 1)
