@@ -338,19 +338,20 @@ def build_steps(cfg: PipelineConfig) -> list[Step]:
         steps += [Step(f"train_{tag}", train_b, side=True, needs=needs_of(path, "train")),
                   Step(f"inference_{tag}", infer_b, side=True, needs=needs_of(path, "inference"))]
     # The side lane reaches train_assim about when the main lane has trained the hybrid (which train_assim needs):
-    # the OI of the training windows' years goes before it; the smoother OI and the baselines' hindcasts, needed only
-    # by the scores and the calibration, fill the main lane's wait for train_assim and the side lane's time after it
-    # (2026-12-02: with them before train_assim the main lane waited 121 s for it; 16.7 -> ~15.5 min).
+    # the baselines' hindcasts and the OI of the training windows' years go before it, the smoother OI fills the main
+    # lane's wait for train_assim. (2026-12-02: with the hindcasts before train_assim the main lane waited 121 s for
+    # it; 2026-12-03, once the OI took 30 % less, the side lane waited 33 s for the hybrid instead, and the hindcasts
+    # after train_assim delayed the calibration, so the evaluation, by 34 s: docs/benchmarks.md, "Pipeline timing".)
+    if cfg.hindcasts:
+        # the baselines' validation forecasts (for the MHW calibration)
+        steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "hindcast"))
+                  for path in cfg.baseline_configs]
     windows_oi = cfg.assim_config is not None and _windows_oi(cfg)
     if windows_oi:  # the real-time OI of the training windows' years, before the analysis trains on it
         steps.append(Step("oi_windows", oi_windows, side=True, needs=observed))
     if cfg.assim_config is not None:
         # the analysis' backgrounds are forecasts of the trained hybrid; the cycle needs the real-time OI currents
         steps.append(Step("train_assim", train_assim, side=True, needs=("train_online",)))
-    if cfg.hindcasts:
-        # the baselines' validation forecasts (for the MHW calibration), in the side lane after the analysis' training
-        steps += [Step(f"hindcast_{path.stem}", hindcast_of(path), side=True, needs=needs_of(path, "hindcast"))
-                  for path in cfg.baseline_configs]
     if cfg.hindcasts:
         # the validation years' forecasts, for the evaluation's MHW calibration: the hybrid's in the main lane
         # while the side lane trains the analysis

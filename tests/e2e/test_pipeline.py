@@ -175,10 +175,10 @@ def test_every_step_comes_after_what_it_needs(tmp_path: Path) -> None:
         < names.index("assimilate") < names.index("forecast_from_obs")
     assert needs["inference_config_baseline"] == ("inference_vel",)  # it forecasts with M_θ's currents
     assert needs["train_config_baseline"] == ("check",)  # it trains on the observed currents
-    # the hybrid's hindcast fills the main lane's wait for train_assim; the baselines' run in the side lane after
-    # that training (before it they made the main lane wait for it, once oi_windows was added)
+    # the hybrid's hindcast fills the main lane's wait for train_assim; the baselines' run in the side lane before
+    # that training, which waits for the hybrid anyway (after it they delayed the calibration and the evaluation)
     assert not lanes["hindcast"] and names.index("hindcast") < names.index("assimilate")
-    assert lanes["hindcast_config_baseline"] and names.index("train_assim") < names.index("hindcast_config_baseline")
+    assert lanes["hindcast_config_baseline"] and names.index("hindcast_config_baseline") < names.index("train_assim")
     assert needs["hindcast_config_baseline"] == ("train_vel",)  # M_θ on the fly: no stage-1 file of the val year
     assert lanes["calibrate"] and needs["calibrate"] == ("hindcast",) and names[-2:] == ["calibrate", "evaluate"]
 
