@@ -1,8 +1,8 @@
 """The main job: the whole Ocean-E2E pipeline on one config, step by step, resumable.
 
     synth | prepare -> check -> observe -> train_vel -> inference_vel -> train_online -> inference
-          -> ensemble -> train_baseline, inference_baseline (each baseline) -> oi_windows -> train_assim
-          -> hindcast_<baseline> (each) -> hindcast -> oi_realtime -> forecast_from_oi -> oi -> assimilate
+          -> ensemble -> train_baseline, inference_baseline (each baseline) -> hindcast_<baseline> (each)
+          -> oi_windows -> train_assim -> hindcast -> oi_realtime -> forecast_from_oi -> oi -> assimilate
           -> forecast_from_obs -> calibrate -> evaluate
 
 The data come from the synthetic ocean (``synthetic_config``) or from real files converted by
