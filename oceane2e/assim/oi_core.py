@@ -43,6 +43,13 @@ class Covariance:
         return np.concatenate([xyz_km / self.length_km, (np.asarray(t_days, np.float64) / self.time_days)[:, None]],
                               axis=1)
 
+    def of_sq_dist(self, d2: np.ndarray) -> np.ndarray:
+        """σb² exp(-d2/2) of squared scaled distances ``d2``, computed in place (``d2`` is overwritten)."""
+        d2 *= -0.5
+        np.exp(d2, out=d2)
+        d2 *= self.background_std**2
+        return d2
+
 
 @dataclass(frozen=True)
 class Blocks:
@@ -114,35 +121,28 @@ def local_oi(
         oi = near[b0 : b0 + _BATCH]  # (B, K); all valid since k <= n
         so = s_obs[oi]  # (B, K, 4)
         st = s_tgt[np.where(tv, ti, 0)]  # (B, P, 4)
-        a = _sq_dist(so, so)
-        a *= -0.5
-        np.exp(a, out=a)
-        a *= var_b
+        a = cov.of_sq_dist(_sq_dist(so, so))
         a[:, np.arange(k), np.arange(k)] += obs_var[oi]
-        g = _sq_dist(st, so)  # (B, P, K)
-        g *= -0.5
-        np.exp(g, out=g)
-        g *= var_b * tv[:, :, None]
+        g = cov.of_sq_dist(_sq_dist(st, so)) * tv[:, :, None]  # (B, P, K)
         rhs = np.concatenate([innovation[oi][:, :, None], np.swapaxes(g, 1, 2)], axis=2)  # (B, K, 1 + P)
-        block_inc, block_err = _solve_spd(a, rhs, g, var_b)
+        block_inc, block_err = _solve_spd(a, rhs, var_b)
         inc[ti[tv]] = block_inc[tv]
         err[ti[tv]] = np.maximum(block_err[tv], 0.0)
     return inc, err
 
 
-def _solve_spd(a: np.ndarray, rhs: np.ndarray, g: np.ndarray, var_b: float) -> tuple[np.ndarray, np.ndarray]:
+def _solve_spd(a: np.ndarray, rhs: np.ndarray, var_b: float) -> tuple[np.ndarray, np.ndarray]:
     """Increments (B, P) and error variances (B, P) of a batch: ``a`` (B, K, K) = B_oo + R, ``rhs`` (B, K, 1 + P)
-    = [innovations, B_og], ``g`` (B, P, K) = B_go."""
+    = [innovations, B_og]."""
     import torch
 
-    a_t, rhs_t = torch.from_numpy(a), torch.from_numpy(rhs)
-    factor, info = torch.linalg.cholesky_ex(a_t)
-    if bool((info == 0).all()):
-        y = torch.linalg.solve_triangular(factor, rhs_t, upper=False).numpy()  # L Y = rhs
-        block_inc = np.einsum("bkp,bk->bp", y[:, :, 1:], y[:, :, 0])  # B_go A⁻¹ (y - H x_b)
-        return block_inc, var_b - np.einsum("bkp,bkp->bp", y[:, :, 1:], y[:, :, 1:])  # σb² - B_go A⁻¹ B_og
-    x = np.linalg.solve(a, rhs)  # not positive definite in floating point: LU
-    return (g @ x[:, :, :1])[:, :, 0], var_b - np.sum(g * np.swapaxes(x[:, :, 1:], 1, 2), axis=-1)
+    factor, info = torch.linalg.cholesky_ex(torch.from_numpy(a))
+    if bool((info == 0).all()):  # L Y = rhs: Y_gᵀ Y_y = B_go A⁻¹ (y - H x_b), Σ Y_g² = B_go A⁻¹ B_og
+        left = right = torch.linalg.solve_triangular(factor, torch.from_numpy(rhs), upper=False).numpy()
+    else:  # not positive definite in floating point: LU, A X = rhs; B_go A⁻¹ (...) = rhs_gᵀ X
+        left, right = rhs, np.linalg.solve(a, rhs)
+    block_inc = np.einsum("bkp,bk->bp", left[:, :, 1:], right[:, :, 0])
+    return block_inc, var_b - np.einsum("bkp,bkp->bp", left[:, :, 1:], right[:, :, 1:])
 
 
 def _sq_dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -87,7 +87,7 @@ def test_the_cholesky_solve_equals_lu_and_falls_back_to_it() -> None:
         return (g @ x[:, :, :1])[:, :, 0], var_b - np.sum(g * np.swapaxes(x[:, :, 1:], 1, 2), axis=-1)
 
     for matrix in (a, a - np.eye(30)[None] * np.array([0, 0, 0.6, 0, 0])[:, None, None]):  # the second: indefinite
-        inc, err = _solve_spd(matrix, rhs, g, var_b)
+        inc, err = _solve_spd(matrix, rhs, var_b)
         want_inc, want_err = lu(matrix)
         np.testing.assert_allclose(inc, want_inc, rtol=1e-8, atol=1e-10)
         np.testing.assert_allclose(err, want_err, rtol=1e-8, atol=1e-10)

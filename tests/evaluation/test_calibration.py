@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 
 import numpy as np
@@ -287,6 +288,4 @@ def test_one_core_budget_fits_on_one_thread_with_the_same_scales(tiny_results, m
         for a, b in zip(one[key], three[key], strict=True):
             np.testing.assert_array_equal(a, b)
     monkeypatch.setenv("OMP_NUM_THREADS", "many")  # not a count: the CPU count
-    import os
-
     assert cpu_budget() == (os.cpu_count() or 1)
