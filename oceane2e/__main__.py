@@ -2,7 +2,7 @@ from oceane2e.cpu_isa import pin_cpu_vector_paths
 from oceane2e.threads import prefer_passive_openmp
 
 prefer_passive_openmp()  # before anything imports torch (see oceane2e.threads)
-pin_cpu_vector_paths()  # the same vector paths on every x86 CPU (see oceane2e.cpu_isa)
+pin_cpu_vector_paths()  # the vector paths asked for, before numpy and torch load (see oceane2e.cpu_isa)
 
 import sys  # noqa: E402
 

@@ -7,8 +7,8 @@ tear down. Every user error (:class:`oceane2e.errors.UserError`, and the OS erro
 ends as one line on stderr and exit status 2; ``--debug`` shows the traceback instead.
 
 The entry points import this module first, so it chooses the OpenMP wait policy before torch is
-imported (:mod:`oceane2e.threads`: a busy machine must not slow training 40-fold) and holds the
-vector paths of torch, numpy and OpenBLAS at AVX2 (:mod:`oceane2e.cpu_isa`: the same vector paths on every x86 CPU).
+imported (:mod:`oceane2e.threads`: a busy machine must not slow training 40-fold) and applies the choice of CPU
+vector paths (:mod:`oceane2e.cpu_isa`: the libraries' own, or with ``OCEANE2E_CPU_ISA=avx2`` AVX2 on every x86 CPU).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from oceane2e.cpu_isa import pin_cpu_vector_paths
 from oceane2e.threads import prefer_passive_openmp
 
 prefer_passive_openmp()  # before anything imports torch
-pin_cpu_vector_paths()  # before numpy and torch: the same vector paths on every x86 CPU (oceane2e.cpu_isa)
+pin_cpu_vector_paths()  # before numpy and torch: the vector paths asked for (oceane2e.cpu_isa)
 
 import argparse  # noqa: E402
 import sys  # noqa: E402

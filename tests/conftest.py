@@ -1,21 +1,20 @@
 """Shared pytest fixtures.
 
-The tests compute with the vector paths the entry points choose (oceane2e.cpu_isa): set before numpy and
-torch load, so that this process and the entry points it starts (torchrun's workers in the two-process
-tests) compute the same bits also on an AVX-512 machine.
+The tests compute with the vector paths the entry points choose (oceane2e.cpu_isa): under
+``OCEANE2E_CPU_ISA=avx2`` set before numpy and torch load, so that this process and the entry points it starts
+(torchrun's workers in the two-process tests) compute the same bits also on an AVX-512 machine.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
-from oceane2e.cpu_isa import SWITCH, pin_cpu_vector_paths
+from oceane2e.cpu_isa import pin_cpu_vector_paths, vector_paths_choice
 
 # a plugin that loaded numpy or torch first would leave this process on other paths than its children
-if os.environ.get(SWITCH, "").strip().lower() != "native" and {"numpy", "torch"} & set(sys.modules):
+if vector_paths_choice() == "avx2" and {"numpy", "torch"} & set(sys.modules):
     raise RuntimeError("tests/conftest.py: numpy or torch was imported before the CPU vector paths were pinned "
-                       "(a pytest plugin?); run with -p no:<plugin> or set OCEANE2E_CPU_ISA=native for both")
+                       "(a pytest plugin?); run with -p no:<plugin> or unset OCEANE2E_CPU_ISA (the native paths)")
 pin_cpu_vector_paths()
 
 from pathlib import Path  # noqa: E402
