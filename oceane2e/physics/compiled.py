@@ -140,8 +140,27 @@ def _compiled_substep() -> Callable[..., torch.Tensor]:
     step h are data (a Python loop count, coefficient values), so they never cause a recompile.
     """
     if not _COMPILED:
-        _COMPILED.append(torch.compile(_substep_flat, dynamic=False, fullgraph=True))
+        _COMPILED.append(torch.compile(_substep_flat, dynamic=False, fullgraph=True, options=_vector_width_options()))
     return _COMPILED[0]
+
+
+def _vector_width_options() -> dict[str, int]:
+    """TorchInductor's CPU vector width, named in the compile options so that it is part of the cache key.
+
+    Left unset, Inductor picks the width from the CPU and ``ATEN_CPU_CAPABILITY`` (which ``OCEANE2E_CPU_ISA=avx2``
+    sets; :mod:`oceane2e.cpu_isa`), but its on-disk graph cache keys on the options only: a graph cached under
+    AVX2 (256 bits) was reused under AVX-512, its C++ kernels rebuilt with 512-bit vectors for loops tiled for
+    256, and the process died of heap corruption (measured: "double free or corruption", torch 2.13 on an
+    AVX-512 box, after a run with the pins had filled the cache). Named, each width has its own entries.
+    Empty where Inductor vectorises nothing (then there is nothing to mix up) or cannot tell.
+    """
+    try:
+        from torch._inductor.cpu_vec_isa import pick_vec_isa
+
+        isa = pick_vec_isa()
+    except Exception:  # noqa: BLE001 - a private API: without it, Inductor's own choice
+        return {}
+    return {"cpp.simdlen": int(isa.bit_width())} if isa else {}
 
 
 def try_integrate_compiled(

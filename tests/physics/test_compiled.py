@@ -6,6 +6,12 @@ with a warm disk cache); the default run compiles two configurations, the slow-m
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -15,6 +21,7 @@ from oceane2e.physics import KernelOptions, SphericalGrid, advect
 from oceane2e.physics import compiled as compiled_mod
 
 DAY = 86400.0
+REPO = Path(__file__).resolve().parents[2]
 LAT = 32.25 + 0.5 * np.arange(16)
 LON = -75.75 + 0.5 * np.arange(20)
 
@@ -92,3 +99,44 @@ def test_failed_compilation_warns_and_falls_back_to_eager(monkeypatch: pytest.Mo
         eager = advect(c, u, v, grid, DAY, KernelOptions(time_stepper="ssp_rk2", limiter="superbee"))
     torch.testing.assert_close(out, eager, rtol=0, atol=0, equal_nan=True)
     assert ("ssp_rk2", "superbee", False) in compiled_mod._FAILED
+
+
+PROBE = """
+import json, numpy as np, torch, torch._dynamo.utils
+from oceane2e.physics import KernelOptions, SphericalGrid, advect
+from oceane2e.physics.compiled import _vector_width_options
+mask = np.ones((16, 20), dtype=bool); mask[6:9, 8:12] = False
+grid = SphericalGrid.from_coords(32.25 + 0.5 * np.arange(16), -75.75 + 0.5 * np.arange(20), mask, dtype=torch.float64)
+gen = torch.Generator().manual_seed(3)
+c, u, v = (torch.randn(2, 16, 20, dtype=torch.float64, generator=gen) for _ in range(3))
+with torch.no_grad():
+    out = advect(c, 0.4 * u, 0.4 * v, grid, 86400.0, KernelOptions(compile=True))
+assert torch.isfinite(out[:, torch.as_tensor(mask)]).all()
+print(json.dumps({"options": _vector_width_options(), "inductor": dict(torch._dynamo.utils.counters["inductor"])}))
+"""
+
+
+def _probe(cache: Path, extra: dict[str, str]) -> dict:
+    from oceane2e.cpu_isa import SWITCH, vector_path_pins
+
+    env = {k: v for k, v in os.environ.items() if k not in vector_path_pins() and k != SWITCH}
+    env |= {"PYTHONPATH": str(REPO), "TORCHINDUCTOR_CACHE_DIR": str(cache)} | extra
+    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_graph_cached_at_one_vector_width_is_not_reused_at_another(tmp_path: Path) -> None:
+    """Inductor's disk cache keyed its graphs on the compile options, not on the vector width it picked from
+    ``ATEN_CPU_CAPABILITY``: on an AVX-512 box a graph cached under the AVX2 pins was reused without them, its
+    kernels rebuilt for 512-bit vectors, and the process died of heap corruption. The width is now an option:
+    a run at another width compiles its own graph; one at the same width reuses the cache."""
+    pinned = _probe(tmp_path, {"ATEN_CPU_CAPABILITY": "avx2"})
+    native = _probe(tmp_path, {})
+    if not pinned["options"]:  # Inductor does not vectorise on this CPU: nothing to tell apart
+        pytest.skip("TorchInductor picks no vector ISA on this machine")
+    assert pinned["options"] == {"cpp.simdlen": 256} and pinned["inductor"].get("fxgraph_cache_miss") == 1
+    if native["options"] != pinned["options"]:
+        assert native["inductor"].get("fxgraph_cache_miss") == 1 and not native["inductor"].get("fxgraph_cache_hit")
+    else:
+        assert native["inductor"].get("fxgraph_cache_hit") == 1
