@@ -12,7 +12,7 @@ kernels and numpy's AVX-512 loops). Even so the learned analysis differed by ~1.
 and an AMD Zen 3 one, by a cause not found on one machine (the blocking oneDNN / MKL choose from the cache sizes?).
 
 The default is ``native``, the libraries' own choice: measured on the AVX-512 box (docs/benchmarks.md, "The
-vector paths: native by default"), the main command took 16.4 min instead of 18.2 and wrote every row of the skill
+vector paths: native by default"), the main command took 16.4 min instead of 18.2 and wrote every RMSE of the skill
 table to the printed digit as with the pins, except the learned analysis' — which the pins did not hold across
 CPUs either. ``avx2`` stays for comparing runs across machines (e.g. an AMD and an Intel box) as closely as can be.
 

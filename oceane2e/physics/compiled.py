@@ -148,10 +148,11 @@ def _vector_width_options() -> dict[str, int]:
     """TorchInductor's CPU vector width, named in the compile options so that it is part of the cache key.
 
     Left unset, Inductor picks the width from the CPU and ``ATEN_CPU_CAPABILITY`` (which ``OCEANE2E_CPU_ISA=avx2``
-    sets; :mod:`oceane2e.cpu_isa`), but its on-disk graph cache keys on the options only: a graph cached under
-    AVX2 (256 bits) was reused under AVX-512, its C++ kernels rebuilt with 512-bit vectors for loops tiled for
-    256, and the process died of heap corruption (measured: "double free or corruption", torch 2.13 on an
-    AVX-512 box, after a run with the pins had filled the cache). Named, each width has its own entries.
+    sets; :mod:`oceane2e.cpu_isa`), but its on-disk graph cache keys on the options, not on that pick: a graph
+    generated under AVX2 (256 bits) was a cache hit under AVX-512, and the process died of heap corruption
+    (measured: "double free or corruption", torch 2.13 on an AVX-512 box, after a run with the pins had filled the
+    cache; presumably kernels built for one width running loops generated for the other). Named, each width has
+    its own entries.
     Empty where Inductor vectorises nothing (then there is nothing to mix up) or cannot tell.
     """
     try:
