@@ -8,8 +8,8 @@ Run in the folder of a finished pipeline (it reads ``<results>/hindcast`` and th
 The lead calibration (``oceane2e.evaluation.calibration``) picks each lead's scale of the MHW threshold on its own,
 from a year or two of hindcasts. Pooling the contingency counts of the leads L-w .. L+w before picking the scale
 would trade that choice's sampling noise for bias. Each variant is fitted on one half of the validation start dates
-(in time) and scored on the other, leaving out the start dates whose forecast days reach into the fitting half —
-the out-of-sample check ``cross_validate_strong`` uses — and the out-of-sample MHW CSI is printed, averaged over
+(in time) and scored on the other, leaving out the start dates whose forecast days reach into the fitting half (the folds of
+``cross_validate_strong``, :func:`oceane2e.evaluation.calibration.folds_in_time`) — and the out-of-sample MHW CSI is printed, averaged over
 the leads and at a few leads, for every hindcast model, persistence and damped persistence; ``raw`` is the
 observed threshold. The grid here is 0.05 … 1.25 in steps of 0.05 without the calibration's refinement sweeps,
 the same for every variant. Only validation years are read: nothing is chosen on the scored years.
@@ -86,17 +86,19 @@ def main(argv: list[str] | None = None) -> None:
         return total[np.clip(lead + w + 1, 0, c.shape[0])] - total[np.clip(lead - w, 0, c.shape[0])]
 
     days = np.asarray(t0, dtype="datetime64[D]").astype(np.int64)
-    n = days.size
-    half = n // 2
-    first, second = slice(0, half), slice(half, n)
-    test_first = slice(0, int(np.sum(days[:half] + n_lead < days[half])))
-    test_second = slice(n - int(np.sum(days[half:] > days[half - 1] + n_lead)), n)
-    print(f"{n} validation start dates; scored out of sample: {test_first.stop} + {n - test_second.start}")
+    order = np.argsort(days, kind="stable")  # hindcast files are in date order; anything else is sorted
+    days, t0, history, events = days[order], np.asarray(t0)[order], history[order], events[order]
+    forecasts = {name: fc[order] for name, fc in forecasts.items()}
+    folds = C.folds_in_time(days, n_lead)
+    if folds is None:
+        raise SystemExit(f"{hindcasts}: too few validation start dates ({days.size}) for two folds")
+    print(f"{days.size} validation start dates; scored out of sample: "
+          + " + ".join(str(test.stop - test.start) for _, test in folds))
     for name, fc in forecasts.items():
         scores = {}
         for label, w in VARIANTS:
             total = np.zeros((n_lead, 4))
-            for fit_part, test_part in ((first, test_second), (second, test_first)):
+            for fit_part, test_part in folds:
                 if w is None:
                     scale = np.ones(n_lead)
                 else:

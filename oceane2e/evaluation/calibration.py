@@ -47,7 +47,7 @@ from oceane2e.threads import cpu_budget
 CALIBRATED_SUFFIX = "_cal"
 CALIBRATION_FILE = "mhw_calibration.csv"
 __all__ = ["CALIBRATED_SUFFIX", "CALIBRATION_FILE", "HINDCAST_DIR", "OBJECTIVES", "Calibration", "CalibrationError",
-           "cross_validate_strong", "fit_calibration", "fit_scales", "has_current_format", "read_calibration", "scales_for",
+           "cross_validate_strong", "fit_calibration", "fit_scales", "folds_in_time", "has_current_format", "read_calibration", "scales_for",
            "write_calibration"]
 #: the coarse grid of threshold scales, refined by half a step around each lead's best value
 SCALE_GRID: tuple[float, ...] = tuple(np.round(np.arange(0.1, 1.21, 0.1), 2))
@@ -163,6 +163,22 @@ def _detection_counts(forecast: np.ndarray, history: np.ndarray, observed: dict[
     return counts
 
 
+def folds_in_time(days: np.ndarray, n_lead: int) -> list[tuple[slice, slice]] | None:
+    """The two folds of an out-of-sample check on start dates ``days`` (integer days, sorted): each half in time
+    fits, and the other half is scored without the start dates whose ``n_lead`` forecast days reach into the fitting
+    half (a heatwave spans neighbouring start dates) -> [(fit, scored), (fit, scored)] slices; None when a half or a
+    scored part has fewer than two start dates."""
+    n = days.size
+    half = n // 2
+    if half < 2:
+        return None
+    test_first = slice(0, int(np.sum(days[:half] + n_lead < days[half])))
+    test_second = slice(n - int(np.sum(days[half:] > days[half - 1] + n_lead)), n)
+    if min(test_first.stop - test_first.start, test_second.stop - test_second.start) < 2:
+        return None
+    return [(slice(0, half), test_second), (slice(half, n), test_first)]
+
+
 def cross_validate_strong(forecast: np.ndarray, history: np.ndarray, observed: dict[str, np.ndarray],
                           time0: np.ndarray, seas: np.ndarray, thresh: np.ndarray, mask: np.ndarray,
                           weights: np.ndarray) -> tuple[float, float]:
@@ -184,18 +200,12 @@ def cross_validate_strong(forecast: np.ndarray, history: np.ndarray, observed: d
         order = np.argsort(days, kind="stable")
         forecast, history, time0, days = forecast[order], history[order], np.asarray(time0)[order], days[order]
         observed = {k: v[order] for k, v in observed.items()}
-    n, n_lead = forecast.shape[0], forecast.shape[1]
-    half = n // 2
-    if half < 2:
-        return float("nan"), float("nan")
-    first, second = slice(0, half), slice(half, n)
-    # scored with the other half's scales: only start dates whose lead days do not reach the other half's
-    test_first = slice(0, int(np.sum(days[:half] + n_lead < days[half])))
-    test_second = slice(n - int(np.sum(days[half:] > days[half - 1] + n_lead)), n)
-    if min(test_first.stop - test_first.start, test_second.stop - test_second.start) < 2:
+    n_lead = forecast.shape[1]
+    folds = folds_in_time(days, n_lead)
+    if folds is None:
         return float("nan"), float("nan")
     counts = {"strong": np.zeros((n_lead, 4)), "mhw": np.zeros((n_lead, 4))}
-    for fit_part, test_part in ((first, test_second), (second, test_first)):
+    for fit_part, test_part in folds:
         fit = fit_scales(forecast[fit_part], history[fit_part], {k: v[fit_part] for k, v in observed.items()},
                          time0[fit_part], seas, thresh, mask, weights)
         for key in counts:

@@ -11,7 +11,7 @@ import pytest
 
 from oceane2e.data.contract import CLIM_FILE, read_clim
 from oceane2e.evaluation import metrics as M
-from oceane2e.evaluation.calibration import OBJECTIVES, cross_validate_strong, fit_scales
+from oceane2e.evaluation.calibration import OBJECTIVES, cross_validate_strong, fit_scales, folds_in_time
 from oceane2e.evaluation.evaluate import main
 from oceane2e.mhw.categories import STRONG
 from oceane2e.mhw.forecast import forecast_mhw
@@ -289,3 +289,15 @@ def test_one_core_budget_fits_on_one_thread_with_the_same_scales(tiny_results, m
             np.testing.assert_array_equal(a, b)
     monkeypatch.setenv("OMP_NUM_THREADS", "many")  # not a count: the CPU count
     assert cpu_budget() == (os.cpu_count() or 1)
+
+
+def test_the_folds_in_time_share_no_forecast_day_between_fit_and_score() -> None:
+    days = np.arange(0, 6 * 20, 6)  # 20 start dates every 6 days
+    folds = folds_in_time(days, 12)
+    assert folds is not None and len(folds) == 2
+    (fit_a, test_a), (fit_b, test_b) = folds
+    assert (fit_a, fit_b) == (slice(0, 10), slice(10, 20))
+    # every scored start date's forecast days (start .. start + 12) stay clear of the fitting half's start dates
+    assert days[test_a].min() > days[fit_a].max() + 12 and days[test_b].max() + 12 < days[fit_b].min()
+    assert days[test_a].min() == 72 and days[test_b].max() == 42  # the nearest ones that qualify are kept
+    assert folds_in_time(days[:3], 12) is None and folds_in_time(np.arange(8), 12) is None
