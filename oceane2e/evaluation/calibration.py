@@ -104,7 +104,7 @@ def fit_scales(forecast: np.ndarray, history: np.ndarray, observed: dict[str, np
     def csi_of(scale: np.ndarray) -> dict[str, np.ndarray]:
         counts = _detection_counts(forecast, history, observed, time0, scale, seas, thresh, mask, weights)
         # a lead without any observed or forecast event has no CSI: a tie with 0, so scale 1 keeps it silent
-        return {key: np.nan_to_num(M.categorical_scores(c)["csi"], nan=0.0) for key, c in counts.items()}
+        return {key: np.nan_to_num(M.critical_success_index(c), nan=0.0) for key, c in counts.items()}
 
     fitted = {}
     with ThreadPoolExecutor(max_workers=max(1, min(4, cpu_budget()))) as pool:  # numpy frees the GIL

@@ -213,6 +213,18 @@ def categorical_scores(counts: np.ndarray) -> dict[str, np.ndarray]:
     return {"pod": pod, "far": far, "csi": csi, "hss": hss, "sedi": score}
 
 
+def critical_success_index(counts: np.ndarray) -> np.ndarray:
+    """The CSI of :func:`categorical_scores` alone, per lead of a (L, 4) table of (a, b, c, d) -> (L,); the same
+    numbers (``scores``' critical_success_index, NaN where a + b + c is 0) at a fifteenth of the cost, for the MHW
+    calibration's ~500 candidate tables."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.shape[-1] != 4:
+        raise ValueError(f"counts must end in the 4 columns (a, b, c, d), got shape {counts.shape}")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        csi = contingency_manager(counts).critical_success_index()
+    return _defined(csi, counts[..., 0] + counts[..., 1] + counts[..., 2])
+
+
 def _defined(score: Any, denominator: np.ndarray) -> np.ndarray:
     """A ``scores`` result as numpy, NaN where this module's denominator is 0."""
     return np.where(np.asarray(denominator) > 0, np.asarray(score.values, dtype=np.float64), np.nan)

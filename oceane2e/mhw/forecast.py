@@ -158,19 +158,26 @@ def _forecast_chunk(forecast, history, starts, seas, thresh, limit, ocean, min_d
         exceed &= ocean
     spans = find_events(exceed, min_duration=min_duration, max_gap=max_gap, time_axis=1)
 
-    flags = np.zeros((n_samples, n_lead, n_cells), dtype=bool)
-    category = np.zeros((n_samples, n_lead, n_cells), dtype=np.int8)
-    if spans.n_events:
-        event_id, t_idx, _, _ = spans.event_days()
-        on_lead = t_idx >= n_hist  # only the forecast days are returned
-        sample, cell = np.divmod(spans.cell[event_id[on_lead]], n_cells)
-        lead = t_idx[on_lead] - n_hist
-        doy = idx[sample, t_idx[on_lead]]
-        ssta = forecast.reshape(n_samples, n_lead, n_cells)[sample, lead, cell].astype(np.float64)
-        s_day = seas.reshape(366, n_cells)[doy, cell]
-        h_day = thresh.reshape(366, n_cells)[doy, cell]
+    flags = np.zeros(n_samples * n_lead * n_cells, dtype=bool)
+    category = np.zeros(n_samples * n_lead * n_cells, dtype=np.int8)
+    # only the forecast days are returned: the events' days from the first lead on, as flat indices
+    on_lead = spans.end >= n_hist
+    if np.any(on_lead):
+        start = np.maximum(spans.start[on_lead], n_hist) - n_hist  # leads 0..L-1
+        duration = spans.end[on_lead] - n_hist - start + 1
+        sample, cell = np.divmod(spans.cell[on_lead], n_cells)
+        # each event's first day at (sample, lead, cell), then its later days one lead (n_cells values) apart
+        first = (sample * n_lead + start) * n_cells + cell
+        offsets = np.cumsum(duration) - duration
+        day = np.arange(int(duration.sum()), dtype=np.int64) - np.repeat(offsets, duration)
+        flat = np.repeat(first, duration) + day * n_cells
+        doy = idx[:, n_hist:].ravel()[flat // n_cells]  # idx of (sample, lead)
+        cell_of_day = np.repeat(cell, duration)
+        ssta = forecast.reshape(-1)[flat].astype(np.float64)
+        s_day = seas.reshape(-1)[doy * n_cells + cell_of_day]
+        h_day = thresh.reshape(-1)[doy * n_cells + cell_of_day]
         number = category_number(ssta + s_day, s_day, h_day)
-        flags[sample, lead, cell] = True
-        category[sample, lead, cell] = daily_category(number, np.ones_like(number, dtype=bool))
+        flags[flat] = True
+        category[flat] = daily_category(number, np.ones_like(number, dtype=bool))
     shape = (n_samples, n_lead, *grid)
     return flags.reshape(shape), category.reshape(shape), exceed[:, n_hist:]

@@ -58,6 +58,17 @@ def test_degenerate_tables() -> None:
     _assert_same(counts)
 
 
+def test_the_csi_alone_is_that_of_all_scores() -> None:
+    """The calibration's fast CSI gives the numbers of categorical_scores bit for bit, NaN where a + b + c is 0."""
+    rng = np.random.default_rng(1)
+    counts = rng.gamma(1.0, 50.0, size=(300, 4))
+    counts[::5, :3] = 0.0  # no event forecast or observed: no CSI
+    counts[::7, 0] = 0.0
+    alone = M.critical_success_index(counts)
+    assert np.isnan(alone[::5]).all() and np.isfinite(alone[1::5]).all()
+    np.testing.assert_array_equal(alone, M.categorical_scores(counts)["csi"])
+
+
 def test_forecast_flags_of_a_small_forecast() -> None:
     rng = np.random.default_rng(3)
     truth = rng.standard_normal((6, 5, 8, 9)) > 1.0
