@@ -393,6 +393,10 @@ def run_evaluation(
     area_days = np.zeros(time0.size)
     strong_days = np.zeros(time0.size)
     chunk = _chunk_size(n_lead, history_days, grid, len(sources) + 1)
+    # the ensembles' scores (<Name>_members.nc) need nothing of the deterministic ones: with a second core they are
+    # computed in a second process meanwhile (docs/benchmarks.md, "The evaluation's ensembles beside it")
+    ensembles_job = _EnsembleScoring(results_dir, root, data_cfg, mask, weights, history_days=history_days,
+                                     figures=figures, progress=progress)
     observed = ObservedSSTA(root, data_cfg)
     # numpy releases the GIL in the detection's array work: the forecasts of a chunk are scored side by side
     pool = ThreadPoolExecutor(max_workers=max(1, min(SCORING_THREADS, cpu_budget())))
@@ -476,14 +480,12 @@ def run_evaluation(
                           history_days, n_lead, grid, tau)
         case.mhw_area_days = float(area_days[case_index])
         case.strong_area_days = float(strong_days[case_index])
-        # ensembles (<Name>_members.nc): probabilistic scores appended to skill.csv, a report section each
-        from oceane2e.evaluation.probabilistic import evaluate_ensembles
-
-        ensembles = evaluate_ensembles(results_dir, observed, clim, mask, weights, data_cfg.train_years,
-                                       history_days=history_days, figures=figures, progress=progress)
+        # ensembles: probabilistic scores appended to skill.csv, a report section each
+        ensembles = ensembles_job.result(observed, clim)
     finally:
         pool.shutdown()
         observed.close()
+        ensembles_job.close()
 
     test_years = sorted(int(y) for y in data_cfg.test_years)
     synthetic = _is_synthetic(root, test_years[0]) or _is_synthetic(root, int(str(time0[0])[:4]))
@@ -524,6 +526,97 @@ def run_evaluation(
 
     result.paths["report"] = write_report(result, results_dir / "report.md", data_root=root)
     return result
+
+
+def _score_ensembles(results_dir: Path, root: Path, data_cfg: Any, mask: np.ndarray, weights: np.ndarray,
+                     history_days: int, figures: bool, progress: bool, observed: Any = None,
+                     clim: Any = None) -> list[Any]:
+    """:func:`oceane2e.evaluation.probabilistic.evaluate_ensembles` of ``results_dir``; reads the observed SSTA and
+    the climatology of ``root`` itself unless given (the entry point of the second process)."""
+    from oceane2e.data.contract import CLIM_FILE, read_clim
+    from oceane2e.evaluation.probabilistic import evaluate_ensembles
+
+    own = observed is None
+    if own:
+        observed = ObservedSSTA(root, data_cfg)
+    try:
+        clim = read_clim(root / CLIM_FILE) if clim is None else clim
+        return evaluate_ensembles(results_dir, observed, clim, mask, weights, data_cfg.train_years,
+                                  history_days=history_days, figures=figures, progress=progress)
+    finally:
+        if own:
+            observed.close()
+
+
+#: the second process of :class:`_EnsembleScoring`: a fresh interpreter (nothing of this process' threads or of a
+#: user's ``__main__`` script is copied or run again), the same package as this one's first on its path
+_ENSEMBLE_WORKER = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                    "from oceane2e.evaluation.evaluate import _ensemble_worker; "
+                    "sys.exit(_ensemble_worker(sys.argv[2], sys.argv[3]))")
+
+
+def _ensemble_worker(job: str, out: str) -> int:
+    """Entry of the ensembles' second process: the scores of the arguments pickled in ``job``, pickled to ``out``."""
+    import pickle
+
+    from oceane2e.memory import keep_freed_memory
+
+    keep_freed_memory()
+    result = _score_ensembles(*pickle.loads(Path(job).read_bytes()), False)  # no progress bars of its own
+    Path(out).write_bytes(pickle.dumps(result))
+    return 0
+
+
+class _EnsembleScoring:
+    """The ensembles' scores, computed in a second process meanwhile when the results hold an ensemble and this
+    process may use two cores (:func:`oceane2e.threads.cpu_budget`); else in :meth:`result`. Both ways run the
+    same code on the same files: the same numbers. Should the second process fail, :meth:`result` scores the
+    ensembles here (so an error in them is reported as any other)."""
+
+    def __init__(self, results_dir: Path, root: Path, data_cfg: Any, mask: np.ndarray, weights: np.ndarray, *,
+                 history_days: int, figures: bool, progress: bool) -> None:
+        from oceane2e.evaluation.probabilistic import discover_ensembles
+
+        self.args = (results_dir, root, data_cfg, mask, weights, history_days, figures)
+        self.progress, self.proc, self.tmp = progress, None, None
+        if not discover_ensembles(results_dir) or cpu_budget() < 2:
+            return
+        import pickle
+        import subprocess
+        import tempfile
+
+        import oceane2e
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="oceane2e-ensembles-")
+        folder = Path(self.tmp.name)
+        (folder / "job.pkl").write_bytes(pickle.dumps(self.args))
+        package_dir = str(Path(oceane2e.__file__).resolve().parents[1])  # this process' package, installed or not
+        with open(folder / "stderr.txt", "wb") as err:
+            self.proc = subprocess.Popen([sys.executable, "-c", _ENSEMBLE_WORKER, package_dir, str(folder / "job.pkl"),
+                                          str(folder / "scores.pkl")], stdout=err, stderr=err)
+
+    def result(self, observed: Any, clim: Any) -> list[Any]:
+        """[(scores, report section)] per ensemble."""
+        if self.proc is not None:
+            import pickle
+
+            if self.progress and self.proc.poll() is None:
+                print("evaluate: waiting for the ensembles' scores (second process) ...", file=sys.stderr, flush=True)
+            folder = Path(self.tmp.name)  # type: ignore[union-attr]
+            if self.proc.wait() == 0:
+                return pickle.loads((folder / "scores.pkl").read_bytes())
+            lines = (folder / "stderr.txt").read_text(errors="replace").strip().splitlines()
+            why = lines[-1] if lines else f"exit status {self.proc.returncode}"
+            print(f"evaluate: the ensembles' second process failed ({why}); scoring them here", file=sys.stderr)
+        return _score_ensembles(*self.args, self.progress, observed=observed, clim=clim)
+
+    def close(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:  # an error before result(): not needed any more
+            self.proc.kill()
+            self.proc.wait()
+        if self.tmp is not None:
+            self.tmp.cleanup()
+            self.tmp = None
 
 
 def _calibration(hindcasts: str | Path | None, calibration_file: str | Path | None, results_dir: Path,

@@ -140,3 +140,45 @@ def test_evaluation_adds_probabilistic_scores_and_the_report_section(tiny: Path)
     assert prob.channels == ("p_mhw", "p_strong")
     p = prob.outputs[..., prob.mask]
     assert np.nanmin(p) >= 0 and np.nanmax(p) <= 1
+
+
+def test_ensembles_scored_in_a_second_process_are_those_scored_here(tiny: Path, tmp_path: Path, monkeypatch,
+                                                                    capsys) -> None:
+    """With two cores the evaluation scores the ensembles in a second process while it scores the models: the same
+    skill rows, report section and files as in one process; a failed second process is reported and replaced."""
+    import pandas as pd
+
+    import oceane2e.evaluation.evaluate as ev
+
+    source = tiny / "results"
+    if not (source / "Oceane2e-ens_members.nc").exists():
+        infer_ensemble(load_ensemble_config(tiny / "config_ens.yaml"), show_progress=False)
+    if not (source / "Oceane2e_outputs.npy").exists():
+        infer(load_stage2_config(tiny / "config.yaml"), show_progress=False)
+    started = []
+    popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: started.append(a[0]) or popen(*a, **k))
+
+    def evaluate(name: str, cores: int) -> tuple[pd.DataFrame, str]:
+        import shutil
+
+        results = tmp_path / name
+        shutil.copytree(source, results, ignore=shutil.ignore_patterns("figures", "skill.csv", "report.md",
+                                                                        "*_probability.nc"))
+        monkeypatch.setattr(ev, "cpu_budget", lambda: cores)
+        out = ev.run_evaluation(results, config_path=tiny / "config.yaml", progress=False)
+        assert (results / "Oceane2e-ens_probability.nc").exists()
+        section = out.ensemble_sections[0].replace(str(results), "<results>")
+        return out.skill, section
+
+    here = evaluate("one", 1)
+    assert not started
+    apart = evaluate("two", 2)
+    assert len(started) == 1 and started[0][0] == sys.executable
+    assert (here[0].model == "Oceane2e-ens").sum() > 0
+    pd.testing.assert_frame_equal(here[0], apart[0], check_exact=True)
+    assert here[1] == apart[1]
+    monkeypatch.setattr(ev, "_ENSEMBLE_WORKER", "raise SystemExit('no second process today')")
+    failed = evaluate("failed", 2)
+    assert "second process failed (no second process today); scoring them here" in capsys.readouterr().err
+    pd.testing.assert_frame_equal(here[0], failed[0], check_exact=True)
