@@ -860,7 +860,8 @@ def velocity_from_altimetry(cfg: AssimConfig, *, dist_info: DistInfo | None = No
 
     parts = out.with_name(out.name + ".parts")
     paths = sharded_rows(time0.size, {"outputs": (lead, 2, h, w)}, compute, parts, info,
-                         batch_size=c1.inference.batch_size, desc="M_θ from altimetry", show_progress=show_progress)
+                         batch_size=c1.inference.batch_size, desc=f"M_θ from {Path(currents.path).name}",
+                         show_progress=show_progress)  # the altimetry's analysis, or a learned one's currents
     if info.is_main:
         write_forecast_file(out, np.load(paths["outputs"], mmap_mode="r"), None, time0, coords, currents.mask,
                             channels=model.channels, title="Ocean-E2E stage-1 velocity forecasts from altimetry",
