@@ -8,15 +8,57 @@ true``), and then it says which files will be replaced.
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
-from oceane2e.errors import OutputExistsError
+from oceane2e.errors import OutputExistsError, UserError
 
 #: the sub-folder of a results folder that holds the models' hindcasts of the validation years
 #: (``inference.split: val``), from which the evaluation fits its lead-calibrated MHW thresholds
 HINDCAST_DIR = "hindcast"
+
+
+class DiskSpaceError(UserError, OSError):
+    """An output file does not fit on its disk; the message names the file, the size and the space left."""
+
+
+def create_npy(path: str | Path, shape: Sequence[int], dtype: Any = "float32") -> Any:
+    """A new ``.npy`` file of ``shape`` opened as a writable memory map (``np.lib.format.open_memmap``, mode
+    ``w+``), with its disk blocks reserved at once (``posix_fallocate``).
+
+    Without the reservation the file is sparse: a disk without room for it fails only when a page of the map is
+    first written, and then the process is killed by SIGBUS with no word of which file. With it, such a disk is a
+    :class:`DiskSpaceError` here, naming the file, its size and the space left, and the file is removed. A file system
+    that cannot reserve blocks (and platforms without ``posix_fallocate``) get the map as before.
+    """
+    import numpy as np
+
+    path = Path(path)
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(int(n) for n in shape))
+    if not hasattr(os, "posix_fallocate"):
+        return array
+    size = path.stat().st_size
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as err:
+        if err.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            return array  # the file system cannot reserve (EOPNOTSUPP, EINVAL, ...): written as before
+        del array
+        path.unlink(missing_ok=True)
+        import shutil
+
+        free = shutil.disk_usage(path.parent).free
+        raise DiskSpaceError(f"{path}: {size / 2**20:,.0f} MiB do not fit on its disk ({free / 2**20:,.0f} MiB free, "
+                             f"{os.strerror(err.errno)}); free space there or write the outputs to another disk "
+                             f"(results_dir, inference.results_dir, data folder)") from None
+    finally:
+        os.close(fd)
+    return array
 
 
 def claim_outputs(paths: Iterable[str | Path], *, overwrite: bool, what: str, announce: bool = True) -> list[Path]:

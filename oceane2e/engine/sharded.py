@@ -15,6 +15,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from oceane2e.engine.distributed import DistInfo, barrier
+from oceane2e.outputs import create_npy
 
 
 def sharded_rows(
@@ -46,8 +47,7 @@ def sharded_rows(
     if info.is_main:
         parts.mkdir(parents=True, exist_ok=True)
         for name, shape in row_shapes.items():
-            np.lib.format.open_memmap(paths[name], mode="w+", dtype=np.float32,
-                                      shape=(n_items, *shape)).flush()
+            create_npy(paths[name], (n_items, *shape)).flush()  # a full disk: an error naming the file
     barrier(info)
     arrays = {name: np.load(path, mmap_mode="r+") for name, path in paths.items()}
     mine = list(range(info.rank, n_items, info.world_size))

@@ -354,7 +354,9 @@ def write_ensemble_files(out: dict[str, Path], members: np.ndarray, control: np.
     if control is not None:
         np.save(out["control"], np.asarray(control, dtype=np.float32))
     if as_model:
-        mean = np.lib.format.open_memmap(out["outputs"], mode="w+", dtype=np.float32, shape=targets.shape)
+        from oceane2e.outputs import create_npy
+
+        mean = create_npy(out["outputs"], targets.shape)
         for s0 in range(0, members.shape[0], block):
             mean[s0 : s0 + block] = members[s0 : s0 + block].mean(axis=1)
         mean.flush()

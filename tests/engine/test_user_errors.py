@@ -144,3 +144,55 @@ def test_claim_outputs_refuses_then_says_what_it_replaces(tmp_path: Path, capsys
         claim_outputs([a, b], overwrite=False, what="M inference")
     assert claim_outputs([a, b], overwrite=True, what="M inference") == [a]
     assert "M inference: replacing" in capsys.readouterr().err and a.read_bytes() == b"earlier"
+
+
+def test_an_output_map_reserves_its_disk_blocks(tmp_path: Path) -> None:
+    """create_npy: the file's blocks are allocated at once (not a sparse file that a full disk turns into SIGBUS)."""
+    import numpy as np
+
+    from oceane2e.outputs import create_npy
+
+    array = create_npy(tmp_path / "a.npy", (64, 256, 64))
+    array[:] = 1.5
+    array.flush()
+    size = (tmp_path / "a.npy").stat().st_size
+    assert size > 64 * 256 * 64 * 4 and (tmp_path / "a.npy").stat().st_blocks * 512 >= size
+    np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), 1.5)
+
+
+def _no_room(fd: int, offset: int, length: int) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_an_output_that_does_not_fit_is_an_error_naming_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from oceane2e.engine.distributed import DistInfo
+    from oceane2e.engine.sharded import sharded_rows
+    from oceane2e.outputs import DiskSpaceError, create_npy
+
+    monkeypatch.setattr(os, "posix_fallocate", _no_room)
+    with pytest.raises(DiskSpaceError, match="MiB free") as err:
+        create_npy(tmp_path / "big.npy", (1000, 1000))
+    assert str(tmp_path / "big.npy") in str(err.value) and not (tmp_path / "big.npy").exists()
+    # an inference's output arrays (sharded_rows): the error before any forecast is computed
+    computed = []
+    status = report_user_errors("inference", lambda: sharded_rows(
+        4, {"outputs": (3, 5)}, lambda idx: computed.append(idx) or {"outputs": 0}, tmp_path / "parts",
+        DistInfo(rank=0, world_size=1, local_rank=0)) and 0)
+    line = capsys.readouterr().err
+    assert status == 2 and not computed
+    assert "outputs.npy" in line and "do not fit on its disk" in line and line.count("\n") == 1
+
+
+def test_a_file_system_that_cannot_reserve_gets_the_map_as_before(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from oceane2e.outputs import create_npy
+
+    def unsupported(fd: int, offset: int, length: int) -> None:
+        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
+
+    monkeypatch.setattr(os, "posix_fallocate", unsupported)
+    array = create_npy(tmp_path / "a.npy", (3, 4))
+    array[:] = 2.0
+    array.flush()
+    assert (tmp_path / "a.npy").exists() and array.shape == (3, 4)

@@ -250,7 +250,9 @@ def _grid_edges(centres: np.ndarray) -> tuple[float, float]:
 
 
 def _memmap(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    return np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+    from oceane2e.outputs import create_npy
+
+    return create_npy(path, shape)  # a full disk: an error naming the file, not a SIGBUS later
 
 
 def climatology_block_rows(n_days: int, width: int, block_bytes: int = _CLIM_BLOCK_BYTES) -> int:

@@ -56,6 +56,7 @@ from oceane2e.data.contract import (
     year_path,
 )
 from oceane2e.data.geostrophy import EquatorialBand, mask_equatorial_band
+from oceane2e.outputs import create_npy
 
 ERA5_PATTERN = "ERA5/025res_{year}.nc"
 SSTA_PATTERN = "highres/CMEMS_{year}_norm.nc"
@@ -357,8 +358,8 @@ def convert_reference_global(cfg: ReferenceGlobalConfig, *, progress: bool = Fal
     ocean = ref_ocean.copy()
     for year in years:
         n = days_in_year(year)
-        mhw[year] = np.lib.format.open_memmap(cache / f"mhw_{year}.npy", "w+", np.float32, (n, 4, *grid.shape))
-        geo[year] = np.lib.format.open_memmap(cache / f"geo_{year}.npy", "w+", np.float32, (n, 2, *grid.shape))
+        mhw[year] = create_npy(cache / f"mhw_{year}.npy", (n, 4, *grid.shape))
+        geo[year] = create_npy(cache / f"geo_{year}.npy", (n, 2, *grid.shape))
         with ReferenceGlobalYear(
             cfg.source_root, year, grid, cfg.era5_channels, cfg.ssta_scale, cfg.ssta_offset
         ) as files:
