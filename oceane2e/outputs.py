@@ -11,7 +11,8 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,7 +39,14 @@ def create_npy(path: str | Path, shape: Sequence[int], dtype: Any = "float32") -
     import numpy as np
 
     path = Path(path)
-    array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(int(n) for n in shape))
+    try:
+        array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(int(n) for n in shape))
+    except Exception as err:  # its header or last byte found no room
+        full = disk_space_error(path, err)
+        if full is not None:
+            path.unlink(missing_ok=True)
+            raise full from err
+        raise
     if not hasattr(os, "posix_fallocate"):
         return array
     size = path.stat().st_size
@@ -59,6 +67,60 @@ def create_npy(path: str | Path, shape: Sequence[int], dtype: Any = "float32") -
     finally:
         os.close(fd)
     return array
+
+
+#: below this much free space on its disk, a failed write counts as one that found the disk full: HDF5 (NetCDF-4)
+#: reports a full disk only as "NetCDF: HDF error", and numpy's ``save`` as "N requested and M written"
+NEARLY_FULL_BYTES = 64 * 2**20
+
+
+def disk_space_error(path: str | Path, err: BaseException) -> DiskSpaceError | None:
+    """A :class:`DiskSpaceError` naming ``path`` when the failure ``err`` of writing it came from a full disk (an
+    ENOSPC / EDQUOT error, or any error with less than :data:`NEARLY_FULL_BYTES` left on the disk), else None."""
+    import shutil
+
+    if isinstance(err, DiskSpaceError) or not isinstance(err, Exception):
+        return None
+    folder = Path(path).parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    if free >= NEARLY_FULL_BYTES and not (isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)):
+        return None
+    return DiskSpaceError(f"{path}: could not be written with {free / 2**20:,.1f} MiB free on its disk "
+                          f"({type(err).__name__}: {' '.join(str(err).split())}); free space there or write the outputs "
+                          f"to another disk (results_dir, inference.results_dir, data folder)")
+
+
+@contextmanager
+def written(path: str | Path) -> Iterator[Path]:
+    """Write a file under a temporary name next to ``path`` (the name yielded), moved into place when the block ends.
+
+    When the block raises, the temporary file is removed (nothing half-written is left, nothing earlier replaced),
+    and a failure on a full disk becomes a :class:`DiskSpaceError` naming ``path`` (:func:`disk_space_error`)."""
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException as err:
+        full = disk_space_error(path, err)  # before the temporary file frees its space
+        tmp.unlink(missing_ok=True)
+        if full is not None:
+            raise full from err
+        raise
+
+
+def save_npy(path: str | Path, array: Any) -> Path:
+    """``np.save`` through :func:`written`: a full disk is a :class:`DiskSpaceError`, never a partial file."""
+    import numpy as np
+
+    with written(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, array)
+    return Path(path)
 
 
 def claim_outputs(paths: Iterable[str | Path], *, overwrite: bool, what: str, announce: bool = True) -> list[Path]:

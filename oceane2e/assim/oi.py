@@ -42,6 +42,7 @@ from oceane2e.data.config import DataConfig
 from oceane2e.data.contract import GridCoords
 from oceane2e.data.observations import OBS_DIR, ObsRecords
 from oceane2e.dates import days_in_year
+from oceane2e.outputs import written
 
 from .grid import geostrophic_currents, inside_grid, nearest_cell, xyz_km
 from .oi_core import Blocks, Covariance, grid_blocks, local_oi
@@ -437,8 +438,7 @@ def write_analysis(
     from oceane2e.data.contract import write_grid_coords
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+    with written(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
         ds.Conventions = "CF-1.8"
         ds.title = f"Ocean-E2E {attrs.get('method', '')} analysis"
         for k, v in attrs.items():
@@ -465,7 +465,6 @@ def write_analysis(
                 var.units = "m s-1"
                 var.long_name = f"background {name[0]} current: geostrophy of the mean dynamic topography"
                 var[:] = np.where(mask, data, np.nan).astype(np.float32)
-    tmp.replace(path)
     return path
 
 

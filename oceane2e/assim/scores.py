@@ -162,9 +162,10 @@ def score_analyses(results_dir: str | Path, data_root: str | Path, obs_root: str
             plot_case(case, Path(obs_root), results_dir / "figures" / f"analysis_{case['method']}.png")
     table = pd.DataFrame(rows, columns=["method", "metric", "value"]).drop_duplicates(["method", "metric"])
     out = results_dir / SKILL_FILE
-    tmp = out.with_name(out.name + ".tmp")
-    table.to_csv(tmp, index=False, float_format="%.6g")
-    tmp.replace(out)
+    from oceane2e.outputs import written
+
+    with written(out) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
     return table
 
 

@@ -30,6 +30,7 @@ from oceane2e.dates import leap_doy_index as leap_doy_index
 from oceane2e.dates import to_datetime as to_datetime
 from oceane2e.dates import year_dates as year_dates
 from oceane2e.errors import UserError
+from oceane2e.outputs import save_npy, written
 
 VARIABLE = "mhws_variables"
 GEO_CHANNELS: tuple[str, ...] = ("u_g", "v_g")
@@ -264,8 +265,7 @@ def write_year(
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+    with written(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
         ds.createDimension("time", n_days)
         ds.createDimension("channel", len(names))
         ds.createDimension("lat", coords.shape[0])
@@ -301,7 +301,6 @@ def write_year(
         ds.ocean_e2e_year = np.int32(year)
         for key, value in (attrs or {}).items():
             ds.setncattr(key, value if not isinstance(value, bool) else int(value))
-    tmp.replace(path)
     return path
 
 
@@ -309,7 +308,7 @@ def write_mask(root: str | Path, mask: np.ndarray) -> Path:
     """Write ``mask.npy`` (lat, lon) as uint8, 1 ocean / 0 land."""
     path = Path(root) / MASK_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, np.asarray(mask, dtype=bool).astype(np.uint8))
+    save_npy(path, np.asarray(mask, dtype=bool).astype(np.uint8))
     return path
 
 
@@ -367,8 +366,7 @@ def write_clim(
         thresh = np.where(land[None], np.float32(np.nan), thresh)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
+    with written(path) as tmp, netCDF4.Dataset(tmp, "w", format="NETCDF4") as ds:
         ds.createDimension("doy", 366)
         ds.createDimension("lat", coords.shape[0])
         ds.createDimension("lon", coords.shape[1])
@@ -394,7 +392,6 @@ def write_clim(
         ds.percentile = float(percentile)
         for key, value in (attrs or {}).items():
             ds.setncattr(key, value if not isinstance(value, bool) else int(value))
-    tmp.replace(path)
     return path
 
 

@@ -135,35 +135,45 @@ class _SampleWriter:  # the block writer behind ForecastWriter
         self._written = np.zeros(self.time0.size, dtype=bool)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._tmp = _tmp_name(self.path)
-        self._ds = netCDF4.Dataset(self._tmp, "w", format="NETCDF4")
-        ds = self._ds
-        _write_common(ds, self.time0, self.n_lead, coords, self.mask)
-        dims: tuple[str, ...] = ("sample", "lead", "lat", "lon")
-        chunks: tuple[int, ...] = (1, 1, *coords.shape)
-        if self.channels:
-            ds.createDimension("channel", len(self.channels))
-            write_channel_names(ds, self.channels)
-            dims = ("sample", "lead", "channel", "lat", "lon")
-            chunks = (1, 1, len(self.channels), *coords.shape)
-        if self.members:  # an ensemble: one field per member, (sample, member, lead, ...)
-            ds.createDimension("member", self.members)
-            member = ds.createVariable("member", "i4", ("member",))
-            member.long_name, member.standard_name = "ensemble member", "realization"
-            member[:] = np.arange(self.members, dtype=np.int32)
-            dims = (dims[0], "member", *dims[1:])
-            chunks = (1, 1, *chunks[1:])
-        self._vars = {}
-        for name, (long_name, units) in variables.items():
-            var = ds.createVariable(name, "f4", dims, chunksizes=chunks, fill_value=np.float32(np.nan))
-            var.units, var.long_name = units, long_name
-            var.coordinates = "time forecast_reference_time lead" + (" member" if self.members else "")
+        self._ds = None
+        try:
+            self._ds = netCDF4.Dataset(self._tmp, "w", format="NETCDF4")
+            ds = self._ds
+            _write_common(ds, self.time0, self.n_lead, coords, self.mask)
+            dims: tuple[str, ...] = ("sample", "lead", "lat", "lon")
+            chunks: tuple[int, ...] = (1, 1, *coords.shape)
             if self.channels:
-                var.channel_names = ",".join(self.channels)
-            var.set_auto_maskandscale(False)
-            self._vars[name] = var
-        ds.title = title
-        for key, value in (attrs or {}).items():
-            ds.setncattr(key, value if not isinstance(value, bool) else int(value))
+                ds.createDimension("channel", len(self.channels))
+                write_channel_names(ds, self.channels)
+                dims = ("sample", "lead", "channel", "lat", "lon")
+                chunks = (1, 1, len(self.channels), *coords.shape)
+            if self.members:  # an ensemble: one field per member, (sample, member, lead, ...)
+                ds.createDimension("member", self.members)
+                member = ds.createVariable("member", "i4", ("member",))
+                member.long_name, member.standard_name = "ensemble member", "realization"
+                member[:] = np.arange(self.members, dtype=np.int32)
+                dims = (dims[0], "member", *dims[1:])
+                chunks = (1, 1, *chunks[1:])
+            self._vars = {}
+            for name, (long_name, units) in variables.items():
+                var = ds.createVariable(name, "f4", dims, chunksizes=chunks, fill_value=np.float32(np.nan))
+                var.units, var.long_name = units, long_name
+                var.coordinates = "time forecast_reference_time lead" + (" member" if self.members else "")
+                if self.channels:
+                    var.channel_names = ",".join(self.channels)
+                var.set_auto_maskandscale(False)
+                self._vars[name] = var
+            ds.title = title
+            for key, value in (attrs or {}).items():
+                ds.setncattr(key, value if not isinstance(value, bool) else int(value))
+        except Exception as err:  # e.g. a full disk: HDF5 may then refuse to create the file at all
+            from oceane2e.outputs import disk_space_error
+
+            full = disk_space_error(self.path, err)
+            self.abort()
+            if full is not None:
+                raise full from err
+            raise
 
     def _write(self, start: int, arrays: dict[str, np.ndarray | None]) -> None:
         blocks = {k: np.asarray(v) for k, v in arrays.items() if v is not None}
@@ -209,19 +219,35 @@ class _SampleWriter:  # the block writer behind ForecastWriter
         return self.path
 
     def abort(self) -> None:
-        """Drop the unfinished file."""
-        if self._ds.isopen():
-            self._ds.close()
-        self._tmp.unlink(missing_ok=True)
+        """Drop the unfinished file (also when closing it fails, e.g. on a full disk)."""
+        try:
+            if self._ds is not None and self._ds.isopen():
+                self._ds.close()
+        except Exception:  # noqa: BLE001 - the file is dropped anyway; the error that led here is the one to report
+            pass
+        finally:
+            self._tmp.unlink(missing_ok=True)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, exc_type, *exc: object) -> None:
-        if exc_type is None:
-            self.close()
+    def __exit__(self, exc_type, exc: BaseException | None, tb: object) -> None:
+        from oceane2e.outputs import disk_space_error
+
+        if exc is None:
+            try:
+                self.close()
+            except Exception as err:  # e.g. the last blocks find the disk full
+                full = disk_space_error(self.path, err)
+                self.abort()
+                if full is not None:
+                    raise full from err
+                raise
         else:
+            full = disk_space_error(self.path, exc)  # before the unfinished file frees its space
             self.abort()
+            if full is not None:
+                raise full from exc
 
 
 # --------------------------------------------------------------------------------------------

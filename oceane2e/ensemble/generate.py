@@ -340,6 +340,7 @@ def write_ensemble_files(out: dict[str, Path], members: np.ndarray, control: np.
         members: (S, N, L, H, W) K; control: (S, L, H, W) K or None; targets: (S, L, H, W) K truth.
     """
     from oceane2e.data.ensemble_files import EnsembleWriter
+    from oceane2e.outputs import create_npy, save_npy
     from oceane2e.stages import write_forecast_file
 
     ens = cfg.ensemble
@@ -352,15 +353,13 @@ def write_ensemble_files(out: dict[str, Path], members: np.ndarray, control: np.
         for s0 in range(0, members.shape[0], block):
             writer.write(s0, members[s0 : s0 + block])
     if control is not None:
-        np.save(out["control"], np.asarray(control, dtype=np.float32))
+        save_npy(out["control"], np.asarray(control, dtype=np.float32))
     if as_model:
-        from oceane2e.outputs import create_npy
-
         mean = create_npy(out["outputs"], targets.shape)
         for s0 in range(0, members.shape[0], block):
             mean[s0 : s0 + block] = members[s0 : s0 + block].mean(axis=1)
         mean.flush()
-        np.save(out["inputs"], np.asarray(targets, dtype=np.float32))
+        save_npy(out["inputs"], np.asarray(targets, dtype=np.float32))
         write_forecast_file(out["forecast"], mean, targets, time0, coords, mask, channels=("ssta",),
                             title=f"Ocean-E2E ensemble-mean SSTA forecast of {base_model} ({ens.members} members)",
                             attrs={"model": name, "base_model": base_model, "members": ens.members})

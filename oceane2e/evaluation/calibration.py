@@ -322,9 +322,10 @@ def write_calibration(path: str | Path, fitted: dict[str, Calibration]) -> Path:
             for name, c in fitted.items() for i, lead in enumerate(range(1, c.scale.size + 1))]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(tmp, index=False, float_format="%.6g")
-    tmp.replace(path)
+    from oceane2e.outputs import written
+
+    with written(path) as tmp:
+        pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(tmp, index=False, float_format="%.6g")
     return path
 
 

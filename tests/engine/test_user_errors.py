@@ -196,3 +196,51 @@ def test_a_file_system_that_cannot_reserve_gets_the_map_as_before(tmp_path: Path
     array[:] = 2.0
     array.flush()
     assert (tmp_path / "a.npy").exists() and array.shape == (3, 4)
+
+
+def _nearly_full(monkeypatch: pytest.MonkeyPatch, free: int) -> None:
+    import shutil
+
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10**12, 10**12 - free, free))
+
+
+@pytest.mark.parametrize("free_mib", [1, 10_000])
+def test_a_failed_write_leaves_nothing_and_names_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            free_mib: int) -> None:
+    """outputs.written: the earlier file stays, no temporary file is left; with the disk (nearly) full the library's
+    own words (HDF5: "NetCDF: HDF error") become a DiskSpaceError naming the file, else the error is the library's."""
+    from oceane2e.outputs import DiskSpaceError, written
+
+    target = tmp_path / "skill.csv"
+    target.write_text("earlier\n")
+    _nearly_full(monkeypatch, free_mib * 2**20)
+    expected = DiskSpaceError if free_mib < 64 else RuntimeError
+    with pytest.raises(expected) as err, written(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("NetCDF: HDF error")
+    assert target.read_text() == "earlier\n" and sorted(p.name for p in tmp_path.iterdir()) == ["skill.csv"]
+    if expected is DiskSpaceError:
+        assert str(target) in str(err.value) and "NetCDF: HDF error" in str(err.value) and "1.0 MiB free" in str(err.value)
+
+
+def test_a_forecast_file_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from oceane2e.data.contract import GridCoords
+    from oceane2e.data.forecast_files import _SampleWriter, write_forecast
+    from oceane2e.errors import user_error_line
+    from oceane2e.outputs import DiskSpaceError
+
+    coords = GridCoords(lat=np.linspace(30.0, 31.0, 4), lon=np.linspace(-70.0, -69.0, 5))
+    out = np.zeros((3, 2, 1, 4, 5), np.float32)
+    time0 = np.datetime64("2009-01-01") + np.arange(3)
+    _nearly_full(monkeypatch, 2**20)
+
+    def no_room(self, start, arrays):  # noqa: ANN001, ANN202 - HDF5's report of a full disk
+        raise RuntimeError("NetCDF: HDF error")
+
+    monkeypatch.setattr(_SampleWriter, "_write", no_room)
+    with pytest.raises(DiskSpaceError) as err:
+        write_forecast(tmp_path / "M_forecast.nc", out, time0, coords, None, channels=("ssta",))
+    assert "M_forecast.nc: could not be written" in user_error_line(err.value) and not list(tmp_path.iterdir())
