@@ -40,8 +40,7 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +50,7 @@ from pydantic import Field, field_validator, model_validator
 from oceane2e.config import ConfigError, StrictModel, load_config, parse_override
 from oceane2e.errors import UserError
 from oceane2e.pipeline_data import EFFECTIVE_DIR, PipelineData, write_effective_configs
+from oceane2e.processes import die_with_parent, sigterm_raises_exit  # re-exported: the pipeline's own helpers
 
 # the keys of PipelineConfig that name the configs of the steps (the data block applies to them)
 CONFIG_KEYS = ("synthetic_config", "prepare_config", "vel_config", "online_config", "baseline_configs",
@@ -661,45 +661,6 @@ class SideProcessError(UserError, RuntimeError):
 
 #: the main process' pid, for the side process to tell that it was orphaned
 PARENT_ENV = "OCEANE2E_PIPELINE_PARENT"
-
-
-def die_with_parent() -> None:
-    """Linux: have the kernel send this process SIGTERM when its parent dies, however it dies (``kill -9`` too).
-
-    Without it the side lane of a killed pipeline ran on, orphaned, through all its remaining steps (measured:
-    still training after the main process was gone) and raced the next run for the same checkpoints. Elsewhere a
-    no-op; the side lane then also checks its parent before each step.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-    import signal
-
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
-    except (OSError, AttributeError):  # no libc prctl: the check before each step remains
-        pass
-
-
-@contextmanager
-def sigterm_raises_exit() -> Iterator[None]:
-    """Within it, SIGTERM raises ``SystemExit(143)`` in the main thread, so ``finally`` blocks run (the side process
-    is stopped) instead of the process vanishing; the previous handler comes back after."""
-    import signal
-    import threading
-
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _exit(signum: int, _frame: object) -> None:
-        raise SystemExit(128 + signum)
-
-    previous = signal.signal(signal.SIGTERM, _exit)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 class _SideProcess:

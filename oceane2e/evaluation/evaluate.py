@@ -393,14 +393,16 @@ def run_evaluation(
     area_days = np.zeros(time0.size)
     strong_days = np.zeros(time0.size)
     chunk = _chunk_size(n_lead, history_days, grid, len(sources) + 1)
-    # the ensembles' scores (<Name>_members.nc) need nothing of the deterministic ones: with a second core they are
-    # computed in a second process meanwhile (docs/benchmarks.md, "The evaluation's ensembles beside it")
-    ensembles_job = _EnsembleScoring(results_dir, root, data_cfg, mask, weights, history_days=history_days,
-                                     figures=figures, progress=progress)
     observed = ObservedSSTA(root, data_cfg)
     # numpy releases the GIL in the detection's array work: the forecasts of a chunk are scored side by side
     pool = ThreadPoolExecutor(max_workers=max(1, min(SCORING_THREADS, cpu_budget())))
+    ensembles_job = None
     try:
+        # the ensembles' scores (<Name>_members.nc) need nothing of the deterministic ones: with a second core they
+        # are computed in a second process meanwhile (docs/benchmarks.md, "The MHW calibration and the ensembles'
+        # scores")
+        ensembles_job = _EnsembleScoring(results_dir, root, data_cfg, mask, weights, history_days=history_days,
+                                         figures=figures, progress=progress)
         calibration = _calibration(hindcasts, calibration_file, results_dir, observed, clim, mask, weights, time0,
                                    n_lead, tau, sources, history_days)
         counts_cal = {s: np.zeros((n_lead, 4)) for s in calibration}
@@ -485,7 +487,8 @@ def run_evaluation(
     finally:
         pool.shutdown()
         observed.close()
-        ensembles_job.close()
+        if ensembles_job is not None:
+            ensembles_job.close()
 
     test_years = sorted(int(y) for y in data_cfg.test_years)
     synthetic = _is_synthetic(root, test_years[0]) or _is_synthetic(root, int(str(time0[0])[:4]))
@@ -556,30 +559,54 @@ _ENSEMBLE_WORKER = ("import sys; sys.path.insert(0, sys.argv[1]); "
 
 
 def _ensemble_worker(job: str, out: str) -> int:
-    """Entry of the ensembles' second process: the scores of the arguments pickled in ``job``, pickled to ``out``."""
+    """Entry of the ensembles' second process: the scores of the arguments pickled in ``job``, pickled to ``out``.
+    It ends with its parent (``die_with_parent``), and SIGTERM ends it cleanly (files being written are dropped)."""
     import pickle
 
     from oceane2e.memory import keep_freed_memory
+    from oceane2e.processes import die_with_parent, sigterm_raises_exit
 
+    die_with_parent()
     keep_freed_memory()
-    result = _score_ensembles(*pickle.loads(Path(job).read_bytes()), False)  # no progress bars of its own
+    with sigterm_raises_exit():
+        result = _score_ensembles(*pickle.loads(Path(job).read_bytes()), False)  # no progress bars of its own
     Path(out).write_bytes(pickle.dumps(result))
     return 0
 
 
+#: what the second process may need at most, in float32 values held at once: its chunks of members, history and
+#: truth (``probabilistic._CHUNK_ELEMENTS``, or one start date when larger) and ~10 arrays of that size
+_ENSEMBLE_COPIES = 10
+
+
+def _memory_available() -> int | None:
+    """Bytes of memory the system can still give (Linux ``MemAvailable``), None when unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
 class _EnsembleScoring:
-    """The ensembles' scores, computed in a second process meanwhile when the results hold an ensemble and this
-    process may use two cores (:func:`oceane2e.threads.cpu_budget`); else in :meth:`result`. Both ways run the
-    same code on the same files: the same numbers. Should the second process fail, :meth:`result` scores the
-    ensembles here (so an error in them is reported as any other)."""
+    """The ensembles' scores, computed in a second process meanwhile when the results hold an ensemble, this process
+    may use two cores (:func:`oceane2e.threads.cpu_budget`) and the memory left holds twice what the second process
+    may need (the first one's scoring runs beside it); else in :meth:`result`. Both ways run the same code on the same
+    files: the same numbers. Should the second process fail, :meth:`result` scores the ensembles here (so an error in
+    them is reported as any other)."""
 
     def __init__(self, results_dir: Path, root: Path, data_cfg: Any, mask: np.ndarray, weights: np.ndarray, *,
                  history_days: int, figures: bool, progress: bool) -> None:
         from oceane2e.evaluation.probabilistic import discover_ensembles
 
         self.args = (results_dir, root, data_cfg, mask, weights, history_days, figures)
+        self.results_dir = Path(results_dir)
         self.progress, self.proc, self.tmp = progress, None, None
-        if not discover_ensembles(results_dir) or cpu_budget() < 2:
+        names = discover_ensembles(results_dir)
+        if not names or cpu_budget() < 2 or not self._fits(names, mask, history_days):
             return
         import pickle
         import subprocess
@@ -587,13 +614,32 @@ class _EnsembleScoring:
 
         import oceane2e
 
+        try:
+            job = pickle.dumps(self.args)
+        except Exception as err:  # noqa: BLE001 - e.g. a config object that does not pickle: scored here
+            print(f"evaluate: the ensembles are scored in this process ({type(err).__name__}: {err})", file=sys.stderr)
+            return
         self.tmp = tempfile.TemporaryDirectory(prefix="oceane2e-ensembles-")
         folder = Path(self.tmp.name)
-        (folder / "job.pkl").write_bytes(pickle.dumps(self.args))
+        (folder / "job.pkl").write_bytes(job)
         package_dir = str(Path(oceane2e.__file__).resolve().parents[1])  # this process' package, installed or not
         with open(folder / "stderr.txt", "wb") as err:
             self.proc = subprocess.Popen([sys.executable, "-c", _ENSEMBLE_WORKER, package_dir, str(folder / "job.pkl"),
                                           str(folder / "scores.pkl")], stdout=err, stderr=err)
+
+    def _fits(self, names: list[str], mask: np.ndarray, history_days: int) -> bool:
+        from oceane2e.data.ensemble_files import EnsembleFile
+        from oceane2e.evaluation.probabilistic import _CHUNK_ELEMENTS, MEMBERS_SUFFIX
+
+        available = _memory_available()
+        if available is None:
+            return False
+        need = 0
+        for name in names:
+            with EnsembleFile(self.results_dir / f"{name}{MEMBERS_SUFFIX}") as f:
+                per_start = (f.n_members + 2) * (f.n_lead + history_days) * mask.size
+            need = max(need, _ENSEMBLE_COPIES * 4 * max(_CHUNK_ELEMENTS, per_start))
+        return available > 2 * need
 
     def result(self, observed: Any, clim: Any) -> list[Any]:
         """[(scores, report section)] per ensemble."""
@@ -603,17 +649,30 @@ class _EnsembleScoring:
             if self.progress and self.proc.poll() is None:
                 print("evaluate: waiting for the ensembles' scores (second process) ...", file=sys.stderr, flush=True)
             folder = Path(self.tmp.name)  # type: ignore[union-attr]
-            if self.proc.wait() == 0:
+            status = self.proc.wait()
+            said = (folder / "stderr.txt").read_text(errors="replace").strip()
+            if status == 0:
+                if said:  # its warnings, as they would have been shown here
+                    print(said, file=sys.stderr)
                 return pickle.loads((folder / "scores.pkl").read_bytes())
-            lines = (folder / "stderr.txt").read_text(errors="replace").strip().splitlines()
-            why = lines[-1] if lines else f"exit status {self.proc.returncode}"
+            why = said.splitlines()[-1] if said else f"exit status {status}"
             print(f"evaluate: the ensembles' second process failed ({why}); scoring them here", file=sys.stderr)
         return _score_ensembles(*self.args, self.progress, observed=observed, clim=clim)
 
     def close(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:  # an error before result(): not needed any more
-            self.proc.kill()
-            self.proc.wait()
+        """Stop a second process still running (an error before :meth:`result`): SIGTERM, so that it drops what it
+        was writing; killed after 10 s, and its unfinished files removed."""
+        import subprocess
+
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                for unfinished in self.results_dir.glob(f"*.tmp{self.proc.pid}"):
+                    unfinished.unlink(missing_ok=True)
         if self.tmp is not None:
             self.tmp.cleanup()
             self.tmp = None

@@ -153,24 +153,25 @@ def test_an_output_map_reserves_its_disk_blocks(tmp_path: Path) -> None:
     from oceane2e.outputs import create_npy
 
     array = create_npy(tmp_path / "a.npy", (64, 256, 64))
+    size = (tmp_path / "a.npy").stat().st_size
+    assert size > 64 * 256 * 64 * 4 and (tmp_path / "a.npy").stat().st_blocks * 512 >= size  # before any write
     array[:] = 1.5
     array.flush()
-    size = (tmp_path / "a.npy").stat().st_size
-    assert size > 64 * 256 * 64 * 4 and (tmp_path / "a.npy").stat().st_blocks * 512 >= size
     np.testing.assert_array_equal(np.load(tmp_path / "a.npy"), 1.5)
 
 
-def _no_room(fd: int, offset: int, length: int) -> None:
+def _no_room(fd: int, size: int) -> bool:
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
 
 def test_an_output_that_does_not_fit_is_an_error_naming_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    import oceane2e.outputs as outputs
     from oceane2e.engine.distributed import DistInfo
     from oceane2e.engine.sharded import sharded_rows
     from oceane2e.outputs import DiskSpaceError, create_npy
 
-    monkeypatch.setattr(os, "posix_fallocate", _no_room)
+    monkeypatch.setattr(outputs, "_reserve", _no_room)
     with pytest.raises(DiskSpaceError, match="MiB free") as err:
         create_npy(tmp_path / "big.npy", (1000, 1000))
     assert str(tmp_path / "big.npy") in str(err.value) and not (tmp_path / "big.npy").exists()
@@ -186,12 +187,10 @@ def test_an_output_that_does_not_fit_is_an_error_naming_the_file(tmp_path: Path,
 
 def test_a_file_system_that_cannot_reserve_gets_the_map_as_before(tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import oceane2e.outputs as outputs
     from oceane2e.outputs import create_npy
 
-    def unsupported(fd: int, offset: int, length: int) -> None:
-        raise OSError(errno.EOPNOTSUPP, os.strerror(errno.EOPNOTSUPP))
-
-    monkeypatch.setattr(os, "posix_fallocate", unsupported)
+    monkeypatch.setattr(outputs, "_reserve", lambda fd, size: False)  # e.g. a file system without fallocate
     array = create_npy(tmp_path / "a.npy", (3, 4))
     array[:] = 2.0
     array.flush()

@@ -175,6 +175,7 @@ def test_ensembles_scored_in_a_second_process_are_those_scored_here(tiny: Path, 
     assert not started
     apart = evaluate("two", 2)
     assert len(started) == 1 and started[0][0] == sys.executable
+    assert "second process failed" not in capsys.readouterr().err  # its own scores, not the fallback's
     assert (here[0].model == "Oceane2e-ens").sum() > 0
     pd.testing.assert_frame_equal(here[0], apart[0], check_exact=True)
     assert here[1] == apart[1]
@@ -182,3 +183,4 @@ def test_ensembles_scored_in_a_second_process_are_those_scored_here(tiny: Path, 
     failed = evaluate("failed", 2)
     assert "second process failed (no second process today); scoring them here" in capsys.readouterr().err
     pd.testing.assert_frame_equal(here[0], failed[0], check_exact=True)
+    assert here[1] == failed[1]
