@@ -14,7 +14,8 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
-from oceane2e.engine.distributed import DistInfo, barrier
+from oceane2e.engine.distributed import DistInfo, barrier, broadcast_object
+from oceane2e.errors import UserError
 from oceane2e.outputs import create_npy
 
 
@@ -44,10 +45,20 @@ def sharded_rows(
     """
     parts = Path(parts_dir)
     paths = {name: parts / f"{name}.npy" for name in row_shapes}
+    failed: Exception | None = None
     if info.is_main:
-        parts.mkdir(parents=True, exist_ok=True)
-        for name, shape in row_shapes.items():
-            create_npy(paths[name], (n_items, *shape)).flush()  # a full disk: an error naming the file
+        try:
+            parts.mkdir(parents=True, exist_ok=True)
+            for name, shape in row_shapes.items():
+                create_npy(paths[name], (n_items, *shape)).flush()  # a full disk: an error naming the file
+        except Exception as err:  # noqa: BLE001 - raised below, after every rank has heard of it
+            failed = err
+    # every rank learns of rank 0's failure (instead of waiting at the barrier until the collective's timeout)
+    why = broadcast_object(None if failed is None else " ".join(str(failed).split()), info)
+    if failed is not None:
+        raise failed
+    if why is not None:
+        raise UserError(f"rank 0 could not make the output arrays in {parts}: {why}")
     barrier(info)
     arrays = {name: np.load(path, mmap_mode="r+") for name, path in paths.items()}
     mine = list(range(info.rank, n_items, info.world_size))

@@ -243,3 +243,43 @@ def test_a_forecast_file_on_a_full_disk_is_one_line_and_leaves_nothing(tmp_path:
     with pytest.raises(DiskSpaceError) as err:
         write_forecast(tmp_path / "M_forecast.nc", out, time0, coords, None, channels=("ssta",))
     assert "M_forecast.nc: could not be written" in user_error_line(err.value) and not list(tmp_path.iterdir())
+
+
+_RANKS_SCRIPT = """
+import sys
+from pathlib import Path
+import oceane2e.outputs as outputs
+from oceane2e.engine.distributed import distributed_context
+from oceane2e.engine.sharded import sharded_rows
+from oceane2e.errors import user_error_line
+
+def no_room(path, shape, dtype="float32"):
+    raise outputs.DiskSpaceError(f"{path}: 1 MiB do not fit on its disk (0 MiB free)")
+
+outputs_dir = Path(sys.argv[1])
+with distributed_context() as info:
+    import oceane2e.engine.sharded as sharded
+    sharded.create_npy = no_room
+    try:
+        sharded_rows(4, {"outputs": (2,)}, lambda idx: {"outputs": 0}, outputs_dir / "parts", info)
+    except Exception as err:
+        (outputs_dir / f"rank{info.rank}.txt").write_text(user_error_line(err) or repr(err))
+"""
+
+
+def test_every_rank_hears_of_rank_0s_full_disk(tmp_path: Path) -> None:
+    """Under torchrun, rank 0 failing to make the output arrays stops the other ranks too, with a message, instead of
+    leaving them at the barrier until the collective's timeout."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "ranks.py"
+    script.write_text(_RANKS_SCRIPT)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2", str(script),
+           str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "do not fit on its disk" in (tmp_path / "rank0.txt").read_text()
+    assert "rank 0 could not make the output arrays" in (tmp_path / "rank1.txt").read_text()
+    assert "do not fit on its disk" in (tmp_path / "rank1.txt").read_text()
