@@ -11,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -66,10 +66,7 @@ def create_npy(path: str | Path, shape: Sequence[int], dtype: Any = "float32") -
     try:
         array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=tuple(int(n) for n in shape))
     except Exception as err:  # its header or last byte found no room
-        full = disk_space_error(path, err)
-        if full is not None:
-            path.unlink(missing_ok=True)
-            raise full from err
+        drop_failed(path, err, lambda: path.unlink(missing_ok=True))
         raise
     size = path.stat().st_size
     fd = os.open(path, os.O_RDWR)
@@ -96,10 +93,11 @@ NEARLY_FULL_BYTES = 64 * 2**20
 
 def disk_space_error(path: str | Path, err: BaseException) -> DiskSpaceError | None:
     """A :class:`DiskSpaceError` naming ``path`` when the failure ``err`` of writing it came from a full disk (an
-    ENOSPC / EDQUOT error, or any error with less than :data:`NEARLY_FULL_BYTES` left on the disk), else None."""
+    ENOSPC / EDQUOT error, or any error but a user error with less than :data:`NEARLY_FULL_BYTES` left on the disk),
+    else None."""
     import shutil
 
-    if isinstance(err, DiskSpaceError) or not isinstance(err, Exception):
+    if isinstance(err, UserError) or not isinstance(err, Exception):  # a user error names its own cause
         return None
     folder = Path(path).parent
     while not folder.exists() and folder != folder.parent:
@@ -115,6 +113,16 @@ def disk_space_error(path: str | Path, err: BaseException) -> DiskSpaceError | N
                           f"to another disk (results_dir, inference.results_dir, data folder)")
 
 
+def drop_failed(path: str | Path, err: BaseException, drop: Callable[[], object]) -> None:
+    """After writing ``path`` failed with ``err``: ``drop()`` what was written, and raise a :class:`DiskSpaceError`
+    naming ``path`` when the disk was full (judged before the drop frees its space); else return, and the caller lets
+    ``err`` go on."""
+    full = disk_space_error(path, err)
+    drop()
+    if full is not None:
+        raise full from err
+
+
 @contextmanager
 def written(path: str | Path) -> Iterator[Path]:
     """Write a file under a temporary name next to ``path`` (the name yielded), moved into place when the block ends.
@@ -127,10 +135,7 @@ def written(path: str | Path) -> Iterator[Path]:
         yield tmp
         os.replace(tmp, path)
     except BaseException as err:
-        full = disk_space_error(path, err)  # before the temporary file frees its space
-        tmp.unlink(missing_ok=True)
-        if full is not None:
-            raise full from err
+        drop_failed(path, err, lambda: tmp.unlink(missing_ok=True))
         raise
 
 

@@ -167,12 +167,9 @@ class _SampleWriter:  # the block writer behind ForecastWriter
             for key, value in (attrs or {}).items():
                 ds.setncattr(key, value if not isinstance(value, bool) else int(value))
         except Exception as err:  # e.g. a full disk: HDF5 may then refuse to create the file at all
-            from oceane2e.outputs import disk_space_error
+            from oceane2e.outputs import drop_failed
 
-            full = disk_space_error(self.path, err)
-            self.abort()
-            if full is not None:
-                raise full from err
+            drop_failed(self.path, err, self.abort)
             raise
 
     def _write(self, start: int, arrays: dict[str, np.ndarray | None]) -> None:
@@ -232,22 +229,16 @@ class _SampleWriter:  # the block writer behind ForecastWriter
         return self
 
     def __exit__(self, exc_type, exc: BaseException | None, tb: object) -> None:
-        from oceane2e.outputs import disk_space_error
+        from oceane2e.outputs import drop_failed
 
-        if exc is None:
-            try:
-                self.close()
-            except Exception as err:  # e.g. the last blocks find the disk full
-                full = disk_space_error(self.path, err)
-                self.abort()
-                if full is not None:
-                    raise full from err
-                raise
-        else:
-            full = disk_space_error(self.path, exc)  # before the unfinished file frees its space
-            self.abort()
-            if full is not None:
-                raise full from exc
+        if exc is not None:
+            drop_failed(self.path, exc, self.abort)  # then the block's error goes on
+            return
+        try:
+            self.close()
+        except Exception as err:  # e.g. the last blocks find the disk full
+            drop_failed(self.path, err, self.abort)
+            raise
 
 
 # --------------------------------------------------------------------------------------------

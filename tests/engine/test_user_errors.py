@@ -283,3 +283,14 @@ def test_every_rank_hears_of_rank_0s_full_disk(tmp_path: Path) -> None:
     assert "do not fit on its disk" in (tmp_path / "rank0.txt").read_text()
     assert "rank 0 could not make the output arrays" in (tmp_path / "rank1.txt").read_text()
     assert "do not fit on its disk" in (tmp_path / "rank1.txt").read_text()
+
+
+def test_a_user_error_in_a_write_keeps_its_own_message_on_a_full_disk(tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A user error (it names its file and fix) is not turned into a DiskSpaceError because the disk is nearly full."""
+    from oceane2e.outputs import written
+
+    _nearly_full(monkeypatch, 2**20)
+    with pytest.raises(DataContractError, match="never written"), written(tmp_path / "x.nc"):
+        raise DataContractError(f"{tmp_path / 'x.nc'}: 3 sample(s) never written")
+    assert not list(tmp_path.iterdir())
